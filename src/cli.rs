@@ -1,0 +1,371 @@
+//! Command-line definitions (clap derive) and nothing else: parsing checks what was typed;
+//! files, network and decryption come later, in the commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Manage OAuth client registrations (developers, API products, apps and their keys) as code.
+///
+/// Declare the desired state in YAML, `validate` it, `plan` the difference against a platform,
+/// and `apply` it. Issued keys and secrets are stored age-encrypted and never printed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "registrar",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// When to colour output: auto (a terminal without NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "REGISTRAR_COLOR")]
+    pub color: ColorChoice,
+
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace), or a filter
+    /// such as `registrar=debug`. Logs never contain secret values.
+    #[arg(long, global = true, env = "REGISTRAR_LOG", default_value = "warn")]
+    pub log: String,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// registrar's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check config files: YAML, schema, references, names, scopes, attributes.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of the config files.
+    Schema,
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Apply the changes (a saved plan, or a fresh plan after confirmation).
+    Apply(ApplyArgs),
+    /// Serve the Apigee management API over a local registry (a sandbox, and for tests).
+    Serve(ServeArgs),
+    /// Work with the encrypted store of issued keys and secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+    /// Schedule the rotation of an app's key: the next apply mints a new key and retires the old.
+    Rotate(RotateArgs),
+}
+
+/// Where the config comes from.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Config file or directory (every *.yaml / *.yml in it); repeat to merge several.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE|DIR",
+        default_value = "registry.yaml"
+    )]
+    pub files: Vec<PathBuf>,
+}
+
+/// Output format of diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    /// `file:line:col: message` lines.
+    Text,
+    /// A JSON document.
+    Json,
+}
+
+/// Arguments of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Config files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
+    pub format: DiagnosticFormat,
+}
+
+/// Which platform to talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// The embedded registry (SQLite), the default.
+    Local,
+    /// Apigee X or hybrid.
+    Apigee,
+    /// Apigee Edge.
+    ApigeeEdge,
+}
+
+/// Backend selection; flags win over `backend:` in the config.
+#[derive(Debug, Clone, Args)]
+pub struct BackendArgs {
+    /// Platform: local, apigee (X/hybrid) or apigee-edge.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+    /// Management API base URL (default per platform).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Organization.
+    #[arg(long)]
+    pub org: Option<String>,
+    /// SQLite file of the local backend.
+    #[arg(long, value_name = "PATH", default_value = ".registrar/registry.db")]
+    pub db: PathBuf,
+}
+
+/// Output format of plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Human-readable text, coloured on a terminal.
+    Text,
+    /// Versioned JSON.
+    Json,
+    /// Markdown sized for a pull-request comment.
+    Markdown,
+}
+
+/// What to plan.
+#[derive(Debug, Clone, Args)]
+pub struct PlanOptions {
+    /// Config files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Backend.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Limit the plan to resources whose address contains this (repeatable), e.g. `app checkout-web`.
+    #[arg(long, value_name = "ADDRESS")]
+    pub select: Vec<String>,
+    /// Delete resources this config owns that it no longer declares.
+    #[arg(long)]
+    pub prune: bool,
+    /// Refuse a plan that deletes more than N resources.
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+/// Arguments of `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// What to plan.
+    #[command(flatten)]
+    pub options: PlanOptions,
+    /// Save the plan (with preconditions) for `apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+/// Arguments of `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `plan --out`; without it, apply plans first.
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: Option<PathBuf>,
+    /// What to plan (ignored, but for the backend flags, with a saved plan).
+    #[command(flatten)]
+    pub options: PlanOptions,
+    /// Apply without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Operations in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+    /// Request budget, e.g. `100/s` or `4800/min` (default: 80% of the platform's quota).
+    #[arg(long, value_name = "N/s|N/min")]
+    pub rate_limit: Option<String>,
+}
+
+/// Which Apigee flavour `serve` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Flavor {
+    /// Apigee X / hybrid.
+    X,
+    /// Apigee Edge.
+    Edge,
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// SQLite file of the registry.
+    #[arg(long, value_name = "PATH", default_value = ".registrar/registry.db")]
+    pub db: PathBuf,
+    /// API flavour.
+    #[arg(long, value_enum, default_value_t = Flavor::X)]
+    pub flavor: Flavor,
+    /// Organization to serve (repeatable; created if missing). Default: `local`.
+    #[arg(long = "org", value_name = "NAME")]
+    pub orgs: Vec<String>,
+    /// Require this token (Bearer, or Basic password). Required off loopback.
+    #[arg(long, env = "REGISTRAR_SERVE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Delay every response, e.g. `50ms`.
+    #[arg(long, value_name = "DURATION")]
+    pub latency: Option<String>,
+    /// Answer this fraction of requests with 503, e.g. `0.1`.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Seed of the fault injection's random numbers.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Answer 429 beyond this many requests, e.g. `100/s`.
+    #[arg(long, value_name = "N/s|N/min")]
+    pub rate_limit: Option<String>,
+}
+
+/// `secrets` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// List stored keys from the index (no identity needed; prints no secret).
+    List(SecretsListArgs),
+    /// Print an app's consumer key and secret (the only command that does).
+    Show(SecretsShowArgs),
+    /// Store a consumer key and secret read from stdin (two lines, or KEY=VALUE lines).
+    Set(SecretsSetArgs),
+    /// Re-encrypt every stored secret to the configured recipients.
+    Rekey(SecretsRekeyArgs),
+}
+
+/// Arguments shared by `secrets` commands: where the config is.
+#[derive(Debug, Args)]
+pub struct SecretsListArgs {
+    /// Config files (for `secrets.dir` and `secrets.recipients`).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
+    pub format: DiagnosticFormat,
+}
+
+/// Output format of `secrets show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretFormat {
+    /// `CONSUMER_KEY=…` lines for a shell or a .env file.
+    Env,
+    /// A JSON object.
+    Json,
+}
+
+/// Arguments of `secrets show`.
+#[derive(Debug, Args)]
+pub struct SecretsShowArgs {
+    /// App name.
+    pub app: String,
+    /// Developer email, when the app name is not unique.
+    #[arg(long)]
+    pub developer: Option<String>,
+    /// Credential id (default: every key of the app).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SecretFormat::Env)]
+    pub format: SecretFormat,
+    /// age identity file that can decrypt the store.
+    #[arg(long, env = "REGISTRAR_IDENTITY", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Config files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Arguments of `secrets set`.
+#[derive(Debug, Args)]
+pub struct SecretsSetArgs {
+    /// App name.
+    pub app: String,
+    /// Developer email, when the app name is not unique.
+    #[arg(long)]
+    pub developer: Option<String>,
+    /// Credential id.
+    #[arg(long)]
+    pub key: String,
+    /// Config files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Arguments of `secrets rekey`.
+#[derive(Debug, Args)]
+pub struct SecretsRekeyArgs {
+    /// age identity file that can decrypt the store.
+    #[arg(long, env = "REGISTRAR_IDENTITY", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Config files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Arguments of `rotate`.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// App name.
+    pub app: String,
+    /// Developer email, when the app name is not unique.
+    #[arg(long)]
+    pub developer: Option<String>,
+    /// Credential id (default: every credential of the app).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// How long the old key keeps working after the new one is minted, e.g. `7d`.
+    #[arg(long, default_value = "7d")]
+    pub overlap: String,
+    /// Config files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn file_flag_repeats_and_defaults() {
+        let cli = Cli::try_parse_from(["registrar", "validate"]).unwrap();
+        let Command::Validate(v) = cli.command else {
+            panic!()
+        };
+        assert_eq!(v.config.files, vec![PathBuf::from("registry.yaml")]);
+        let cli = Cli::try_parse_from(["registrar", "validate", "-f", "a.yaml", "--file", "dir"])
+            .unwrap();
+        let Command::Validate(v) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            v.config.files,
+            vec![PathBuf::from("a.yaml"), PathBuf::from("dir")]
+        );
+    }
+
+    #[test]
+    fn parallelism_is_bounded() {
+        assert!(Cli::try_parse_from(["registrar", "apply", "--parallelism", "0"]).is_err());
+        assert!(Cli::try_parse_from(["registrar", "apply", "--parallelism", "16"]).is_ok());
+    }
+}

@@ -1,0 +1,32 @@
+//! registrar: OAuth client registrations (developers, API products, developer apps and their
+//! keys) as code. `validate` → `plan` → `apply`, against Apigee X/hybrid, Apigee Edge, or the
+//! embedded registry; issued secrets are stored age-encrypted and never printed.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod output;
+pub mod secrets;
+pub mod server;
+pub mod store;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    output::init(cli.color, &cli.log);
+    match cli.command {
+        Command::Validate(args) => config::cmd_validate(&args),
+        Command::Schema => config::cmd_schema(),
+        Command::Plan(_) | Command::Apply(_) => Err(error::hinted(
+            "`plan` and `apply` are not available in this build yet",
+            "use `registrar validate` to check the config",
+        )),
+        Command::Serve(args) => server::cmd_serve(args),
+        Command::Secrets(cmd) => secrets::cmd_secrets(cmd),
+        Command::Rotate(args) => secrets::cmd_rotate(args),
+    }
+}

@@ -1,0 +1,1 @@
+//! The registry store: organizations, developers, products, apps and keys in SQLite.
