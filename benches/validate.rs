@@ -11,11 +11,18 @@ fn generate(devs: usize, products: usize, apps: usize) -> String {
     let mut s = String::with_capacity(apps * 300);
     s.push_str("version: 1\nowner: bench\ndevelopers:\n");
     for d in 0..devs {
-        let _ = write!(s, "  - email: dev{d}@example.com\n    firstName: Dev\n    lastName: Number{d}\n    attributes: {{team: t{}}}\n", d % 17);
+        let _ = write!(
+            s,
+            "  - email: dev{d}@example.com\n    firstName: Dev\n    lastName: Number{d}\n    attributes: {{team: t{}}}\n",
+            d % 17
+        );
     }
     s.push_str("products:\n");
     for p in 0..products {
-        let _ = write!(s, "  - name: product-{p}\n    displayName: Product {p}\n    approvalType: auto\n    environments: [prod]\n    apiResources: [\"/p{p}/**\"]\n    scopes: [p{p}.read, p{p}.write]\n    quota: {{limit: 1000, interval: 1, timeUnit: minute}}\n");
+        let _ = write!(
+            s,
+            "  - name: product-{p}\n    displayName: Product {p}\n    approvalType: auto\n    environments: [prod]\n    apiResources: [\"/p{p}/**\"]\n    scopes: [p{p}.read, p{p}.write]\n    quota: {{limit: 1000, interval: 1, timeUnit: minute}}\n"
+        );
     }
     s.push_str("apps:\n");
     for a in 0..apps {
@@ -41,7 +48,11 @@ fn main() {
         let start = Instant::now();
         let (desired, diags) = load_and_check(&files, &ProcessEnv, &known);
         let elapsed = start.elapsed();
-        assert!(diags.is_empty(), "generated config must be valid: {:?}", &diags[..diags.len().min(3)]);
+        assert!(
+            diags.is_empty(),
+            "generated config must be valid: {:?}",
+            &diags[..diags.len().min(3)]
+        );
         assert_eq!(desired.apps.len(), 10_000);
         times.push(elapsed);
     }

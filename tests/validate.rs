@@ -41,7 +41,13 @@ fn registry_yaml_is_valid() {
 fn valid_examples_are_valid() {
     let out = registrar(&["validate", "-f", "examples/minimal.yaml"]);
     assert!(out.status.success(), "{}", transcript(&out));
-    let out = registrar(&["validate", "-f", "examples/multi-file/base", "-f", "examples/multi-file/env/staging.yaml"]);
+    let out = registrar(&[
+        "validate",
+        "-f",
+        "examples/multi-file/base",
+        "-f",
+        "examples/multi-file/env/staging.yaml",
+    ]);
     insta::assert_snapshot!(transcript(&out), @r"
     exit: 0
     --- stdout
@@ -62,12 +68,17 @@ fn valid_files_carry_the_schema_modeline() {
         let text = std::fs::read_to_string(&f).unwrap();
         let first = text.lines().next().unwrap_or_default();
         assert!(
-            first.starts_with("# yaml-language-server: $schema=") && first.ends_with("schema/registry.schema.json"),
+            first.starts_with("# yaml-language-server: $schema=")
+                && first.ends_with("schema/registry.schema.json"),
             "{} lacks the modeline: {first}",
             f.display()
         );
         let target = first.split("$schema=").nth(1).unwrap();
-        assert!(f.parent().unwrap().join(target).exists(), "{}: modeline points at a missing file", f.display());
+        assert!(
+            f.parent().unwrap().join(target).exists(),
+            "{}: modeline points at a missing file",
+            f.display()
+        );
     }
 }
 
@@ -85,7 +96,11 @@ fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 #[test]
 fn every_invalid_example_gives_its_diagnostics() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/invalid");
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     assert!(entries.len() >= 20, "one invalid example per check");
     let mut settings = insta::Settings::clone_current();
@@ -93,9 +108,17 @@ fn every_invalid_example_gives_its_diagnostics() {
     settings.bind(|| {
         for path in entries {
             let name = path.file_stem().unwrap().to_string_lossy().to_string();
-            let rel = format!("examples/invalid/{}", path.file_name().unwrap().to_string_lossy());
+            let rel = format!(
+                "examples/invalid/{}",
+                path.file_name().unwrap().to_string_lossy()
+            );
             let out = registrar(&["validate", "-f", &rel]);
-            assert_eq!(out.status.code(), Some(1), "{rel} must fail: {}", transcript(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{rel} must fail: {}",
+                transcript(&out)
+            );
             insta::assert_snapshot!(format!("invalid-{name}"), transcript(&out));
         }
     });
@@ -103,11 +126,20 @@ fn every_invalid_example_gives_its_diagnostics() {
 
 #[test]
 fn json_format_is_machine_readable() {
-    let out = registrar(&["validate", "--format", "json", "-f", "examples/invalid/unknown-developer.yaml"]);
+    let out = registrar(&[
+        "validate",
+        "--format",
+        "json",
+        "-f",
+        "examples/invalid/unknown-developer.yaml",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(v["valid"], false);
-    assert_eq!(v["diagnostics"][0]["file"], "examples/invalid/unknown-developer.yaml");
+    assert_eq!(
+        v["diagnostics"][0]["file"],
+        "examples/invalid/unknown-developer.yaml"
+    );
     assert_eq!(v["diagnostics"][0]["line"], 13);
     assert_eq!(v["diagnostics"][0]["column"], 16);
     assert_eq!(v["diagnostics"][0]["code"], "reference");
@@ -129,14 +161,20 @@ fn unreadable_input_is_a_clear_error() {
     ");
     let out = registrar(&["validate", "-f", "src"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("no `*.yaml` or `*.yml` files in directory `src`"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("no `*.yaml` or `*.yml` files in directory `src`")
+    );
 }
 
 #[test]
 fn schema_file_is_fresh() {
     let out = registrar(&["schema"]);
     assert!(out.status.success());
-    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/registry.schema.json")).unwrap();
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/registry.schema.json"),
+    )
+    .unwrap();
     assert!(
         committed == String::from_utf8_lossy(&out.stdout),
         "schema/registry.schema.json is stale: run `cargo run -- schema > schema/registry.schema.json`"

@@ -251,7 +251,8 @@ pub struct CredentialConfig {
 
 /// The JSON Schema of a config file, pretty-printed, with a final newline.
 pub fn schema_json() -> String {
-    let mut schema = serde_json::to_value(schemars::schema_for!(ConfigFile)).expect("a schema serializes");
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(ConfigFile)).expect("a schema serializes");
     strip_null(&mut schema);
     let mut out = serde_json::to_string_pretty(&schema).expect("a schema serializes");
     out.push('\n');
@@ -273,7 +274,11 @@ fn strip_null(v: &mut serde_json::Value) {
                 }
             }
             if let Some(Value::Array(any)) = map.get("anyOf") {
-                let rest: Vec<Value> = any.iter().filter(|s| s.get("type").and_then(Value::as_str) != Some("null")).cloned().collect();
+                let rest: Vec<Value> = any
+                    .iter()
+                    .filter(|s| s.get("type").and_then(Value::as_str) != Some("null"))
+                    .cloned()
+                    .collect();
                 if rest.len() == 1 && any.len() == 2 {
                     map.remove("anyOf");
                     if let Value::Object(inner) = &rest[0] {

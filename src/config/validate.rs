@@ -69,7 +69,11 @@ pub fn check(d: &Desired, known: &Known, references: bool, diags: &mut Vec<Diagn
     let products = check_products(d, diags);
     let mut app_diags = Vec::new();
     check_apps(d, known, &developers, &products, &mut app_diags);
-    diags.extend(app_diags.into_iter().filter(|x| references || !matches!(x.code, "reference" | "scope")));
+    diags.extend(
+        app_diags
+            .into_iter()
+            .filter(|x| references || !matches!(x.code, "reference" | "scope")),
+    );
 }
 
 fn shorten(s: &str) -> String {
