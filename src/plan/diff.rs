@@ -1091,6 +1091,19 @@ pub fn observe(
             unchanged(a),
         );
     }
+    for (address, k) in key_addresses(actual, stored, credentials) {
+        out.insert(address, key_unchanged(k));
+    }
+    out
+}
+
+/// Every key of `actual` with its address: declared credentials by id, retiring keys by
+/// `id@fingerprint`, undeclared keys by fingerprint.
+pub fn key_addresses<'a>(
+    actual: &'a Actual,
+    stored: &[StoredKey],
+    credentials: &[(&str, &str, &str)],
+) -> Vec<(Address, &'a Key)> {
     let stored_by_fp: HashMap<&str, &StoredKey> = stored
         .iter()
         .map(|s| (s.consumer_key_fingerprint.as_str(), s))
@@ -1106,22 +1119,20 @@ pub fn observe(
     for (d, a, id) in credentials {
         ids_by_app.entry((*d, *a)).or_default().push(*id);
     }
+    let mut out = Vec::with_capacity(actual.keys.len());
     for ((dev, app), keys) in keys_by_app {
         let ids = ids_by_app.get(&(dev, app)).cloned().unwrap_or_default();
         let m = match_keys(&ids, &keys, &stored_by_fp);
         for (id, k) in ids.iter().zip(&m.current) {
             if let Some(k) = k {
-                out.insert(Address::key(dev, app, id), key_unchanged(k));
+                out.push((Address::key(dev, app, id), *k));
             }
         }
         for (k, _) in &m.retiring {
-            out.insert(retiring_address(k, &stored_by_fp), key_unchanged(k));
+            out.push((retiring_address(k, &stored_by_fp), *k));
         }
         for k in &m.undeclared {
-            out.insert(
-                Address::key(dev, app, &k.consumer_key.fingerprint()),
-                key_unchanged(k),
-            );
+            out.push((Address::key(dev, app, &k.consumer_key.fingerprint()), *k));
         }
     }
     out

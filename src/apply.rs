@@ -1,0 +1,342 @@
+//! Apply: executes a [`Plan`] through a [`Backend`]. Developers and products first, then apps,
+//! then keys; deletes in reverse. Within a level, resources run concurrently (at most
+//! `parallelism` at once) and each resource's changes run in plan order. A resource whose
+//! dependency failed is skipped; other resources go on. Every minted credential is handed to
+//! the [`SecretSink`] before the resource's next change runs; if that fails, apply stops.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::backend::{Backend, Op, OpOutcome};
+use crate::model::{Key, Secret};
+use crate::plan::{Action, Address, Change, Kind, Plan};
+
+/// Where minted credentials go (the secrets store).
+pub trait SecretSink: Send + Sync {
+    /// Stores a minted key's secret durably, under its credential id.
+    fn store(&self, credential: &str, key: &Key) -> anyhow::Result<()>;
+}
+
+/// How apply runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Resources in flight at once.
+    pub parallelism: usize,
+    /// Show a progress bar (a terminal) instead of plain lines.
+    pub progress_bar: bool,
+}
+
+/// What happened to one change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done.
+    Done,
+    /// Failed with this message.
+    Failed(String),
+    /// Not attempted, for this reason.
+    Skipped(String),
+}
+
+/// The result of an apply.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Each change's outcome, in plan order.
+    pub outcomes: Vec<(Address, Action, Outcome)>,
+    /// Credentials minted and stored.
+    pub minted: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Set when apply stopped early because a secret could not be stored.
+    pub stopped: Option<String>,
+}
+
+impl Report {
+    /// Whether every change was done.
+    pub fn success(&self) -> bool {
+        self.stopped.is_none() && self.outcomes.iter().all(|(_, _, o)| *o == Outcome::Done)
+    }
+
+    /// Counts of done, failed and skipped changes.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for (_, _, o) in &self.outcomes {
+            match o {
+                Outcome::Done => c.0 += 1,
+                Outcome::Failed(_) => c.1 += 1,
+                Outcome::Skipped(_) => c.2 += 1,
+            }
+        }
+        c
+    }
+}
+
+/// The level a change runs at: creates and updates top-down, deletes bottom-up.
+fn level(c: &Change) -> u8 {
+    let delete = c.action == Action::Delete;
+    match (c.address.kind, delete) {
+        (Kind::Developer | Kind::Product, false) => 0,
+        (Kind::App, false) => 1,
+        (Kind::Key, false) => 2,
+        (Kind::Key, true) => 3,
+        (Kind::App, true) => 4,
+        (Kind::Developer | Kind::Product, true) => 5,
+    }
+}
+
+/// Addresses whose failure must stop this change (its developer, app and products).
+fn dependencies(c: &Change) -> Vec<Address> {
+    let mut deps = Vec::new();
+    let parts: Vec<&str> = c.address.path.splitn(3, '/').collect();
+    if matches!(c.address.kind, Kind::App | Kind::Key) && c.action != Action::Delete {
+        deps.push(Address::developer(parts[0]));
+        if parts.len() > 1 && c.address.kind == Kind::Key {
+            deps.push(Address::app(parts[0], parts[1]));
+        }
+    }
+    match &c.op {
+        Op::CreateApp { products, .. } | Op::MintKey { products, .. } => {
+            deps.extend(products.iter().map(|p| Address::product(p)))
+        }
+        Op::AttachProduct { product, .. } => deps.push(Address::product(product)),
+        _ => {}
+    }
+    deps
+}
+
+struct Shared<B> {
+    backend: Arc<B>,
+    sink: Arc<dyn SecretSink>,
+    keys: Mutex<HashMap<Address, Secret>>,
+    failed: Mutex<HashSet<Address>>,
+    stop: Mutex<Option<String>>,
+    progress: Progress,
+    minted: Mutex<usize>,
+}
+
+/// Executes `plan`. `keys` maps key addresses to consumer keys as read before apply.
+pub async fn execute<B: Backend>(
+    backend: Arc<B>,
+    plan: &Plan,
+    keys: HashMap<Address, Secret>,
+    sink: Arc<dyn SecretSink>,
+    opts: &Options,
+) -> Report {
+    let start = Instant::now();
+    let shared = Arc::new(Shared {
+        backend,
+        sink,
+        keys: Mutex::new(keys),
+        failed: Mutex::new(HashSet::new()),
+        stop: Mutex::new(None),
+        progress: Progress::new(plan.changes.len(), opts.progress_bar),
+        minted: Mutex::new(0),
+    });
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
+    let mut levels: BTreeMap<u8, BTreeMap<&Address, Vec<usize>>> = BTreeMap::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        levels
+            .entry(level(c))
+            .or_default()
+            .entry(&c.address)
+            .or_default()
+            .push(i);
+    }
+    let permits = Arc::new(Semaphore::new(opts.parallelism.max(1)));
+    for (_, groups) in levels {
+        let mut set = JoinSet::new();
+        for (_, indexes) in groups {
+            let group: Vec<(usize, Change)> = indexes
+                .iter()
+                .map(|&i| (i, plan.changes[i].clone()))
+                .collect();
+            let shared = shared.clone();
+            let permits = permits.clone();
+            set.spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("semaphore open");
+                run_group(&shared, group).await
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok(results) => {
+                    for (i, o) in results {
+                        outcomes[i] = Some(o);
+                    }
+                }
+                Err(e) => tracing::error!("an apply task failed: {e}"),
+            }
+        }
+    }
+    shared.progress.finish();
+    let stopped = shared.stop.lock().expect("lock").clone();
+    let minted = *shared.minted.lock().expect("lock");
+    Report {
+        outcomes: plan
+            .changes
+            .iter()
+            .zip(outcomes)
+            .map(|(c, o)| {
+                (
+                    c.address.clone(),
+                    c.action,
+                    o.unwrap_or_else(|| Outcome::Skipped("apply stopped".into())),
+                )
+            })
+            .collect(),
+        minted,
+        elapsed: start.elapsed(),
+        stopped,
+    }
+}
+
+async fn run_group<B: Backend>(
+    shared: &Shared<B>,
+    group: Vec<(usize, Change)>,
+) -> Vec<(usize, Outcome)> {
+    let mut out = Vec::with_capacity(group.len());
+    let mut broken: Option<String> = None;
+    for (i, change) in group {
+        let outcome = if shared.stop.lock().expect("lock").is_some() {
+            Outcome::Skipped("apply stopped".into())
+        } else if let Some(why) = &broken {
+            Outcome::Skipped(why.clone())
+        } else if let Some(dep) = dependencies(&change)
+            .into_iter()
+            .find(|d| shared.failed.lock().expect("lock").contains(d))
+        {
+            Outcome::Skipped(format!("{dep} failed"))
+        } else {
+            let started = Instant::now();
+            let o = run_change(shared, &change).await;
+            shared.progress.done(&change, &o, started.elapsed());
+            o
+        };
+        if !matches!(outcome, Outcome::Done) {
+            shared
+                .failed
+                .lock()
+                .expect("lock")
+                .insert(change.address.clone());
+            broken.get_or_insert_with(|| {
+                format!("an earlier change to {} did not complete", change.address)
+            });
+        }
+        out.push((i, outcome));
+    }
+    out
+}
+
+async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome {
+    let mut op = change.op.clone();
+    if let Some(key) = op_key_mut(&mut op) {
+        let address = Address::key(&key.developer, &key.app, &key.id);
+        match shared.keys.lock().expect("lock").get(&address) {
+            Some(secret) => key.consumer_key = Some(secret.clone()),
+            None => return Outcome::Failed(format!("{address} was not found on the platform")),
+        }
+    }
+    match shared.backend.execute(&op).await {
+        Ok(OpOutcome::Done) => Outcome::Done,
+        Ok(OpOutcome::Minted(key)) => {
+            let credential = match &op {
+                Op::CreateApp { credential, .. } | Op::MintKey { credential, .. } => {
+                    credential.clone()
+                }
+                _ => key.id.clone().unwrap_or_default(),
+            };
+            if let Err(e) = shared.sink.store(&credential, &key) {
+                let msg = format!(
+                    "failed to store the secret of key {} ({}): {e:#}. The key exists on the platform; fix the secrets store and run apply again: it stores keys it finds missing",
+                    Address::key(&key.developer, &key.app, &credential),
+                    key.consumer_key.fingerprint()
+                );
+                *shared.stop.lock().expect("lock") = Some(msg.clone());
+                return Outcome::Failed(msg);
+            }
+            *shared.minted.lock().expect("lock") += 1;
+            shared.keys.lock().expect("lock").insert(
+                Address::key(&key.developer, &key.app, &credential),
+                key.consumer_key.clone(),
+            );
+            Outcome::Done
+        }
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+fn op_key_mut(op: &mut Op) -> Option<&mut crate::backend::KeyRef> {
+    match op {
+        Op::AttachProduct { key, .. }
+        | Op::DetachProduct { key, .. }
+        | Op::SetScopes { key, .. }
+        | Op::SetKeyStatus { key, .. }
+        | Op::DeleteKey { key } => Some(key),
+        _ => None,
+    }
+}
+
+/// Progress: a bar on a terminal, one plain line per change otherwise (CI logs).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    count: Mutex<usize>,
+}
+
+impl Progress {
+    fn new(total: usize, bar: bool) -> Self {
+        let bar = (bar && total > 0).then(|| {
+            let pb = indicatif::ProgressBar::new(total as u64);
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                    .expect("template")
+                    .progress_chars("=> "),
+            );
+            pb
+        });
+        Progress {
+            bar,
+            total,
+            count: Mutex::new(0),
+        }
+    }
+
+    fn done(&self, change: &Change, outcome: &Outcome, took: Duration) {
+        let n = {
+            let mut c = self.count.lock().expect("lock");
+            *c += 1;
+            *c
+        };
+        let status = match outcome {
+            Outcome::Done => "ok".to_string(),
+            Outcome::Failed(e) => format!("FAILED: {e}"),
+            Outcome::Skipped(e) => format!("skipped: {e}"),
+        };
+        let line = format!(
+            "[{n}/{}] {} {}: {status} ({} ms)",
+            self.total,
+            change.action.as_str(),
+            change.address,
+            took.as_millis()
+        );
+        match &self.bar {
+            Some(pb) => {
+                pb.inc(1);
+                if !matches!(outcome, Outcome::Done) {
+                    pb.println(line);
+                }
+                pb.set_message(change.address.to_string());
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(pb) = &self.bar {
+            pb.finish_and_clear();
+        }
+    }
+}
