@@ -66,8 +66,15 @@ pub fn render(err: &anyhow::Error) -> String {
     let mut hints = Vec::new();
     let mut last = err.to_string();
     let mut causes = Vec::new();
+    // A hint added with `HintExt::hint` is an anyhow context, which `chain()` does not
+    // expose as `Hinted`; `anyhow::Error::downcast_ref` finds it.
+    if let Some(h) = err.downcast_ref::<Hinted>() {
+        hints.push(h.hint().to_string());
+    }
     for cause in err.chain() {
-        if let Some(h) = cause.downcast_ref::<Hinted>() {
+        if let Some(h) = cause.downcast_ref::<Hinted>()
+            && !hints.iter().any(|x| x == h.hint())
+        {
             hints.push(h.hint().to_string());
         }
         let text = cause.to_string();
@@ -95,7 +102,7 @@ mod tests {
 
     #[test]
     fn render_prints_chain_and_hint() {
-        let err: anyhow::Result<()> = Err(std::io::Error::other("permission denied"));
+        let err: std::io::Result<()> = Err(std::io::Error::other("permission denied"));
         let err = err
             .context("failed to read `a.yaml`")
             .hint("check the file's permissions")
