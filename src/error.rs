@@ -63,14 +63,13 @@ impl<T, E: Into<anyhow::Error>> HintExt<T> for Result<T, E> {
 /// Renders an error as the CLI prints it: `error: …`, then `Caused by:` lines, then hints.
 pub fn render(err: &anyhow::Error) -> String {
     let mut out = format!("error: {err}\n");
-    let mut hints = Vec::new();
+    let mut hints: Vec<String> = err
+        .downcast_ref::<Hinted>()
+        .map(|h| h.hint().to_string())
+        .into_iter()
+        .collect();
     let mut last = err.to_string();
     let mut causes = Vec::new();
-    // A hint added with `HintExt::hint` is an anyhow context, which `chain()` does not
-    // expose as `Hinted`; `anyhow::Error::downcast_ref` finds it.
-    if let Some(h) = err.downcast_ref::<Hinted>() {
-        hints.push(h.hint().to_string());
-    }
     for cause in err.chain() {
         if let Some(h) = cause.downcast_ref::<Hinted>()
             && !hints.iter().any(|x| x == h.hint())
@@ -102,7 +101,7 @@ mod tests {
 
     #[test]
     fn render_prints_chain_and_hint() {
-        let err: std::io::Result<()> = Err(std::io::Error::other("permission denied"));
+        let err: anyhow::Result<()> = Err(std::io::Error::other("permission denied").into());
         let err = err
             .context("failed to read `a.yaml`")
             .hint("check the file's permissions")

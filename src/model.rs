@@ -208,6 +208,41 @@ pub struct Key {
     pub expires_at: Option<i64>,
 }
 
+/// A key as the config declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredKey {
+    /// Email of the developer.
+    pub developer: String,
+    /// App name.
+    pub app: String,
+    /// Credential id.
+    pub id: String,
+    /// Products to grant.
+    pub products: Vec<String>,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Key status.
+    pub status: Status,
+    /// Lifetime when minted, in milliseconds; `None` means never expire.
+    pub expires_in_ms: Option<u64>,
+}
+
+/// Everything a config declares, normalized, with registrar's own attributes added.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredState {
+    /// The owner stamp.
+    pub owner: String,
+    /// Developers.
+    pub developers: Vec<Developer>,
+    /// Products.
+    pub products: Vec<Product>,
+    /// Apps.
+    pub apps: Vec<App>,
+    /// Keys.
+    pub keys: Vec<DesiredKey>,
+}
+
 /// A secret value (consumer key or consumer secret).
 ///
 /// It has no `Display` or `Serialize`, its `Debug` shows only a fingerprint, and its

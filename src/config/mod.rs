@@ -1,15 +1,401 @@
-//! Desired state as users write it: model, loading, validation.
+//! Desired state as users write it: [`model`] (serde + schemars, the one source of the JSON
+//! Schema), [`load`] (files, `${VAR}` interpolation, merge), [`validate`] (cross-checks), and
+//! diagnostics with `file:line:col`.
 
+pub mod duration;
+pub mod load;
+pub mod model;
+pub mod validate;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::ValidateArgs;
+use serde::Serialize;
+
+pub use duration::{parse_duration, parse_expiry};
+pub use load::{Desired, Sourced};
+
+use crate::cli::{DiagnosticFormat, ValidateArgs};
+use crate::model::{
+    self as m, ACCESS_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, DISPLAY_NAME_ATTRIBUTE, NOTES_ATTRIBUTE,
+    OWNER_ATTRIBUTE,
+};
+use model::ClientStatus;
+use yaml::Pos;
+
+/// One problem in the config, at a place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// File, as named on the command line (or found in a named directory).
+    pub file: String,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+    /// Short machine-readable kind: `syntax`, `duplicate-key`, `unknown-field`, `schema`,
+    /// `variable`, `email`, `name`, `duplicate`, `reference`, `scope`, `attribute`,
+    /// `attribute-limit`, `callback-url`, `duration`, `recipient`, `url`, `io`, `no-files`.
+    pub code: &'static str,
+    /// What is wrong and, where it helps, what to do.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic at a position in a file.
+    pub fn new(file: &Path, pos: Pos, code: &'static str, message: String) -> Self {
+        Diagnostic {
+            file: file.display().to_string(),
+            line: pos.line,
+            column: pos.col,
+            code,
+            message,
+        }
+    }
+
+    /// A diagnostic about a whole file (line 1, column 1).
+    pub fn file(file: &Path, code: &'static str, message: String) -> Self {
+        Self::new(file, Pos { line: 1, col: 1 }, code, message)
+    }
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// Loads `files`, runs every check, and returns the desired state with its diagnostics
+/// (sorted by file order, line, column). `known` names remote resources references may use.
+pub fn load_and_check(
+    files: &[PathBuf],
+    env: &dyn yaml::Env,
+    known: &validate::Known,
+) -> (Desired, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let desired = load::load(files, env, &mut diags);
+    let structural = !diags.is_empty();
+    validate::check(&desired, known, &mut diags);
+    if desired.owner.is_none() && !structural && !desired.parts.is_empty() {
+        diags.push(Diagnostic::file(&desired.parts[0].path, "schema", "no file sets `owner`: add e.g. `owner: payments-platform` (registrar stamps it on everything it creates)".into()));
+    }
+    let order: Vec<String> = {
+        let mut o: Vec<String> = Vec::new();
+        for d in &diags {
+            if !o.contains(&d.file) {
+                o.push(d.file.clone());
+            }
+        }
+        o
+    };
+    diags.sort_by_key(|d| (order.iter().position(|f| *f == d.file), d.line, d.column));
+    diags.dedup();
+    (desired, diags)
+}
+
+/// Counts of what a config declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Files read.
+    pub files: usize,
+    /// Developers.
+    pub developers: usize,
+    /// Products.
+    pub products: usize,
+    /// Apps.
+    pub apps: usize,
+    /// Keys (credentials, counting the implicit `default` ones).
+    pub keys: usize,
+}
+
+impl Desired {
+    /// Counts of what this config declares.
+    pub fn summary(&self) -> Summary {
+        let mut files: Vec<&Path> = self.parts.iter().map(|p| p.path.as_path()).collect();
+        files.dedup();
+        Summary {
+            files: files.len(),
+            developers: self.developers.len(),
+            products: self.products.len(),
+            apps: self.apps.len(),
+            keys: self
+                .apps
+                .iter()
+                .map(|a| a.value.credentials.as_ref().map_or(1, Vec::len))
+                .sum(),
+        }
+    }
+}
 
 /// Runs `registrar validate`.
-pub fn cmd_validate(_args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet")
+pub fn cmd_validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let (desired, diags) = load_and_check(
+        &args.config.files,
+        &yaml::ProcessEnv,
+        &validate::Known::default(),
+    );
+    let summary = desired.summary();
+    match args.format {
+        DiagnosticFormat::Json => {
+            #[derive(Serialize)]
+            struct Report<'a> {
+                version: u32,
+                valid: bool,
+                summary: Summary,
+                diagnostics: &'a [Diagnostic],
+            }
+            let report = Report {
+                version: 1,
+                valid: diags.is_empty(),
+                summary,
+                diagnostics: &diags,
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        DiagnosticFormat::Text => {
+            for d in &diags {
+                println!("{d}");
+            }
+            if diags.is_empty() {
+                println!("{}", describe_valid(&args.config.files, summary));
+            } else {
+                let n = diags.len();
+                eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
+            }
+        }
+    }
+    Ok(if diags.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::error::EXIT_ERROR)
+    })
+}
+
+fn describe_valid(inputs: &[PathBuf], s: Summary) -> String {
+    let what = if inputs.len() == 1 && s.files == 1 {
+        inputs[0].display().to_string()
+    } else {
+        format!("{} files", s.files)
+    };
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "{what}: valid ({}, {}, {}, {})",
+        plural(s.developers, "developer", "developers"),
+        plural(s.products, "product", "products"),
+        plural(s.apps, "app", "apps"),
+        plural(s.keys, "key", "keys")
+    )
 }
 
 /// Runs `registrar schema`.
 pub fn cmd_schema() -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet")
+    print!("{}", model::schema_json());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads a config and fails (listing the diagnostics) unless it is valid.
+pub fn load_valid(files: &[PathBuf], known: &validate::Known) -> anyhow::Result<Desired> {
+    let (desired, diags) = load_and_check(files, &yaml::ProcessEnv, known);
+    if diags.is_empty() {
+        return Ok(desired);
+    }
+    let shown: Vec<String> = diags.iter().take(20).map(Diagnostic::to_string).collect();
+    let more = if diags.len() > 20 {
+        format!("\n… and {} more", diags.len() - 20)
+    } else {
+        String::new()
+    };
+    Err(crate::error::hinted(
+        format!("the config is not valid:\n{}{more}", shown.join("\n")),
+        "fix these problems (`registrar validate` lists them all) and try again",
+    ))
+}
+
+/// What the secrets commands need from the config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The owner stamp.
+    pub owner: String,
+    /// The secrets directory, resolved against the first config file's directory.
+    pub secrets_dir: PathBuf,
+    /// age recipients; empty means the local identity.
+    pub recipients: Vec<String>,
+    /// Every app: developer email, app name, credential ids.
+    pub apps: Vec<(String, String, Vec<String>)>,
+}
+
+/// Loads a valid config and returns what the secrets commands need.
+pub fn load_settings(files: &[PathBuf]) -> anyhow::Result<Settings> {
+    let desired = load_valid(files, &validate::Known::default())?;
+    Ok(desired.settings())
+}
+
+impl Desired {
+    /// The secrets directory, resolved against the first config file's directory.
+    pub fn secrets_dir(&self) -> PathBuf {
+        let dir = self
+            .secrets
+            .as_ref()
+            .and_then(|s| s.value.dir.clone())
+            .unwrap_or_else(|| "secrets".into());
+        self.base_dir().join(dir)
+    }
+
+    /// What the secrets commands need.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            owner: self
+                .owner
+                .as_ref()
+                .map(|o| o.value.clone())
+                .unwrap_or_default(),
+            secrets_dir: self.secrets_dir(),
+            recipients: self
+                .secrets
+                .as_ref()
+                .map(|s| s.value.recipients.clone())
+                .unwrap_or_default(),
+            apps: self
+                .apps
+                .iter()
+                .map(|a| {
+                    (
+                        a.value.developer.clone(),
+                        a.value.name.clone(),
+                        credential_ids(&a.value),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The normalized desired resources, with registrar's own attributes added.
+    /// Call only on a valid config.
+    pub fn state(&self) -> m::DesiredState {
+        let owner = self
+            .owner
+            .as_ref()
+            .map(|o| o.value.clone())
+            .unwrap_or_default();
+        let stamp = |attrs: &std::collections::BTreeMap<String, String>| {
+            let mut a = attrs.clone();
+            a.insert(OWNER_ATTRIBUTE.into(), owner.clone());
+            a
+        };
+        let developers = self.developers.iter().map(|d| {
+            let d = &d.value;
+            m::Developer {
+                email: d.email.clone(),
+                first_name: d.first_name.clone(),
+                last_name: d.last_name.clone(),
+                user_name: d
+                    .user_name
+                    .clone()
+                    .unwrap_or_else(|| d.email.split('@').next().unwrap_or_default().to_string()),
+                status: d.status.unwrap_or_default(),
+                attributes: stamp(&d.attributes),
+            }
+        });
+        let products = self.products.iter().map(|p| {
+            let p = &p.value;
+            let mut attributes = stamp(&p.attributes);
+            if let Some(access) = p.access {
+                attributes.insert(ACCESS_ATTRIBUTE.into(), access.as_str().into());
+            }
+            m::Product {
+                name: p.name.clone(),
+                display_name: p.display_name.clone().unwrap_or_else(|| p.name.clone()),
+                description: p.description.clone().unwrap_or_default(),
+                approval_type: p.approval_type.unwrap_or_default(),
+                environments: p.environments.clone(),
+                proxies: p.proxies.clone(),
+                api_resources: p.api_resources.clone(),
+                scopes: p.scopes.clone(),
+                quota: p.quota.as_ref().map(|q| m::Quota {
+                    limit: q.limit,
+                    interval: q.interval,
+                    time_unit: q.time_unit,
+                }),
+                attributes,
+            }
+        });
+        let mut apps = Vec::with_capacity(self.apps.len());
+        let mut keys = Vec::with_capacity(self.apps.len());
+        for a in &self.apps {
+            let a = &a.value;
+            let mut attributes = stamp(&a.attributes);
+            if let Some(v) = &a.display_name {
+                attributes.insert(DISPLAY_NAME_ATTRIBUTE.into(), v.clone());
+            }
+            if let Some(v) = &a.notes {
+                attributes.insert(NOTES_ATTRIBUTE.into(), v.clone());
+            }
+            let expiry = |s: &Option<String>| {
+                s.as_deref()
+                    .and_then(|s| parse_expiry(s).ok().flatten())
+                    .map(|d| d.as_millis() as u64)
+            };
+            let key_expires_in_ms = expiry(&a.key_expires_in);
+            apps.push(m::App {
+                developer: a.developer.clone(),
+                name: a.name.clone(),
+                callback_url: a.callback_url.clone().unwrap_or_default(),
+                status: status(a.status),
+                scopes: a.scopes.clone(),
+                key_expires_in_ms,
+                attributes,
+            });
+            let creds = a.credentials.clone().unwrap_or_else(|| {
+                vec![model::CredentialConfig {
+                    id: DEFAULT_CREDENTIAL_ID.into(),
+                    api_products: None,
+                    scopes: None,
+                    expires_in: None,
+                    status: None,
+                }]
+            });
+            for c in creds {
+                keys.push(m::DesiredKey {
+                    developer: a.developer.clone(),
+                    app: a.name.clone(),
+                    id: c.id,
+                    products: c.api_products.unwrap_or_else(|| a.api_products.clone()),
+                    scopes: c.scopes.unwrap_or_else(|| a.scopes.clone()),
+                    status: status(c.status),
+                    expires_in_ms: if c.expires_in.is_some() {
+                        expiry(&c.expires_in)
+                    } else {
+                        key_expires_in_ms
+                    },
+                });
+            }
+        }
+        let (developers, products) = (developers.collect(), products.collect());
+        m::DesiredState {
+            owner,
+            developers,
+            products,
+            apps,
+            keys,
+        }
+    }
+}
+
+fn status(s: Option<ClientStatus>) -> m::Status {
+    match s {
+        Some(ClientStatus::Revoked) => m::Status::Revoked,
+        _ => m::Status::Approved,
+    }
+}
+
+fn credential_ids(app: &model::AppConfig) -> Vec<String> {
+    match &app.credentials {
+        Some(c) => c.iter().map(|c| c.id.clone()).collect(),
+        None => vec![DEFAULT_CREDENTIAL_ID.into()],
+    }
 }

@@ -1,0 +1,539 @@
+//! Loading: files and directories → YAML documents → schema check → typed parts → one
+//! merged [`Desired`]. Every problem becomes a [`Diagnostic`]; nothing stops at the first.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use jsonschema::Validator;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::Value;
+
+use super::Diagnostic;
+use super::model::{
+    AppConfig, BackendConfig, ConfigFile, DeveloperConfig, ProductConfig, SecretsConfig,
+};
+use super::yaml::{self, Env, Node, Pos};
+
+/// One YAML document of one file.
+#[derive(Debug)]
+pub struct Part {
+    /// The file, as the user named it (or as found in a named directory).
+    pub path: PathBuf,
+    /// The document's tree, for positions.
+    pub doc: Node,
+}
+
+/// A value and where it was declared: `part` indexes [`Desired::parts`], `index` the list.
+#[derive(Debug, Clone)]
+pub struct Sourced<T> {
+    /// The value.
+    pub value: T,
+    /// Which part declared it.
+    pub part: usize,
+    /// Its index in the part's list.
+    pub index: usize,
+}
+
+/// The merged desired state, with sources for diagnostics.
+#[derive(Debug, Default)]
+pub struct Desired {
+    /// The documents read, in order.
+    pub parts: Vec<Part>,
+    /// The `owner` stamp, if any file set it.
+    pub owner: Option<Sourced<String>>,
+    /// The secrets settings, if any file set them.
+    pub secrets: Option<Sourced<SecretsConfig>>,
+    /// The backend settings, if any file set them.
+    pub backend: Option<Sourced<BackendConfig>>,
+    /// Developers, in file order.
+    pub developers: Vec<Sourced<DeveloperConfig>>,
+    /// Products, in file order.
+    pub products: Vec<Sourced<ProductConfig>>,
+    /// Apps, in file order.
+    pub apps: Vec<Sourced<AppConfig>>,
+}
+
+impl Desired {
+    /// A diagnostic at `path` in part `part` (at the key itself when `key`).
+    pub fn at<S: AsRef<str>>(
+        &self,
+        part: usize,
+        path: &[S],
+        key: bool,
+        code: &'static str,
+        message: String,
+    ) -> Diagnostic {
+        let p = &self.parts[part];
+        Diagnostic::new(&p.path, p.doc.locate(path, key), code, message)
+    }
+
+    /// `file:line:col` of a node, for messages that point at a second place.
+    pub fn place<S: AsRef<str>>(&self, part: usize, path: &[S]) -> String {
+        let p = &self.parts[part];
+        let pos = p.doc.locate(path, false);
+        format!("{}:{}:{}", p.path.display(), pos.line, pos.col)
+    }
+
+    /// The directory relative paths in the config are resolved against: that of the first file.
+    pub fn base_dir(&self) -> PathBuf {
+        self.parts
+            .first()
+            .and_then(|p| p.path.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+}
+
+fn validator() -> &'static Validator {
+    static V: OnceLock<Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(&super::model::schema_json()).expect("schema is JSON");
+        jsonschema::validator_for(&schema).expect("the generated schema compiles")
+    })
+}
+
+/// Expands directories into their `*.yaml`/`*.yml` files (recursively, sorted, hidden skipped).
+pub fn expand(inputs: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found = Vec::new();
+            walk(input, &mut found, diags);
+            if found.is_empty() {
+                diags.push(Diagnostic::file(
+                    input,
+                    "no-files",
+                    format!(
+                        "no `*.yaml` or `*.yml` files in directory `{}`",
+                        input.display()
+                    ),
+                ));
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(input.clone());
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            diags.push(Diagnostic::file(
+                dir,
+                "io",
+                format!("cannot read directory `{}`: {e}", dir.display()),
+            ));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, found, diags);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            found.push(path);
+        }
+    }
+}
+
+/// Loads and merges `inputs`. Schema and YAML problems go to `diags`; parts that fail the
+/// schema contribute nothing further.
+pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> Desired {
+    let mut desired = Desired::default();
+    for path in expand(inputs, diags) {
+        let src = match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(_) => {
+                    diags.push(Diagnostic::file(
+                        &path,
+                        "io",
+                        format!("`{}` is not UTF-8 text", path.display()),
+                    ));
+                    continue;
+                }
+            },
+            Err(e) => {
+                let why = match e.kind() {
+                    std::io::ErrorKind::NotFound => "no such file".to_string(),
+                    std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                    _ => e.to_string(),
+                };
+                diags.push(Diagnostic::file(
+                    &path,
+                    "io",
+                    format!("cannot read `{}`: {why}", path.display()),
+                ));
+                continue;
+            }
+        };
+        let (docs, problems) = yaml::parse(&src, env);
+        for p in problems {
+            diags.push(Diagnostic::new(&path, p.pos, p.code, p.message));
+        }
+        if docs.is_empty() && !diags.iter().any(|d| d.file == path.display().to_string()) {
+            diags.push(Diagnostic::new(
+                &path,
+                Pos { line: 1, col: 1 },
+                "schema",
+                "the file is empty: start it with `version: 1`".into(),
+            ));
+        }
+        for doc in docs {
+            let json = doc.to_json();
+            desired.parts.push(Part {
+                path: path.clone(),
+                doc,
+            });
+            let part = desired.parts.len() - 1;
+            let before = diags.len();
+            schema_check(&desired, part, &json, diags);
+            if diags.len() > before {
+                continue;
+            }
+            match serde_json::from_value::<ConfigFile>(json) {
+                Ok(file) => merge(&mut desired, part, file, diags),
+                Err(e) => {
+                    diags.push(desired.at(part, &[] as &[&str], false, "schema", e.to_string()))
+                }
+            }
+        }
+    }
+    desired
+}
+
+fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Diagnostic>) {
+    for err in validator().iter_errors(json) {
+        let path: Vec<String> = err
+            .instance_path()
+            .as_str()
+            .split('/')
+            .skip(1)
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        let field = path.last().map(String::as_str).unwrap_or("document");
+        match err.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for name in unexpected {
+                    let mut at = path.clone();
+                    at.push(name.clone());
+                    let known = known_fields(json, &path);
+                    let hint = suggest(name, &known)
+                        .map(|s| format!(": did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    diags.push(desired.at(
+                        part,
+                        &at,
+                        true,
+                        "unknown-field",
+                        format!("unknown field `{name}`{hint}"),
+                    ));
+                }
+            }
+            ValidationErrorKind::Required { property } => {
+                let name = property.as_str().unwrap_or_default();
+                let what = if path.is_empty() {
+                    "the file".to_string()
+                } else {
+                    format!("`{field}`")
+                };
+                diags.push(desired.at(
+                    part,
+                    &path,
+                    false,
+                    "schema",
+                    format!("missing field `{name}` in {what}"),
+                ));
+            }
+            ValidationErrorKind::Type { kind } => {
+                let expected = match kind {
+                    TypeKind::Single(t) => article(&t.to_string()),
+                    TypeKind::Multiple(ts) => ts
+                        .iter()
+                        .map(|t| article(&t.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                };
+                let found = describe(err.instance());
+                diags.push(desired.at(
+                    part,
+                    &path,
+                    false,
+                    "schema",
+                    format!("`{field}` must be {expected}, not {found}"),
+                ));
+            }
+            ValidationErrorKind::Enum { options } => {
+                let opts = options
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| format!("`{}`", v.as_str().unwrap_or_default()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                let got = err
+                    .instance()
+                    .as_str()
+                    .map(|s| format!("`{s}`"))
+                    .unwrap_or_else(|| describe(err.instance()));
+                diags.push(desired.at(
+                    part,
+                    &path,
+                    false,
+                    "schema",
+                    format!("`{field}` must be one of {opts}, not {got}"),
+                ));
+            }
+            ValidationErrorKind::Minimum { limit } | ValidationErrorKind::Maximum { limit }
+                if field == "version" =>
+            {
+                let _ = limit;
+                diags.push(desired.at(
+                    part,
+                    &path,
+                    false,
+                    "schema",
+                    format!(
+                        "unsupported `version: {}`: this registrar reads version 1",
+                        err.instance()
+                    ),
+                ));
+            }
+            ValidationErrorKind::Minimum { limit } => {
+                diags.push(desired.at(
+                    part,
+                    &path,
+                    false,
+                    "schema",
+                    format!("`{field}` must be at least {limit}"),
+                ));
+            }
+            _ => diags.push(desired.at(part, &path, false, "schema", format!("`{field}`: {err}"))),
+        }
+    }
+}
+
+fn article(t: &str) -> String {
+    match t {
+        "object" => "a mapping".into(),
+        "array" => "a list".into(),
+        "integer" => "an integer".into(),
+        "null" => "null".into(),
+        other => format!("a {other}"),
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => format!("the number `{n}`"),
+        Value::String(s) => format!("the string `{s}`"),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a mapping".into(),
+    }
+}
+
+/// Field names the schema allows at `path`, for "did you mean" hints.
+fn known_fields(root: &Value, path: &[String]) -> Vec<String> {
+    let defs = schema_value();
+    let mut schema = defs;
+    for seg in path {
+        schema = resolve(defs, schema);
+        if seg.parse::<usize>().is_ok() {
+            schema = schema.get("items").unwrap_or(schema);
+        } else if let Some(p) = schema.get("properties").and_then(|p| p.get(seg)) {
+            schema = p;
+        } else {
+            return Vec::new();
+        }
+    }
+    let _ = root;
+    let schema = resolve(defs, schema);
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn schema_value() -> &'static Value {
+    static S: OnceLock<Value> = OnceLock::new();
+    S.get_or_init(|| serde_json::from_str(&super::model::schema_json()).expect("schema is JSON"))
+}
+
+/// Follows `$ref` (and a single-branch `anyOf` of a nullable) to the schema it names.
+fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
+    for _ in 0..8 {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            match root.get("$defs").and_then(|d| d.get(name)) {
+                Some(s) => schema = s,
+                None => return schema,
+            }
+        } else if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
+            match any
+                .iter()
+                .find(|s| s.get("type") != Some(&Value::String("null".into())))
+            {
+                Some(s) => schema = s,
+                None => return schema,
+            }
+        } else {
+            return schema;
+        }
+    }
+    schema
+}
+
+/// The known name closest to `name`, if close enough to be a likely typo.
+pub fn suggest(name: &str, known: &[String]) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (strsim(&lower, &k.to_ascii_lowercase()), k))
+        .filter(|(d, _)| *d <= 2.max(name.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.clone())
+}
+
+/// Levenshtein distance.
+fn strsim(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn merge(desired: &mut Desired, part: usize, file: ConfigFile, diags: &mut Vec<Diagnostic>) {
+    fn single<T>(
+        desired: &Desired,
+        slot: &Option<Sourced<T>>,
+        part: usize,
+        key: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) -> bool {
+        if let Some(prev) = slot {
+            let first = desired.place(prev.part, &[key]);
+            diags.push(desired.at(
+                part,
+                &[key],
+                true,
+                "duplicate",
+                format!("`{key}` is set in more than one file (also at {first}): set it once"),
+            ));
+            return false;
+        }
+        true
+    }
+    if let Some(owner) = file.owner
+        && single(desired, &desired.owner, part, "owner", diags)
+    {
+        desired.owner = Some(Sourced {
+            value: owner,
+            part,
+            index: 0,
+        });
+    }
+    if let Some(secrets) = file.secrets
+        && single(desired, &desired.secrets, part, "secrets", diags)
+    {
+        desired.secrets = Some(Sourced {
+            value: secrets,
+            part,
+            index: 0,
+        });
+    }
+    if let Some(backend) = file.backend
+        && single(desired, &desired.backend, part, "backend", diags)
+    {
+        desired.backend = Some(Sourced {
+            value: backend,
+            part,
+            index: 0,
+        });
+    }
+    desired.developers.extend(
+        file.developers
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| Sourced { value, part, index }),
+    );
+    desired.products.extend(
+        file.products
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| Sourced { value, part, index }),
+    );
+    desired.apps.extend(
+        file.apps
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| Sourced { value, part, index }),
+    );
+}
+
+/// An environment made of fixed pairs (tests, and `${VAR}` defaults).
+pub fn env_from(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        let known = vec![
+            "callbackUrl".to_string(),
+            "apiProducts".to_string(),
+            "scopes".to_string(),
+        ];
+        assert_eq!(
+            suggest("callbackURL", &known).as_deref(),
+            Some("callbackUrl")
+        );
+        assert_eq!(
+            suggest("apiProduct", &known).as_deref(),
+            Some("apiProducts")
+        );
+        assert_eq!(suggest("zzz", &known), None);
+    }
+
+    #[test]
+    fn known_fields_follow_refs() {
+        let fields = known_fields(&Value::Null, &["apps".into(), "0".into()]);
+        assert!(fields.contains(&"callbackUrl".to_string()), "{fields:?}");
+        let fields = known_fields(
+            &Value::Null,
+            &["apps".into(), "0".into(), "credentials".into(), "0".into()],
+        );
+        assert!(fields.contains(&"expiresIn".to_string()), "{fields:?}");
+    }
+}

@@ -1,0 +1,258 @@
+//! The config file as users write it. These types are the one source of the JSON Schema
+//! (`registrar schema`, schema/registry.schema.json): doc comments become descriptions.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ApprovalType, DeveloperStatus, TimeUnit};
+
+/// One registrar config file. Several files merge into one desired state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "registrar config")]
+pub struct ConfigFile {
+    /// Config format version. Always 1.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// Who manages these resources: stamped as the `registrar-owner` attribute on everything this
+    /// config creates. `--prune` deletes only resources carrying this owner. At most one file may set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Where issued keys and secrets are stored, and who can read them. At most one file may set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretsConfig>,
+    /// Which platform to manage. Command-line flags win. At most one file may set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<BackendConfig>,
+    /// Developers: the owners of apps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub developers: Vec<DeveloperConfig>,
+    /// API products: bundles of API resources that keys are granted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<ProductConfig>,
+    /// Developer apps: OAuth clients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<AppConfig>,
+}
+
+/// The encrypted store of issued keys and secrets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretsConfig {
+    /// Directory of the armored age files, relative to the config file. Default `secrets`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// age recipients that can decrypt the store: `age1…` X25519 keys or `ssh-ed25519 …` keys.
+    /// Empty: a local identity `.registrar/identity.txt` is generated and used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+}
+
+/// Platform selection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BackendConfig {
+    /// `local` (embedded registry, default), `apigee` (X/hybrid) or `apigee-edge`.
+    #[serde(default)]
+    pub kind: BackendKindConfig,
+    /// Management API base URL; default per platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+}
+
+/// Platform kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKindConfig {
+    /// The embedded registry (SQLite).
+    #[default]
+    Local,
+    /// Apigee X or hybrid.
+    Apigee,
+    /// Apigee Edge.
+    ApigeeEdge,
+}
+
+/// A developer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeveloperConfig {
+    /// Email: the developer's identity. Lowercase (Apigee X rejects uppercase).
+    pub email: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// User name; default: the part of the email before `@`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// `active` (default) or `inactive` (every key of the developer is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<DeveloperStatus>,
+    /// Custom attributes (at most 17: registrar adds its owner stamp).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Who may see a product in a developer portal (stored as the `access` attribute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Listed for everyone.
+    Public,
+    /// Hidden, grantable on request.
+    Private,
+    /// Hidden, internal only.
+    Internal,
+}
+
+impl Access {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Private => "private",
+            Access::Internal => "internal",
+        }
+    }
+}
+
+/// An API product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProductConfig {
+    /// Internal name: letters, digits, space and `_ - . # $ %`, at most 100 characters. Immutable.
+    pub name: String,
+    /// Name shown to people; default: `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `auto` (default: grants start approved) or `manual` (grants start pending).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_type: Option<ApprovalType>,
+    /// `public`, `private` or `internal` (the `access` attribute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// Environments the product is available in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
+    /// API proxies the product bundles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxies: Vec<String>,
+    /// Resource paths the product bundles, e.g. `/payments/**`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_resources: Vec<String>,
+    /// OAuth scopes the product offers; apps and keys may ask only for these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Request quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaConfig>,
+    /// Custom attributes (at most 18 counting `access` and registrar's owner stamp).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A quota: `limit` requests per `interval` `timeUnit`s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct QuotaConfig {
+    /// Requests allowed per interval.
+    #[schemars(range(min = 1))]
+    pub limit: u64,
+    /// Length of the interval, in `timeUnit`s. Default 1.
+    #[serde(default = "one")]
+    #[schemars(range(min = 1))]
+    pub interval: u64,
+    /// `minute`, `hour`, `day` or `month`.
+    pub time_unit: TimeUnit,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// Status of an app or of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientStatus {
+    /// Usable.
+    Approved,
+    /// Refused at runtime (the registration stays).
+    Revoked,
+}
+
+/// A developer app: an OAuth client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AppConfig {
+    /// App name, unique per developer: letters, digits, space and `_ - . # $ %`, beginning with a
+    /// letter or digit. Immutable.
+    pub name: String,
+    /// Email of the developer that owns the app.
+    pub developer: String,
+    /// Name shown to people (the `DisplayName` attribute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Notes (the `Notes` attribute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// OAuth redirect URI: absolute https (http only for localhost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// Products granted to the app's keys (unless a credential lists its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_products: Vec<String>,
+    /// OAuth scopes of the app's keys; each must be offered by one of the products.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Lifetime of newly minted keys: a duration such as `90d`, `12h`, `1d12h`, or `never`
+    /// (default). Keys already issued keep their expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_expires_in: Option<String>,
+    /// `approved` (default) or `revoked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ClientStatus>,
+    /// Custom attributes (at most 18 counting DisplayName, Notes and registrar's owner stamp).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// The app's keys. Default: one key `default` with the app's apiProducts and scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Vec<CredentialConfig>>,
+}
+
+/// A key (client_id/client_secret pair) of an app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CredentialConfig {
+    /// Credential id, unique in the app: lowercase letters, digits, `-` and `_`. Stored as the
+    /// key's `registrar-credential` attribute and names its secrets file.
+    pub id: String,
+    /// Products granted to this key; default: the app's `apiProducts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_products: Option<Vec<String>>,
+    /// Scopes of this key; default: the app's `scopes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Lifetime of this key when minted; default: the app's `keyExpiresIn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<String>,
+    /// `approved` (default) or `revoked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ClientStatus>,
+}
+
+/// The JSON Schema of a config file, pretty-printed, with a final newline.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(ConfigFile);
+    let mut out = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    out.push('\n');
+    out
+}

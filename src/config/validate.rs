@@ -1,0 +1,638 @@
+//! Cross-checks a schema cannot express: names per platform rules, uniqueness across files,
+//! references, scopes, attribute limits, callback URLs and durations.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::Diagnostic;
+use super::duration::parse_expiry;
+use super::load::{Desired, Sourced};
+use super::model::{AppConfig, ProductConfig};
+use crate::model::{
+    ACCESS_ATTRIBUTE, CREDENTIAL_ATTRIBUTE, DISPLAY_NAME_ATTRIBUTE, MAX_ATTRIBUTES,
+    NOTES_ATTRIBUTE, OWNER_ATTRIBUTE,
+};
+
+/// Names the platform already knows, for references to resources the config does not declare
+/// (when planning against a live registry). Empty for `validate`: every reference must resolve
+/// in the config.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// Developer emails that exist remotely.
+    pub developers: HashSet<String>,
+    /// Products that exist remotely, with their scopes.
+    pub products: HashMap<String, Vec<String>>,
+}
+
+/// Runs every cross-check; appends to `diags`.
+pub fn check(d: &Desired, known: &Known, diags: &mut Vec<Diagnostic>) {
+    if let Some(owner) = &d.owner
+        && owner.value.trim().is_empty()
+    {
+        diags.push(d.at(
+            owner.part,
+            &["owner"],
+            false,
+            "name",
+            "`owner` must not be empty".into(),
+        ));
+    }
+    if let Some(s) = &d.secrets {
+        for (i, r) in s.value.recipients.iter().enumerate() {
+            if !(r.starts_with("age1")
+                || r.starts_with("ssh-ed25519 ")
+                || r.starts_with("ssh-rsa "))
+            {
+                let i = i.to_string();
+                diags.push(d.at(s.part, &["secrets", "recipients", &i], false, "recipient", format!(
+                    "`{}` is not an age recipient: use an `age1…` public key (from `age-keygen -y`) or an `ssh-ed25519 …` public key",
+                    shorten(r)
+                )));
+            }
+        }
+    }
+    if let Some(b) = &d.backend
+        && let Some(url) = &b.value.url
+    {
+        match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => diags.push(d.at(
+                b.part,
+                &["backend", "url"],
+                false,
+                "url",
+                format!("`{url}` is not an http(s) URL"),
+            )),
+        }
+    }
+    let developers = check_developers(d, diags);
+    let products = check_products(d, diags);
+    check_apps(d, known, &developers, &products, diags);
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() > 24 {
+        format!("{}…", s.chars().take(24).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+fn check_developers(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashSet<String> {
+    let mut seen: HashMap<&str, &Sourced<_>> = HashMap::new();
+    for dev in &d.developers {
+        let at = |field: &str| {
+            [
+                "developers".to_string(),
+                dev.index.to_string(),
+                field.to_string(),
+            ]
+        };
+        let email = dev.value.email.as_str();
+        if let Err(why) = check_email(email) {
+            diags.push(d.at(dev.part, &at("email"), false, "email", why));
+        } else if email != email.to_lowercase() {
+            diags.push(d.at(dev.part, &at("email"), false, "email", format!(
+                "developer email `{email}` must be lowercase (Apigee X rejects uppercase): write `{}`", email.to_lowercase()
+            )));
+        }
+        for field in ["firstName", "lastName"] {
+            let value = if field == "firstName" {
+                &dev.value.first_name
+            } else {
+                &dev.value.last_name
+            };
+            if value.trim().is_empty() {
+                diags.push(d.at(
+                    dev.part,
+                    &at(field),
+                    false,
+                    "schema",
+                    format!("`{field}` must not be empty"),
+                ));
+            }
+        }
+        if let Some(prev) = seen.insert(email, dev) {
+            let first = d.place(
+                prev.part,
+                &[
+                    "developers".to_string(),
+                    prev.index.to_string(),
+                    "email".to_string(),
+                ],
+            );
+            diags.push(d.at(
+                dev.part,
+                &at("email"),
+                false,
+                "duplicate",
+                format!("duplicate developer `{email}` (also declared at {first})"),
+            ));
+        }
+        check_attributes(
+            d,
+            dev.part,
+            &["developers", &dev.index.to_string()],
+            &dev.value.attributes,
+            1,
+            &[],
+            diags,
+        );
+    }
+    seen.into_keys().map(str::to_string).collect()
+}
+
+fn check_products(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashMap<String, Vec<String>> {
+    let mut seen: HashMap<&str, &Sourced<ProductConfig>> = HashMap::new();
+    for p in &d.products {
+        let idx = p.index.to_string();
+        let name = p.value.name.as_str();
+        if let Err(why) = check_product_name(name) {
+            diags.push(d.at(p.part, &["products", &idx, "name"], false, "name", why));
+        }
+        if let Some(prev) = seen.insert(name, p) {
+            let first = d.place(
+                prev.part,
+                &[
+                    "products".to_string(),
+                    prev.index.to_string(),
+                    "name".to_string(),
+                ],
+            );
+            diags.push(d.at(
+                p.part,
+                &["products", &idx, "name"],
+                false,
+                "duplicate",
+                format!("duplicate product `{name}` (also declared at {first})"),
+            ));
+        }
+        let own = 1 + usize::from(p.value.access.is_some());
+        check_attributes(
+            d,
+            p.part,
+            &["products", &idx],
+            &p.value.attributes,
+            own,
+            &[(ACCESS_ATTRIBUTE, "access")],
+            diags,
+        );
+    }
+    seen.into_iter()
+        .map(|(k, v)| (k.to_string(), v.value.scopes.clone()))
+        .collect()
+}
+
+fn check_apps(
+    d: &Desired,
+    known: &Known,
+    developers: &HashSet<String>,
+    products: &HashMap<String, Vec<String>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut seen: HashMap<(&str, &str), &Sourced<AppConfig>> = HashMap::new();
+    for app in &d.apps {
+        let a = &app.value;
+        let idx = app.index.to_string();
+        let at = |rest: &[&str]| -> Vec<String> {
+            ["apps", idx.as_str()]
+                .iter()
+                .chain(rest)
+                .map(|s| s.to_string())
+                .collect()
+        };
+        if let Err(why) = check_app_name(&a.name) {
+            diags.push(d.at(app.part, &at(&["name"]), false, "name", why));
+        }
+        if !developers.contains(&a.developer) && !known.developers.contains(&a.developer) {
+            let hint = super::load::suggest(
+                &a.developer,
+                &developers.iter().cloned().collect::<Vec<_>>(),
+            )
+            .map(|s| format!(": did you mean `{s}`?"))
+            .unwrap_or_else(|| ": declare it under `developers`".to_string());
+            diags.push(d.at(
+                app.part,
+                &at(&["developer"]),
+                false,
+                "reference",
+                format!("unknown developer `{}`{hint}", a.developer),
+            ));
+        }
+        if let Some(prev) = seen.insert((a.developer.as_str(), a.name.as_str()), app) {
+            let first = d.place(
+                prev.part,
+                &[
+                    "apps".to_string(),
+                    prev.index.to_string(),
+                    "name".to_string(),
+                ],
+            );
+            diags.push(d.at(
+                app.part,
+                &at(&["name"]),
+                false,
+                "duplicate",
+                format!(
+                    "duplicate app `{}` of developer `{}` (also declared at {first})",
+                    a.name, a.developer
+                ),
+            ));
+        }
+        let resolve = |name: &str| products.get(name).or_else(|| known.products.get(name));
+        for (i, p) in a.api_products.iter().enumerate() {
+            if resolve(p).is_none() {
+                diags.push(d.at(
+                    app.part,
+                    &at(&["apiProducts", &i.to_string()]),
+                    false,
+                    "reference",
+                    unknown_product(p, products),
+                ));
+            }
+        }
+        check_scopes(
+            d,
+            app.part,
+            &at(&["scopes"]),
+            &a.scopes,
+            &a.api_products,
+            &resolve,
+            diags,
+        );
+        if let Some(url) = &a.callback_url
+            && let Err(why) = check_callback(url)
+        {
+            diags.push(d.at(app.part, &at(&["callbackUrl"]), false, "callback-url", why));
+        }
+        if let Some(e) = &a.key_expires_in
+            && let Err(why) = parse_expiry(e)
+        {
+            diags.push(d.at(app.part, &at(&["keyExpiresIn"]), false, "duration", why));
+        }
+        let own = 1 + usize::from(a.display_name.is_some()) + usize::from(a.notes.is_some());
+        check_attributes(
+            d,
+            app.part,
+            &["apps", &idx],
+            &a.attributes,
+            own,
+            &[
+                (DISPLAY_NAME_ATTRIBUTE, "displayName"),
+                (NOTES_ATTRIBUTE, "notes"),
+            ],
+            diags,
+        );
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        for (ci, c) in a.credentials.iter().flatten().enumerate() {
+            let cidx = ci.to_string();
+            let cat = |f: &str| at(&["credentials", &cidx, f]);
+            if let Err(why) = check_credential_id(&c.id) {
+                diags.push(d.at(app.part, &cat("id"), false, "name", why));
+            }
+            if let Some(prev) = ids.insert(&c.id, ci) {
+                let first = d.place(app.part, &at(&["credentials", &prev.to_string(), "id"]));
+                diags.push(d.at(
+                    app.part,
+                    &cat("id"),
+                    false,
+                    "duplicate",
+                    format!(
+                        "duplicate credential `{}` in app `{}` (also at {first})",
+                        c.id, a.name
+                    ),
+                ));
+            }
+            let key_products = c.api_products.as_ref().unwrap_or(&a.api_products);
+            for (i, p) in c.api_products.iter().flatten().enumerate() {
+                if resolve(p).is_none() {
+                    diags.push(d.at(
+                        app.part,
+                        &at(&["credentials", &cidx, "apiProducts", &i.to_string()]),
+                        false,
+                        "reference",
+                        unknown_product(p, products),
+                    ));
+                }
+            }
+            match &c.scopes {
+                Some(scopes) => check_scopes(
+                    d,
+                    app.part,
+                    &cat("scopes"),
+                    scopes,
+                    key_products,
+                    &resolve,
+                    diags,
+                ),
+                None if c.api_products.is_some() => {
+                    // The key inherits the app's scopes: they must fit the key's own products.
+                    check_scopes(
+                        d,
+                        app.part,
+                        &at(&["scopes"]),
+                        &a.scopes,
+                        key_products,
+                        &resolve,
+                        diags,
+                    )
+                }
+                None => {}
+            }
+            if let Some(e) = &c.expires_in
+                && let Err(why) = parse_expiry(e)
+            {
+                diags.push(d.at(app.part, &cat("expiresIn"), false, "duration", why));
+            }
+        }
+    }
+}
+
+fn unknown_product(name: &str, products: &HashMap<String, Vec<String>>) -> String {
+    let names: Vec<String> = products.keys().cloned().collect();
+    match super::load::suggest(name, &names) {
+        Some(s) => format!("unknown product `{name}`: did you mean `{s}`?"),
+        None => format!("unknown product `{name}`: declare it under `products`"),
+    }
+}
+
+fn check_scopes<'a>(
+    d: &Desired,
+    part: usize,
+    at: &[String],
+    scopes: &[String],
+    product_names: &[String],
+    resolve: &dyn Fn(&str) -> Option<&'a Vec<String>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let resolved: Vec<&Vec<String>> = product_names.iter().filter_map(|p| resolve(p)).collect();
+    if resolved.len() < product_names.len() {
+        return; // an unknown product is reported already; its scopes are unknown
+    }
+    let offered: BTreeSet<&str> = resolved
+        .iter()
+        .flat_map(|s| s.iter().map(String::as_str))
+        .collect();
+    for (i, s) in scopes.iter().enumerate() {
+        if !offered.contains(s.as_str()) {
+            let mut path = at.to_vec();
+            path.push(i.to_string());
+            let list = if offered.is_empty() {
+                "they offer none".to_string()
+            } else {
+                format!(
+                    "they offer {}",
+                    offered
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let products = if product_names.is_empty() {
+                "no products are granted".to_string()
+            } else {
+                format!(
+                    "not offered by {} ({list})",
+                    product_names
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            diags.push(d.at(
+                part,
+                &path,
+                false,
+                "scope",
+                format!("scope `{s}` is {products}"),
+            ));
+        }
+    }
+}
+
+fn check_attributes(
+    d: &Desired,
+    part: usize,
+    at: &[&str],
+    attrs: &std::collections::BTreeMap<String, String>,
+    own: usize,
+    fields: &[(&str, &str)],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut path: Vec<String> = at.iter().map(|s| s.to_string()).collect();
+    path.push("attributes".into());
+    for name in attrs.keys() {
+        let mut key = path.clone();
+        key.push(name.clone());
+        if name == OWNER_ATTRIBUTE || name == CREDENTIAL_ATTRIBUTE {
+            diags.push(d.at(
+                part,
+                &key,
+                true,
+                "attribute",
+                format!("attribute `{name}` is reserved for registrar's own use"),
+            ));
+        } else if let Some((_, field)) = fields.iter().find(|(a, _)| a == name) {
+            diags.push(d.at(
+                part,
+                &key,
+                true,
+                "attribute",
+                format!("attribute `{name}` is set by the `{field}` field: use that instead"),
+            ));
+        } else if name.trim().is_empty() {
+            diags.push(d.at(
+                part,
+                &key,
+                true,
+                "attribute",
+                "attribute names must not be empty".into(),
+            ));
+        }
+    }
+    let total = attrs.len() + own;
+    if total > MAX_ATTRIBUTES {
+        diags.push(d.at(part, &path, true, "attribute-limit", format!(
+            "{total} custom attributes, more than the platform's {MAX_ATTRIBUTES}: {} declared here plus {own} that registrar sets (owner stamp{}); remove {}",
+            attrs.len(),
+            if own > 1 { ", displayName/notes/access fields" } else { "" },
+            total - MAX_ATTRIBUTES
+        )));
+    }
+}
+
+/// A valid email address (the platform's natural key for developers).
+pub fn check_email(email: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("invalid email `{email}`: {why}"));
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return bad("it needs an `@`");
+    };
+    if local.is_empty() || local.len() > 64 {
+        return bad("the part before `@` must have 1 to 64 characters");
+    }
+    if local
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "@,;:<>()[]\\\"".contains(c))
+    {
+        return bad("the part before `@` has a character email does not allow");
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return bad("dots in the part before `@` must stand between other characters");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2
+        || labels.iter().any(|l| {
+            l.is_empty()
+                || l.len() > 63
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    {
+        return bad(
+            "the domain must be names of letters, digits and `-` joined by dots, like `example.com`",
+        );
+    }
+    Ok(())
+}
+
+fn allowed_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.' | '#' | '$' | '%')
+}
+
+/// App names: letters, digits, space and `_ - . # $ %`, beginning with a letter or digit
+/// (Apigee X naming rules, which Edge also accepts), at most 255 characters.
+pub fn check_app_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("app name must not be empty".into());
+    }
+    if name.chars().count() > 255 {
+        return Err(format!(
+            "app name `{}` is longer than 255 characters",
+            shorten(name)
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "app name `{name}` must begin with a letter or digit"
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| !allowed_name_char(*c)) {
+        return Err(format!(
+            "app name `{name}` has `{c}`: use letters, digits, space and `_ - . # $ %`"
+        ));
+    }
+    Ok(())
+}
+
+/// Product names: letters, digits, space and `_ - . # $ %`, at most 100 characters, not
+/// ending in white space.
+pub fn check_product_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("product name must not be empty".into());
+    }
+    if name.chars().count() > 100 {
+        return Err(format!(
+            "product name `{}` is longer than 100 characters",
+            shorten(name)
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| !allowed_name_char(*c)) {
+        return Err(format!(
+            "product name `{name}` has `{c}`: use letters, digits, space and `_ - . # $ %`"
+        ));
+    }
+    if name.ends_with(' ') || name.starts_with(' ') {
+        return Err(format!(
+            "product name `{name}` must not begin or end with a space"
+        ));
+    }
+    Ok(())
+}
+
+/// Credential ids: lowercase letters, digits, `-` and `_`, at most 63 characters (they name
+/// files in the secrets store).
+pub fn check_credential_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 63
+        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "credential id `{id}` must be 1 to 63 lowercase letters, digits, `-` or `_`, beginning with a letter or digit"
+        ))
+    }
+}
+
+/// Callback URLs: absolute https; http only for localhost and loopback addresses.
+pub fn check_callback(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| format!("callback URL `{url}` is not an absolute URL ({e})"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if matches!(host, "localhost" | "127.0.0.1" | "[::1]") => Ok(()),
+        "http" => Err(format!(
+            "callback URL `{url}` must use https (http is allowed only for localhost and 127.0.0.1)"
+        )),
+        _ => Err(format!("callback URL `{url}` must be an https URL")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(check_email("alice@example.com").is_ok());
+        assert!(check_email("a.b+tag@sub.example.co").is_ok());
+        for bad in [
+            "alice",
+            "@example.com",
+            "a@b",
+            "a b@example.com",
+            "a@-x.com",
+            "a..b@example.com",
+            "a@exa_mple.com",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_app_name("checkout-web v2.1").is_ok());
+        assert!(check_app_name("-x").is_err());
+        assert!(check_app_name("a/b").is_err());
+        assert!(check_product_name("payments-read").is_ok());
+        assert!(check_product_name("p ").is_err());
+        assert!(check_product_name(&"p".repeat(101)).is_err());
+        assert!(check_credential_id("primary").is_ok());
+        assert!(check_credential_id("Primary").is_err());
+        assert!(check_credential_id("../x").is_err());
+    }
+
+    #[test]
+    fn callbacks() {
+        assert!(check_callback("https://app.example.com/cb").is_ok());
+        assert!(check_callback("http://localhost:3000/cb").is_ok());
+        assert!(check_callback("http://127.0.0.1/cb").is_ok());
+        assert!(
+            check_callback("http://example.com/cb")
+                .unwrap_err()
+                .contains("must use https")
+        );
+        assert!(
+            check_callback("/cb")
+                .unwrap_err()
+                .contains("not an absolute URL")
+        );
+        assert!(check_callback("ftp://example.com").is_err());
+    }
+}
