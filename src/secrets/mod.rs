@@ -22,12 +22,14 @@
 //! [`SecretStore::remove`] after deleting a key. Secret values only ever travel as
 //! [`crate::model::Secret`].
 
+mod commands;
 pub mod crypto;
 pub mod drift;
 pub mod fsutil;
 pub mod index;
 pub mod rotation;
 pub mod store;
+mod values;
 
 #[cfg(test)]
 mod tests;
@@ -43,11 +45,16 @@ pub use store::{Consistency, LOCAL_IDENTITY, SecretStore, StoredCredential};
 use crate::cli::{RotateArgs, SecretsCommand};
 
 /// Runs a `registrar secrets` subcommand.
-pub fn cmd_secrets(_cmd: SecretsCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`secrets` is not available in this build yet")
+pub fn cmd_secrets(cmd: SecretsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SecretsCommand::List(args) => commands::cmd_list(&args),
+        SecretsCommand::Show(args) => values::cmd_show(&args),
+        SecretsCommand::Set(args) => values::cmd_set(&args),
+        SecretsCommand::Rekey(args) => commands::cmd_rekey(&args),
+    }
 }
 
-/// Runs `registrar rotate`.
-pub fn cmd_rotate(_args: RotateArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`rotate` is not available in this build yet")
+/// Runs `registrar rotate`: records rotation requests in the store for the next apply.
+pub fn cmd_rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
+    commands::cmd_rotate(&args)
 }
