@@ -86,9 +86,13 @@ impl Context {
     }
 }
 
-/// Loads the identity of `--identity` / `REGISTRAR_IDENTITY`; without one, an error that
-/// names both.
-pub(super) fn require_identity(path: Option<&Path>, command: &str) -> anyhow::Result<Identity> {
+/// The identity file of `--identity` / `REGISTRAR_IDENTITY`; without one, an error that
+/// names both. Checked before anything else; the file is loaded with [`Identity::from_file`]
+/// once the command knows what to decrypt.
+pub(super) fn require_identity<'a>(
+    path: Option<&'a Path>,
+    command: &str,
+) -> anyhow::Result<&'a Path> {
     let Some(path) = path else {
         let hint = if Path::new(LOCAL_IDENTITY).exists() {
             format!(
@@ -104,7 +108,7 @@ pub(super) fn require_identity(path: Option<&Path>, command: &str) -> anyhow::Re
             hint,
         ));
     };
-    Identity::from_file(path)
+    Ok(path)
 }
 
 /// Milliseconds since the epoch, now.
@@ -245,6 +249,7 @@ fn render_list(
 pub fn cmd_rekey(args: &SecretsRekeyArgs) -> anyhow::Result<ExitCode> {
     let identity = require_identity(args.identity.as_deref(), "secrets rekey")?;
     let ctx = Context::open(&args.config)?;
+    let identity = Identity::from_file(identity)?;
     let recipients = ctx.store.recipients_for_writing()?;
     let n = ctx.store.rekey(&identity)?;
     let names: Vec<String> = recipients

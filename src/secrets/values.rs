@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::Identity;
 use super::commands::{Context, now_ms, require_identity};
 use super::index::KeyState;
 use super::store::StoredCredential;
@@ -24,6 +25,7 @@ pub fn cmd_show(args: &SecretsShowArgs) -> anyhow::Result<ExitCode> {
     let identity = require_identity(args.identity.as_deref(), "secrets show")?;
     let ctx = Context::open(&args.config)?;
     let (developer, ids) = ctx.resolve_app(&args.app, args.developer.as_deref())?;
+    let identity = Identity::from_file(identity)?;
     let mut entries: Vec<_> = ctx
         .store
         .app_entries(&developer, &args.app)
