@@ -248,7 +248,7 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
                 let what = if path.is_empty() {
                     "the file".to_string()
                 } else {
-                    format!("`{field}`")
+                    format!("`{}`", dotted(&path))
                 };
                 diags.push(desired.at(
                     part,
@@ -323,9 +323,67 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
                     format!("`{field}` must be at least {limit}"),
                 ));
             }
+            ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. }
+                if !choices(err.schema_path().as_str()).is_empty() =>
+            {
+                let opts = choices(err.schema_path().as_str())
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let got = err
+                    .instance()
+                    .as_str()
+                    .map(|s| format!("`{s}`"))
+                    .unwrap_or_else(|| describe(err.instance()));
+                diags.push(desired.at(
+                    part,
+                    &path,
+                    false,
+                    "schema",
+                    format!("`{field}` must be one of {opts}, not {got}"),
+                ));
+            }
             _ => diags.push(desired.at(part, &path, false, "schema", format!("`{field}`: {err}"))),
         }
     }
+}
+
+/// The constant values a `oneOf`/`anyOf` of constants allows (enums with documented
+/// variants), found from the failing keyword's schema path.
+fn choices(schema_path: &str) -> Vec<String> {
+    let root = schema_value();
+    let Some(node) = root.pointer(schema_path) else {
+        return Vec::new();
+    };
+    let Some(branches) = node.as_array() else {
+        return Vec::new();
+    };
+    let values: Vec<String> = branches
+        .iter()
+        .filter_map(|b| b.get("const").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    if values.len() == branches.len() {
+        values
+    } else {
+        Vec::new()
+    }
+}
+
+/// `apps[3].credentials[0]` for a path of keys and indexes.
+fn dotted(path: &[String]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        if seg.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+    }
+    out
 }
 
 fn article(t: &str) -> String {

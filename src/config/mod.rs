@@ -78,8 +78,10 @@ pub fn load_and_check(
 ) -> (Desired, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let desired = load::load(files, env, &mut diags);
+    // A file that failed to parse or to match the schema declared nothing: references into it
+    // would only report noise, so they are checked once the structure is right.
     let structural = !diags.is_empty();
-    validate::check(&desired, known, &mut diags);
+    validate::check(&desired, known, !structural, &mut diags);
     if desired.owner.is_none() && !structural && !desired.parts.is_empty() {
         diags.push(Diagnostic::file(&desired.parts[0].path, "schema", "no file sets `owner`: add e.g. `owner: payments-platform` (registrar stamps it on everything it creates)".into()));
     }

@@ -251,8 +251,46 @@ pub struct CredentialConfig {
 
 /// The JSON Schema of a config file, pretty-printed, with a final newline.
 pub fn schema_json() -> String {
-    let schema = schemars::schema_for!(ConfigFile);
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(ConfigFile)).expect("a schema serializes");
+    strip_null(&mut schema);
     let mut out = serde_json::to_string_pretty(&schema).expect("a schema serializes");
     out.push('\n');
     out
+}
+
+/// Optional fields are simply not required: `null` is not a value users should write, so the
+/// `null` alternatives schemars adds for `Option` are removed (`type: [T, null]` → `T`,
+/// `anyOf: [{$ref}, {type: null}]` → the `$ref`).
+fn strip_null(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types[0].clone();
+                    map.insert("type".into(), only);
+                }
+            }
+            if let Some(Value::Array(any)) = map.get("anyOf") {
+                let rest: Vec<Value> = any
+                    .iter()
+                    .filter(|s| s.get("type").and_then(Value::as_str) != Some("null"))
+                    .cloned()
+                    .collect();
+                if rest.len() == 1 && any.len() == 2 {
+                    map.remove("anyOf");
+                    if let Value::Object(inner) = &rest[0] {
+                        for (k, val) in inner {
+                            map.insert(k.clone(), val.clone());
+                        }
+                    }
+                }
+            }
+            map.values_mut().for_each(strip_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_null),
+        _ => {}
+    }
 }

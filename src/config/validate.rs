@@ -23,8 +23,9 @@ pub struct Known {
     pub products: HashMap<String, Vec<String>>,
 }
 
-/// Runs every cross-check; appends to `diags`.
-pub fn check(d: &Desired, known: &Known, diags: &mut Vec<Diagnostic>) {
+/// Runs every cross-check; appends to `diags`. With `references` false (some file failed to
+/// load), references to developers and products and scope subsets are not checked.
+pub fn check(d: &Desired, known: &Known, references: bool, diags: &mut Vec<Diagnostic>) {
     if let Some(owner) = &d.owner
         && owner.value.trim().is_empty()
     {
@@ -66,7 +67,13 @@ pub fn check(d: &Desired, known: &Known, diags: &mut Vec<Diagnostic>) {
     }
     let developers = check_developers(d, diags);
     let products = check_products(d, diags);
-    check_apps(d, known, &developers, &products, diags);
+    let mut app_diags = Vec::new();
+    check_apps(d, known, &developers, &products, &mut app_diags);
+    diags.extend(
+        app_diags
+            .into_iter()
+            .filter(|x| references || !matches!(x.code, "reference" | "scope")),
+    );
 }
 
 fn shorten(s: &str) -> String {

@@ -1,0 +1,102 @@
+//! Backends: the platforms registrar manages. Each reads actual state in bulk and executes
+//! single operations ([`Op`]); they know nothing of plans beyond that.
+
+pub mod op;
+
+use std::future::Future;
+
+pub use op::{KeyRef, Op, OpOutcome};
+
+use crate::model::{App, Developer, Key, Product};
+
+/// What to read: only the kinds the config and `--select` need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadScope {
+    /// Read developers.
+    pub developers: bool,
+    /// Read API products.
+    pub products: bool,
+    /// Read apps and their keys.
+    pub apps: bool,
+}
+
+impl ReadScope {
+    /// Everything.
+    pub const ALL: ReadScope = ReadScope {
+        developers: true,
+        products: true,
+        apps: true,
+    };
+}
+
+/// A resource as read, with what a saved plan's precondition checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed<T> {
+    /// The resource, normalized.
+    pub value: T,
+    /// The platform's last-modified time (ms since the epoch), when it reports one.
+    pub last_modified_at: Option<i64>,
+}
+
+/// Everything read from a platform.
+#[derive(Debug, Clone, Default)]
+pub struct Actual {
+    /// Developers.
+    pub developers: Vec<Observed<Developer>>,
+    /// Products.
+    pub products: Vec<Observed<Product>>,
+    /// Apps.
+    pub apps: Vec<Observed<App>>,
+    /// Keys of the apps read.
+    pub keys: Vec<Key>,
+    /// HTTP requests the read took (0 for the local backend).
+    pub requests: usize,
+}
+
+/// Why a backend call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The resource does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The resource exists already.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The platform refused the request; retrying will not help.
+    #[error("{status}: {message}")]
+    Rejected {
+        /// HTTP status (or 400 for the local backend).
+        status: u16,
+        /// The platform's message.
+        message: String,
+    },
+    /// A transient failure (429, 5xx, timeout, connection) that outlived the retries.
+    #[error("gave up after {attempts} attempts: {message}")]
+    Transient {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        message: String,
+    },
+    /// Credentials missing or refused.
+    #[error("{0}")]
+    Auth(String),
+    /// Anything else (bad response, local store failure).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A platform registrar can read and change.
+pub trait Backend: Send + Sync + 'static {
+    /// One line naming the platform, URL/file and org, for plan headers (no credentials).
+    fn describe(&self) -> String;
+
+    /// The platform's management API quota in requests per minute (`None`: unlimited).
+    fn quota_per_minute(&self) -> Option<u32>;
+
+    /// Reads actual state with bulk list calls.
+    fn read(&self, scope: ReadScope) -> impl Future<Output = Result<Actual, BackendError>> + Send;
+
+    /// Executes one operation. Key operations receive the consumer key in `KeyRef::consumer_key`.
+    fn execute(&self, op: &Op) -> impl Future<Output = Result<OpOutcome, BackendError>> + Send;
+}
