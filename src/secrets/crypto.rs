@@ -174,7 +174,9 @@ pub struct Identity {
 impl Identity {
     /// Loads an identity file. Errors say what to do and never echo the file's content.
     pub fn from_file(path: &Path) -> anyhow::Result<Identity> {
-        let mut bytes = Zeroizing::new(Vec::new());
+        let size = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
+        // Allocated at the file's size (plus one byte to see EOF) so it never reallocates.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(size + 1));
         std::fs::File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .with_context(|| format!("cannot read identity file `{}`", path.display()))

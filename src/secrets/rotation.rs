@@ -47,7 +47,7 @@ impl SecretStore {
             overlap: humantime::format_duration(overlap).to_string(),
             requested_at: now,
         };
-        let mut index = self.lock();
+        let mut index = self.write_lock()?;
         let mut next = index.clone();
         next.rotations
             .retain(|r| !(r.developer == developer && r.app == app && r.id == id));
@@ -64,7 +64,7 @@ impl SecretStore {
 
     /// Drops the pending request of `developer/app/id`; returns whether there was one.
     pub fn cancel_rotation(&self, developer: &str, app: &str, id: &str) -> anyhow::Result<bool> {
-        let mut index = self.lock();
+        let mut index = self.write_lock()?;
         if index.rotation(developer, app, id).is_none() {
             return Ok(false);
         }
@@ -87,7 +87,7 @@ impl SecretStore {
         id: &str,
         revoke_after: i64,
     ) -> anyhow::Result<Option<IndexEntry>> {
-        let mut index = self.lock();
+        let mut index = self.write_lock()?;
         let Some(active) = index.active(developer, app, id).cloned() else {
             return Ok(None);
         };
@@ -145,7 +145,7 @@ impl SecretStore {
         now: i64,
     ) -> anyhow::Result<RotationOutcome> {
         let request = self
-            .lock()
+            .write_lock()?
             .rotation(developer, app, id)
             .cloned()
             .ok_or_else(|| {
@@ -179,7 +179,7 @@ impl SecretStore {
     /// Forgets a retiring key once it was deleted remotely: index entry, then file.
     /// Returns whether it was stored.
     pub fn remove_retiring(&self, entry: &IndexEntry) -> anyhow::Result<bool> {
-        let mut index = self.lock();
+        let mut index = self.write_lock()?;
         let Some(found) = index
             .keys
             .iter()

@@ -121,6 +121,20 @@ impl SecretStore {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Takes the store for writing: this process's lock, then an advisory lock on the
+    /// secrets dir (other processes), then reloads `index.yaml` so that a write never
+    /// undoes another process's. The guard derefs to the fresh index.
+    pub(super) fn write_lock(&self) -> anyhow::Result<WriteGuard<'_>> {
+        let mut index = self.lock();
+        std::fs::create_dir_all(&self.dir).map_err(|e| fsutil::not_writable(&self.dir, e))?;
+        let dir_lock = lock_dir(&self.dir)?;
+        *index = Index::load(&self.dir)?;
+        Ok(WriteGuard {
+            index,
+            _dir_lock: dir_lock,
+        })
+    }
+
     /// Stores `cred` as the active key of `developer/app/id`, replacing any active one:
     /// encrypts to the recipients, writes `<developer>/<app>/<id>.age` atomically and
     /// durably, then the index. Needs no identity. Returns the new index entry.
@@ -133,7 +147,7 @@ impl SecretStore {
     ) -> anyhow::Result<IndexEntry> {
         check_names(developer, app, id)?;
         let file = format!("{developer}/{app}/{id}.age");
-        let mut index = self.lock();
+        let mut index = self.write_lock()?;
         self.write_file(&file, cred)?;
         let entry = IndexEntry {
             developer: developer.to_string(),
@@ -294,7 +308,7 @@ impl SecretStore {
         app: &str,
         id: &str,
     ) -> anyhow::Result<Option<IndexEntry>> {
-        let mut index = self.lock();
+        let mut index = self.write_lock()?;
         let Some(entry) = index.active(developer, app, id).cloned() else {
             return Ok(None);
         };
@@ -330,7 +344,7 @@ impl SecretStore {
     /// decrypted and checked first: if any file cannot be read, nothing is rewritten.
     /// Returns the number of files rewritten.
     pub fn rekey(&self, identity: &Identity) -> anyhow::Result<usize> {
-        let index = self.lock();
+        let index = self.write_lock()?;
         let mut creds = Vec::with_capacity(index.keys.len());
         for entry in &index.keys {
             let cred = self
@@ -375,6 +389,43 @@ impl SecretStore {
             }
         }
         Ok(c)
+    }
+}
+
+/// Holds the store for writing; derefs to the index as just reloaded from disk.
+pub(super) struct WriteGuard<'a> {
+    index: MutexGuard<'a, Index>,
+    _dir_lock: Option<std::fs::File>,
+}
+
+impl std::ops::Deref for WriteGuard<'_> {
+    type Target = Index;
+    fn deref(&self) -> &Index {
+        &self.index
+    }
+}
+
+impl std::ops::DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Index {
+        &mut self.index
+    }
+}
+
+/// An exclusive advisory lock (flock) on the secrets dir, released when the file is
+/// dropped. Where directories cannot be locked, writes go unlocked (`None`).
+fn lock_dir(dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
+    let Ok(handle) = std::fs::File::open(dir) else {
+        return Ok(None);
+    };
+    match handle.lock() {
+        Ok(()) => Ok(Some(handle)),
+        Err(e) => {
+            tracing::debug!(
+                "cannot lock `{}`: {e}; writing without a lock",
+                dir.display()
+            );
+            Ok(None)
+        }
     }
 }
 

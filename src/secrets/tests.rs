@@ -416,3 +416,37 @@ fn drift_of_a_store_uses_the_index() {
     assert_eq!(d.secret_mismatch, vec![(e, remote)]);
     assert!(store.drift("d@x", "other-app", &[]).is_empty());
 }
+
+#[test]
+fn two_writers_do_not_undo_each_other() {
+    let f = Fixture::new();
+    // Both opened before either writes: each one's cached index is stale after the other's write.
+    let a = f.open();
+    let b = f.open();
+    a.store("d@x", "app-a", "default", &cred(1)).unwrap();
+    b.store("d@x", "app-b", "default", &cred(2)).unwrap();
+    a.request_rotation("d@x", "app-b", "default", Duration::from_secs(1), 0)
+        .unwrap();
+    let index = f.open().index();
+    assert_eq!(index.keys.len(), 2, "{index:?}");
+    assert_eq!(index.rotations.len(), 1);
+    assert!(f.open().verify().unwrap().is_clean());
+}
+
+#[test]
+fn concurrent_stores_from_threads_all_land() {
+    let f = Fixture::new();
+    let store = f.open();
+    std::thread::scope(|s| {
+        for n in 0..8 {
+            let store = &store;
+            s.spawn(move || {
+                store
+                    .store("d@x", &format!("app{n}"), "default", &cred(n))
+                    .unwrap()
+            });
+        }
+    });
+    assert_eq!(f.open().entries().len(), 8);
+    assert!(store.verify().unwrap().is_clean());
+}

@@ -282,7 +282,9 @@ fn parse_input(input: &[u8]) -> anyhow::Result<(Secret, Secret, Option<i64>)> {
                 usage,
             ));
         };
-        let value = unquote(value.trim());
+        // Copied into each `Secret` at its exact size; this buffer is zeroized on drop.
+        let value = Zeroizing::new(unquote(value.trim()));
+        let value = value.as_str();
         match field(name.trim()) {
             Some(Field::Key) => key = Some(Secret::new(value)),
             Some(Field::Secret) => secret = Some(Secret::new(value)),
