@@ -144,6 +144,12 @@ pub fn cmd_list(args: &SecretsListArgs) -> anyhow::Result<ExitCode> {
     for f in &consistency.unindexed_files {
         tracing::warn!("`{f}` is not in index.yaml (left by an interrupted write?)");
     }
+    for k in &consistency.duplicate_active {
+        tracing::warn!("`{k}` has more than one active entry in index.yaml");
+    }
+    for f in &consistency.temp_files {
+        tracing::warn!("`{f}` is left from an interrupted write; it is safe to delete");
+    }
     let mut out = std::io::stdout().lock();
     match args.format {
         DiagnosticFormat::Json => {

@@ -21,6 +21,38 @@
 //! [`SecretStore::retiring_due`] / [`SecretStore::remove_retiring`] for rotations, and
 //! [`SecretStore::remove`] after deleting a key. Secret values only ever travel as
 //! [`crate::model::Secret`].
+//!
+//! ```
+//! use registrar::model::Secret;
+//! use registrar::secrets::{RemoteKey, SecretStore, StoredCredential};
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path().join("secrets");
+//! # let recipient = age::x25519::Identity::generate().to_public().to_string();
+//! // `dir` and `recipients` come from the config (`secrets.dir`, `secrets.recipients`).
+//! let store = SecretStore::open(&dir, &[recipient])?;
+//!
+//! // After minting a key: durable on disk before `store` returns. No identity needed.
+//! let minted = StoredCredential {
+//!     consumer_key: Secret::new("issued-consumer-key"),
+//!     consumer_secret: Secret::new("issued-consumer-secret"),
+//!     issued_at: 1_767_225_600_000,
+//!     expires_at: None,
+//! };
+//! let entry = store.store("alice@example.com", "checkout-web", "default", &minted)?;
+//! assert_eq!(entry.file, "alice@example.com/checkout-web/default.age");
+//!
+//! // When planning: fingerprints of the remote keys against the index, no decryption.
+//! let remote = [RemoteKey {
+//!     consumer_key_fingerprint: minted.consumer_key.fingerprint(),
+//!     consumer_secret_fingerprint: minted.consumer_secret.fingerprint(),
+//!     id: Some("default".into()),
+//! }];
+//! assert!(store.drift("alice@example.com", "checkout-web", &remote).is_empty());
+//! # Ok(())
+//! # }
+//! ```
 
 mod commands;
 pub mod crypto;
