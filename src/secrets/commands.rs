@@ -138,17 +138,24 @@ pub fn cmd_list(args: &SecretsListArgs) -> anyhow::Result<ExitCode> {
         .map(|(d, a, id)| format!("{d}/{a}/{id}"))
         .collect();
     let consistency = ctx.store.verify()?;
+    let at = |f: &str| ctx.store.dir().join(f).display().to_string();
     for e in &consistency.missing_files {
-        tracing::warn!("`{}` is in the index but its file is missing", e.file);
+        tracing::warn!("`{}` is in the index but missing", at(&e.file));
     }
     for f in &consistency.unindexed_files {
-        tracing::warn!("`{f}` is not in index.yaml (left by an interrupted write?)");
+        tracing::warn!(
+            "`{}` is not in index.yaml (left by an interrupted write?)",
+            at(f)
+        );
     }
     for k in &consistency.duplicate_active {
         tracing::warn!("`{k}` has more than one active entry in index.yaml");
     }
     for f in &consistency.temp_files {
-        tracing::warn!("`{f}` is left from an interrupted write; it is safe to delete");
+        tracing::warn!(
+            "`{}` is left from an interrupted write; it is safe to delete",
+            at(f)
+        );
     }
     let mut out = std::io::stdout().lock();
     match args.format {
