@@ -203,12 +203,12 @@ pub fn cmd_set(args: &SecretsSetArgs) -> anyhow::Result<ExitCode> {
             "stdin holds more than {MAX_STDIN} bytes: expected a consumer key and a secret"
         );
     }
-    let (consumer_key, consumer_secret, expires_at) = parse_input(&input)?;
+    let parsed = parse_input(&input)?;
     let cred = StoredCredential {
-        consumer_key,
-        consumer_secret,
-        issued_at: now_ms(),
-        expires_at,
+        consumer_key: parsed.key,
+        consumer_secret: parsed.secret,
+        issued_at: parsed.issued_at.unwrap_or_else(now_ms),
+        expires_at: parsed.expires_at,
     };
     let entry = ctx.store.store(&developer, &args.app, &args.key, &cred)?;
     println!(
@@ -225,6 +225,7 @@ pub fn cmd_set(args: &SecretsSetArgs) -> anyhow::Result<ExitCode> {
 enum Field {
     Key,
     Secret,
+    IssuedAt,
     ExpiresAt,
 }
 
@@ -237,15 +238,16 @@ fn field(name: &str) -> Option<Field> {
     match n.as_str() {
         "consumerkey" | "clientid" => Some(Field::Key),
         "consumersecret" | "clientsecret" => Some(Field::Secret),
+        "issuedat" => Some(Field::IssuedAt),
         "expiresat" => Some(Field::ExpiresAt),
         _ => None,
     }
 }
 
 /// Parses stdin: two lines (consumer key, then secret), or `CONSUMER_KEY=…`,
-/// `CONSUMER_SECRET=…` and optionally `EXPIRES_AT=<ms>` lines (also `consumerKey`,
+/// `CONSUMER_SECRET=…` and optionally `ISSUED_AT=<ms>` / `EXPIRES_AT=<ms>` lines (also `consumerKey`,
 /// `client_id`, `client_secret`). Errors never contain the input.
-fn parse_input(input: &[u8]) -> anyhow::Result<(Secret, Secret, Option<i64>)> {
+fn parse_input(input: &[u8]) -> anyhow::Result<Parsed> {
     let text =
         std::str::from_utf8(input).map_err(|_| anyhow::anyhow!("stdin is not UTF-8 text"))?;
     let lines: Vec<(usize, &str)> = text
@@ -272,9 +274,14 @@ fn parse_input(input: &[u8]) -> anyhow::Result<(Secret, Secret, Option<i64>)> {
                 usage,
             ));
         }
-        return Ok((Secret::new(lines[0].1), Secret::new(lines[1].1), None));
+        return Ok(Parsed {
+            key: Secret::new(lines[0].1),
+            secret: Secret::new(lines[1].1),
+            issued_at: None,
+            expires_at: None,
+        });
     }
-    let (mut key, mut secret, mut expires) = (None, None, None);
+    let (mut key, mut secret, mut issued, mut expires) = (None, None, None, None);
     for (n, line) in lines {
         let Some((name, value)) = line.split_once('=') else {
             return Err(hinted(
@@ -288,11 +295,8 @@ fn parse_input(input: &[u8]) -> anyhow::Result<(Secret, Secret, Option<i64>)> {
         match field(name.trim()) {
             Some(Field::Key) => key = Some(Secret::new(value)),
             Some(Field::Secret) => secret = Some(Secret::new(value)),
-            Some(Field::ExpiresAt) => {
-                expires = Some(value.parse::<i64>().map_err(|_| {
-                    anyhow::anyhow!("line {n}: `EXPIRES_AT` must be milliseconds since the epoch")
-                })?)
-            }
+            Some(Field::IssuedAt) => issued = Some(millis(value, n, "ISSUED_AT")?),
+            Some(Field::ExpiresAt) => expires = Some(millis(value, n, "EXPIRES_AT")?),
             None => {
                 let name = name.trim();
                 let shown = if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -308,9 +312,12 @@ fn parse_input(input: &[u8]) -> anyhow::Result<(Secret, Secret, Option<i64>)> {
         }
     }
     match (key, secret) {
-        (Some(k), Some(s)) if !k.expose().is_empty() && !s.expose().is_empty() => {
-            Ok((k, s, expires))
-        }
+        (Some(k), Some(s)) if !k.expose().is_empty() && !s.expose().is_empty() => Ok(Parsed {
+            key: k,
+            secret: s,
+            issued_at: issued,
+            expires_at: expires,
+        }),
         (Some(k), _) if k.expose().is_empty() => {
             Err(hinted("the consumer key on stdin is empty", usage))
         }
@@ -318,6 +325,21 @@ fn parse_input(input: &[u8]) -> anyhow::Result<(Secret, Secret, Option<i64>)> {
         (None, _) => Err(hinted("stdin has no `CONSUMER_KEY=` line", usage)),
         (_, None) => Err(hinted("stdin has no `CONSUMER_SECRET=` line", usage)),
     }
+}
+
+/// What `secrets set` read from stdin.
+struct Parsed {
+    key: Secret,
+    secret: Secret,
+    issued_at: Option<i64>,
+    expires_at: Option<i64>,
+}
+
+/// A `NAME=<milliseconds since the epoch>` value (not secret: safe to name in errors).
+fn millis(value: &str, line: usize, name: &str) -> anyhow::Result<i64> {
+    value
+        .parse::<i64>()
+        .map_err(|_| anyhow::anyhow!("line {line}: `{name}` must be milliseconds since the epoch"))
 }
 
 /// Strips one pair of matching quotes, undoing `'\''` inside single quotes (as
@@ -347,15 +369,19 @@ mod tests {
 
     #[test]
     fn two_lines_or_named_lines() {
-        let (k, s, e) = parse_input(b"ck-1\ncs-1\n").unwrap();
-        assert_eq!((k.expose(), s.expose(), e), ("ck-1", "cs-1", None));
-        let (k, s, e) = parse_input(
-            b"# from the portal\nCONSUMER_KEY=ck-2\nconsumerSecret='c s=2'\nEXPIRES_AT=99\n",
+        let p = parse_input(b"ck-1\ncs-1\n").unwrap();
+        assert_eq!(
+            (p.key.expose(), p.secret.expose(), p.expires_at),
+            ("ck-1", "cs-1", None)
+        );
+        let p = parse_input(
+            b"# from the portal\nCONSUMER_KEY=ck-2\nconsumerSecret='c s=2'\nISSUED_AT=5\nEXPIRES_AT=99\n",
         )
         .unwrap();
-        assert_eq!((k.expose(), s.expose(), e), ("ck-2", "c s=2", Some(99)));
-        let (_, s, _) = parse_input(b"client_id=a\nclient_secret=b64+/==\n").unwrap();
-        assert_eq!(s.expose(), "b64+/==");
+        assert_eq!((p.key.expose(), p.secret.expose()), ("ck-2", "c s=2"));
+        assert_eq!((p.issued_at, p.expires_at), (Some(5), Some(99)));
+        let p = parse_input(b"client_id=a\nclient_secret=b64+/==\n").unwrap();
+        assert_eq!(p.secret.expose(), "b64+/==");
     }
 
     #[test]
@@ -384,8 +410,8 @@ mod tests {
             std::str::from_utf8(&one).unwrap(),
             "CONSUMER_KEY=ck\nCONSUMER_SECRET='it'\\''s a secret'\n"
         );
-        let (k, s, _) = parse_input(&one).unwrap();
-        assert_eq!((k.expose(), s.expose()), ("ck", "it's a secret"));
+        let p = parse_input(&one).unwrap();
+        assert_eq!((p.key.expose(), p.secret.expose()), ("ck", "it's a secret"));
         let two = render_env(&[
             ("primary".into(), cred("a", "b")),
             ("old-1".into(), cred("c", "d")),
