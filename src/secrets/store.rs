@@ -138,6 +138,10 @@ impl SecretStore {
     /// Stores `cred` as the active key of `developer/app/id`, replacing any active one:
     /// encrypts to the recipients, writes `<developer>/<app>/<id>.age` atomically and
     /// durably, then the index. Needs no identity. Returns the new index entry.
+    ///
+    /// The previous active key's file is overwritten: to keep it through a rotation's
+    /// overlap, use [`SecretStore::complete_rotation`] (or [`SecretStore::mark_retiring`]
+    /// first).
     pub fn store(
         &self,
         developer: &str,
