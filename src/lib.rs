@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod model;
 pub mod output;
+pub mod plan;
 pub mod secrets;
 pub mod server;
 pub mod store;

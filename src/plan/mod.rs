@@ -1,0 +1,248 @@
+//! Plans: what apply would change. [`diff`] builds a [`Plan`] from desired and actual state
+//! (pure: no I/O, no platform knowledge); [`render`] shows it as text, JSON or markdown;
+//! [`planfile`] saves it with preconditions.
+//!
+//! A plan is plain serde data. Keys appear only by credential id and fingerprint.
+
+pub mod diff;
+pub mod planfile;
+pub mod render;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::backend::Op;
+
+/// Version of the plan's JSON format (`plan --format json`, `plan --out`). Bumped on any
+/// incompatible change.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// The kind of a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A developer.
+    Developer,
+    /// An API product.
+    Product,
+    /// A developer app.
+    App,
+    /// A key (credential) of an app.
+    Key,
+}
+
+/// Where a resource stands: `developer alice@example.com`, `product payments-read`,
+/// `app alice@example.com/checkout-web`, `key alice@example.com/checkout-web/primary`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Address {
+    /// Kind.
+    pub kind: Kind,
+    /// Path: email; product name; email/app; email/app/credential.
+    pub path: String,
+}
+
+impl Address {
+    /// A developer's address.
+    pub fn developer(email: &str) -> Self {
+        Address {
+            kind: Kind::Developer,
+            path: email.to_string(),
+        }
+    }
+    /// A product's address.
+    pub fn product(name: &str) -> Self {
+        Address {
+            kind: Kind::Product,
+            path: name.to_string(),
+        }
+    }
+    /// An app's address.
+    pub fn app(developer: &str, app: &str) -> Self {
+        Address {
+            kind: Kind::App,
+            path: format!("{developer}/{app}"),
+        }
+    }
+    /// A key's address (`id` is a credential id or a fingerprint).
+    pub fn key(developer: &str, app: &str, id: &str) -> Self {
+        Address {
+            kind: Kind::Key,
+            path: format!("{developer}/{app}/{id}"),
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            Kind::Developer => "developer",
+            Kind::Product => "product",
+            Kind::App => "app",
+            Kind::Key => "key",
+        };
+        write!(f, "{kind} {}", self.path)
+    }
+}
+
+/// What a change does. A closed set; each maps to one backend [`Op`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Create a resource (for an app: the platform mints its first key).
+    Create,
+    /// Change fields of a resource this config owns.
+    Update,
+    /// Take over a resource that exists without an owner stamp (stamp it, and fix its fields).
+    Adopt,
+    /// Delete a resource (only owned ones, only with `--prune`, or a retired key).
+    Delete,
+    /// Activate/deactivate a developer, approve an app or key again.
+    SetStatus,
+    /// Mint a new key (credential) for an existing app.
+    Mint,
+    /// Grant a product to a key.
+    AttachProduct,
+    /// Remove a product from a key.
+    DetachProduct,
+    /// Replace a key's scopes.
+    SetScopes,
+    /// Revoke an app or a key.
+    Revoke,
+}
+
+impl Action {
+    /// The word shown in plans.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Adopt => "adopt",
+            Action::Delete => "delete",
+            Action::SetStatus => "set-status",
+            Action::Mint => "mint",
+            Action::AttachProduct => "attach-product",
+            Action::DetachProduct => "detach-product",
+            Action::SetScopes => "set-scopes",
+            Action::Revoke => "revoke",
+        }
+    }
+}
+
+/// One field's before and after (`None`: absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Field name as in the config (`callbackUrl`, `attributes.tier`, `status`).
+    pub field: String,
+    /// Value before.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub before: Option<Value>,
+    /// Value after.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub after: Option<Value>,
+}
+
+/// What must still hold when a saved plan is applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "expect", rename_all = "kebab-case")]
+pub enum Precondition {
+    /// The resource must not exist.
+    Absent,
+    /// The resource must be as it was read: same last-modified time where the platform gives
+    /// one, else the same fingerprint of its fields.
+    Unchanged {
+        /// Last-modified time (ms), if known.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        last_modified_at: Option<i64>,
+        /// Truncated SHA-256 of the resource's fields.
+        fingerprint: String,
+    },
+}
+
+/// One change of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// The resource.
+    pub address: Address,
+    /// What happens to it.
+    pub action: Action,
+    /// Field-level before/after, for people.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub fields: Vec<FieldChange>,
+    /// Whether this change mints a credential (a new client secret to distribute).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub mints: bool,
+    /// Why, for people (never read by apply).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    /// The operation apply executes.
+    pub op: Op,
+    /// What apply of a saved plan re-checks first.
+    pub precondition: Precondition,
+}
+
+/// Something the plan wants a person to know: immutable fields, undeclared keys, drift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// The resource.
+    pub address: Address,
+    /// What.
+    pub message: String,
+}
+
+/// A plan: ordered changes plus notes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// [`PLAN_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// registrar's version.
+    pub registrar_version: String,
+    /// The platform, as the backend describes itself.
+    pub backend: String,
+    /// The owner stamp of the config.
+    pub owner: String,
+    /// Changes, in apply order.
+    pub changes: Vec<Change>,
+    /// Notes.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub notes: Vec<Note>,
+}
+
+impl Plan {
+    /// Whether the plan changes anything.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// Counts per action group: (create/mint, update-like, delete).
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for ch in &self.changes {
+            match ch.action {
+                Action::Create | Action::Mint => c.create += 1,
+                Action::Delete => c.delete += 1,
+                _ => c.change += 1,
+            }
+            if ch.mints {
+                c.mints += 1;
+            }
+        }
+        c
+    }
+}
+
+/// Change counts for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Creates and mints.
+    pub create: usize,
+    /// Updates, adoptions, status and key changes.
+    pub change: usize,
+    /// Deletes.
+    pub delete: usize,
+    /// Changes that mint a credential.
+    pub mints: usize,
+}

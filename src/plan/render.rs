@@ -1,0 +1,405 @@
+//! Plan rendering: text (coloured on a terminal), JSON (versioned), markdown (PR comments,
+//! under 60,000 characters). Renderers only format: plans hold no secret values.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Action, Change, Counts, FieldChange, Plan};
+
+/// GitHub's comment limit is 65,536 characters; stay well below it.
+pub const MARKDOWN_LIMIT: usize = 60_000;
+
+fn symbol(action: Action) -> char {
+    match action {
+        Action::Create | Action::Mint => '+',
+        Action::Delete => '-',
+        _ => '~',
+    }
+}
+
+fn style(action: Action) -> Style {
+    let c = match action {
+        Action::Create | Action::Mint => AnsiColor::Green,
+        Action::Delete | Action::Revoke => AnsiColor::Red,
+        _ => AnsiColor::Yellow,
+    };
+    Style::new().fg_color(Some(c.into()))
+}
+
+fn value(v: &Option<Value>) -> String {
+    match v {
+        None => "(none)".into(),
+        Some(Value::String(s)) => format!("{s:?}"),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Lines describing one field change; multi-line strings are shown as a line diff.
+fn field_lines(f: &FieldChange) -> Vec<String> {
+    let multi = |v: &Option<Value>| {
+        v.as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.contains('\n'))
+    };
+    if multi(&f.before) || multi(&f.after) {
+        let before = f
+            .before
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let after = f.after.as_ref().and_then(Value::as_str).unwrap_or_default();
+        let mut out = vec![format!("{}:", f.field)];
+        for change in similar::TextDiff::from_lines(before, after).iter_all_changes() {
+            let sign = match change.tag() {
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+                similar::ChangeTag::Equal => ' ',
+            };
+            out.push(format!(
+                "  {sign} {}",
+                change.value().trim_end_matches('\n')
+            ));
+        }
+        return out;
+    }
+    match (&f.before, &f.after) {
+        (None, after) => vec![format!("{}: {}", f.field, value(after))],
+        (before, None) => vec![format!("{}: {} → (removed)", f.field, value(before))],
+        (before, after) => vec![format!("{}: {} → {}", f.field, value(before), value(after))],
+    }
+}
+
+fn header(change: &Change) -> String {
+    let mut h = format!(
+        "{} {}  ({})",
+        symbol(change.action),
+        change.address,
+        change.action.as_str()
+    );
+    if change.mints {
+        h.push_str("  [mints a credential]");
+    }
+    h
+}
+
+fn summary_line(c: Counts) -> String {
+    let mints = if c.mints > 0 {
+        format!(
+            " ({} mint{} a credential)",
+            c.mints,
+            if c.mints == 1 { "s" } else { "" }
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "Plan: {} to create{mints}, {} to change, {} to delete.",
+        c.create, c.change, c.delete
+    )
+}
+
+/// The plan as text; `color` adds ANSI styles.
+pub fn text(plan: &Plan, color: bool) -> String {
+    let paint = |s: &str, st: Style| {
+        if color {
+            format!("{}{s}{}", st.render(), st.render_reset())
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "registrar plan for {} (owner `{}`)",
+        plan.backend, plan.owner
+    );
+    if plan.changes.is_empty() {
+        let _ = writeln!(out, "\nNo changes. The platform matches the config.");
+    } else {
+        out.push('\n');
+        for c in &plan.changes {
+            let _ = writeln!(out, "{}", paint(&header(c), style(c.action)));
+            if let Some(r) = &c.reason {
+                let _ = writeln!(out, "    # {r}");
+            }
+            for f in &c.fields {
+                for line in field_lines(f) {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
+    }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(out, "\nNotes:");
+        for n in &plan.notes {
+            let _ = writeln!(out, "  {}: {}", n.address, n.message);
+        }
+    }
+    if !plan.changes.is_empty() {
+        let c = plan.counts();
+        let _ = writeln!(out, "\n{}", paint(&summary_line(c), Style::new().bold()));
+        if c.mints > 0 {
+            let warn = "Changes marked [mints a credential] issue new client secrets: apply stores them encrypted; distribute them with `registrar secrets show`.";
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(warn, Style::new().fg_color(Some(AnsiColor::Magenta.into())))
+            );
+        }
+    }
+    out
+}
+
+/// The plan as JSON: the plan itself plus a `summary` of counts.
+pub fn json(plan: &Plan) -> String {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        #[serde(flatten)]
+        plan: &'a Plan,
+        summary: Counts,
+    }
+    let mut s = serde_json::to_string_pretty(&Doc {
+        plan,
+        summary: plan.counts(),
+    })
+    .expect("plans serialize");
+    s.push('\n');
+    s
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('`', "'")
+}
+
+/// The plan as markdown for a pull-request comment, at most [`MARKDOWN_LIMIT`] characters.
+pub fn markdown(plan: &Plan) -> String {
+    markdown_limited(plan, MARKDOWN_LIMIT)
+}
+
+fn markdown_limited(plan: &Plan, limit: usize) -> String {
+    let c = plan.counts();
+    let mut head = String::new();
+    if plan.changes.is_empty() {
+        let _ = writeln!(
+            head,
+            "### registrar plan: no changes\n\n`{}` matches the config (owner `{}`).",
+            md_escape(&plan.backend),
+            md_escape(&plan.owner)
+        );
+    } else {
+        let _ = writeln!(
+            head,
+            "### registrar plan: {} to create, {} to change, {} to delete\n",
+            c.create, c.change, c.delete
+        );
+        let _ = writeln!(
+            head,
+            "Target: `{}` · owner `{}`\n",
+            md_escape(&plan.backend),
+            md_escape(&plan.owner)
+        );
+        if c.mints > 0 {
+            let _ = writeln!(
+                head,
+                "> [!WARNING]\n> {} change{} mint{} a credential: new client secrets are issued and stored encrypted.\n",
+                c.mints,
+                if c.mints == 1 { "" } else { "s" },
+                if c.mints == 1 { "s" } else { "" }
+            );
+        }
+    }
+    let mut table = String::new();
+    let mut details = String::new();
+    if !plan.changes.is_empty() {
+        table.push_str("| | Resource | Action |\n|---|---|---|\n");
+    }
+    let tail_room = 400;
+    let mut shown_rows = 0;
+    let mut shown_details = 0;
+    for ch in &plan.changes {
+        let row = format!(
+            "| {} | `{}` | {}{} |\n",
+            symbol(ch.action),
+            md_escape(&ch.address.to_string()),
+            ch.action.as_str(),
+            if ch.mints {
+                " ⚠ mints a credential"
+            } else {
+                ""
+            }
+        );
+        if head.len() + table.len() + row.len() + tail_room > limit {
+            break;
+        }
+        table.push_str(&row);
+        shown_rows += 1;
+    }
+    for ch in &plan.changes {
+        let mut block = format!("{}\n", header(ch));
+        if let Some(r) = &ch.reason {
+            let _ = writeln!(block, "    # {r}");
+        }
+        for f in &ch.fields {
+            for line in field_lines(f) {
+                let _ = writeln!(block, "    {line}");
+            }
+        }
+        if head.len() + table.len() + details.len() + block.len() + tail_room + 120 > limit {
+            break;
+        }
+        details.push_str(&block);
+        shown_details += 1;
+    }
+    let mut out = head;
+    out.push_str(&table);
+    if shown_rows < plan.changes.len() {
+        let _ = writeln!(
+            out,
+            "\n_… {} more change{} not listed: the plan is too long for a comment. Run `registrar plan` for all of it._",
+            plan.changes.len() - shown_rows,
+            if plan.changes.len() - shown_rows == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+    }
+    if !details.is_empty() {
+        let _ = write!(
+            out,
+            "\n<details><summary>Details ({shown_details} of {} changes)</summary>\n\n```diff\n{details}```\n",
+            plan.changes.len()
+        );
+        if shown_details < plan.changes.len() {
+            let _ = writeln!(
+                out,
+                "\n_Details of {} more changes cut to fit the comment._",
+                plan.changes.len() - shown_details
+            );
+        }
+        out.push_str("\n</details>\n");
+    }
+    if !plan.notes.is_empty() {
+        let mut notes = format!(
+            "\n<details><summary>Notes ({})</summary>\n\n",
+            plan.notes.len()
+        );
+        let mut cut = 0;
+        for n in &plan.notes {
+            let line = format!(
+                "- `{}`: {}\n",
+                md_escape(&n.address.to_string()),
+                md_escape(&n.message)
+            );
+            if out.len() + notes.len() + line.len() + 200 > limit {
+                cut += 1;
+                continue;
+            }
+            notes.push_str(&line);
+        }
+        if cut > 0 {
+            let _ = writeln!(notes, "- _… {cut} more notes cut to fit the comment._");
+        }
+        notes.push_str("\n</details>\n");
+        out.push_str(&notes);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Op;
+    use crate::model::{Developer, DeveloperStatus};
+    use crate::plan::{Address, Note, PLAN_FORMAT_VERSION, Precondition};
+    use serde_json::json;
+
+    fn plan(n: usize) -> Plan {
+        let changes = (0..n)
+            .map(|i| {
+                let email = format!("dev{i}@example.com");
+                Change {
+                    address: Address::developer(&email),
+                    action: Action::Create,
+                    fields: vec![FieldChange {
+                        field: "firstName".into(),
+                        before: None,
+                        after: Some(json!("Dev")),
+                    }],
+                    mints: false,
+                    reason: None,
+                    op: Op::CreateDeveloper {
+                        developer: Developer {
+                            email,
+                            first_name: "Dev".into(),
+                            last_name: "X".into(),
+                            user_name: "x".into(),
+                            status: DeveloperStatus::Active,
+                            attributes: Default::default(),
+                        },
+                    },
+                    precondition: Precondition::Absent,
+                }
+            })
+            .collect();
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            registrar_version: "0".into(),
+            backend: "local".into(),
+            owner: "team".into(),
+            changes,
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn text_without_color_has_no_escape_codes() {
+        let t = text(&plan(2), false);
+        assert!(!t.contains('\u{1b}'));
+        assert!(t.contains("+ developer dev0@example.com  (create)"));
+        assert!(t.contains("Plan: 2 to create, 0 to change, 0 to delete."));
+        assert!(text(&plan(1), true).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn multi_line_fields_are_line_diffs() {
+        let f = FieldChange {
+            field: "description".into(),
+            before: Some(json!("a\nb\n")),
+            after: Some(json!("a\nc\n")),
+        };
+        assert_eq!(
+            field_lines(&f),
+            vec!["description:", "    a", "  - b", "  + c"]
+        );
+    }
+
+    #[test]
+    fn markdown_fits_the_limit_and_says_what_was_cut() {
+        let mut p = plan(5_000);
+        p.notes = (0..500)
+            .map(|i| Note {
+                address: Address::developer(&format!("n{i}@x.com")),
+                message: "note".into(),
+            })
+            .collect();
+        let md = markdown(&p);
+        assert!(md.len() <= MARKDOWN_LIMIT, "{}", md.len());
+        assert!(md.contains("more changes not listed"), "{md}");
+        assert!(md.contains("<details>"));
+        let small = markdown(&plan(3));
+        assert!(!small.contains("not listed"));
+        assert!(small.contains("Details (3 of 3 changes)"));
+    }
+
+    #[test]
+    fn json_is_versioned() {
+        let v: Value = serde_json::from_str(&json(&plan(1))).unwrap();
+        assert_eq!(v["formatVersion"], 1);
+        assert_eq!(v["summary"]["create"], 1);
+        assert_eq!(v["changes"][0]["op"]["op"], "create-developer");
+    }
+}
