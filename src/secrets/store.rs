@@ -1,0 +1,492 @@
+//! [`SecretStore`]: the directory of `.age` files and its `index.yaml`.
+//!
+//! Every write puts the encrypted file in place durably *before* the index names it, so a
+//! crash can leave an unindexed file (reported by [`SecretStore::verify`]) but never lose a
+//! secret or make the index point at a file that does not hold what it says.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use anyhow::Context;
+
+use super::crypto::{self, DecryptFailure, Identity, Recipient};
+use super::fsutil;
+use super::index::{Index, IndexEntry, KeyState};
+use crate::error::hinted;
+use crate::model::Secret;
+
+/// Where the local identity lives when no recipients are configured (relative to the
+/// current directory).
+pub const LOCAL_IDENTITY: &str = ".registrar/identity.txt";
+
+/// A key and secret with their times: what one `.age` file holds.
+///
+/// `Debug` shows fingerprints only (see [`Secret`]); there is no `Display` or `Serialize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredential {
+    /// The consumer key (client_id).
+    pub consumer_key: Secret,
+    /// The consumer secret (client_secret).
+    pub consumer_secret: Secret,
+    /// Issue time, milliseconds since the epoch.
+    pub issued_at: i64,
+    /// Expiry, milliseconds since the epoch; `None` for never.
+    pub expires_at: Option<i64>,
+}
+
+/// What [`SecretStore::verify`] found wrong between the index and the files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Consistency {
+    /// Index entries whose file does not exist.
+    pub missing_files: Vec<IndexEntry>,
+    /// `.age` files (relative paths) that no index entry names.
+    pub unindexed_files: Vec<String>,
+    /// Credentials (`developer/app/id`) with more than one active entry.
+    pub duplicate_active: Vec<String>,
+    /// Debris of interrupted writes (relative paths); safe to delete.
+    pub temp_files: Vec<String>,
+}
+
+impl Consistency {
+    /// Whether every key has exactly one file and one index entry.
+    pub fn is_clean(&self) -> bool {
+        self.missing_files.is_empty()
+            && self.unindexed_files.is_empty()
+            && self.duplicate_active.is_empty()
+    }
+}
+
+/// The encrypted store of issued keys: one armored age file per key under `dir`, and
+/// `dir/index.yaml`. Safe to share between threads (writes are serialized); one process
+/// should write a store at a time.
+pub struct SecretStore {
+    pub(super) dir: PathBuf,
+    configured: Vec<Recipient>,
+    local_identity: PathBuf,
+    write_recipients: Mutex<Option<Vec<Recipient>>>,
+    pub(super) index: Mutex<Index>,
+}
+
+impl SecretStore {
+    /// Opens the store in `dir` (which need not exist yet) for the given recipients
+    /// (`age1…` and `ssh-ed25519 …` public keys; bad entries are errors naming them).
+    ///
+    /// Opening reads only `index.yaml`; it needs no identity and writes nothing. With no
+    /// recipients, the first write generates [`LOCAL_IDENTITY`] and encrypts to it.
+    pub fn open(dir: impl Into<PathBuf>, recipients: &[String]) -> anyhow::Result<SecretStore> {
+        let dir = dir.into();
+        let configured = crypto::parse_recipients(recipients)?;
+        let index = Index::load(&dir)?;
+        Ok(SecretStore {
+            dir,
+            configured,
+            local_identity: PathBuf::from(LOCAL_IDENTITY),
+            write_recipients: Mutex::new(None),
+            index: Mutex::new(index),
+        })
+    }
+
+    /// Uses `path` instead of [`LOCAL_IDENTITY`] when no recipients are configured.
+    pub fn with_local_identity(mut self, path: impl Into<PathBuf>) -> SecretStore {
+        self.local_identity = path.into();
+        self
+    }
+
+    /// The secrets dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A copy of the index (keys and pending rotations).
+    pub fn index(&self) -> Index {
+        self.lock().clone()
+    }
+
+    /// Every stored key, sorted by developer, app, id, state.
+    pub fn entries(&self) -> Vec<IndexEntry> {
+        self.lock().keys.clone()
+    }
+
+    /// The stored keys of one app.
+    pub fn app_entries(&self, developer: &str, app: &str) -> Vec<IndexEntry> {
+        self.lock()
+            .keys
+            .iter()
+            .filter(|e| e.developer == developer && e.app == app)
+            .cloned()
+            .collect()
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the store for writing: this process's lock, then an advisory lock on the
+    /// secrets dir (other processes), then reloads `index.yaml` so that a write never
+    /// undoes another process's. The guard derefs to the fresh index.
+    pub(super) fn write_lock(&self) -> anyhow::Result<WriteGuard<'_>> {
+        let mut index = self.lock();
+        std::fs::create_dir_all(&self.dir).map_err(|e| fsutil::not_writable(&self.dir, e))?;
+        let dir_lock = lock_dir(&self.dir)?;
+        *index = Index::load(&self.dir)?;
+        Ok(WriteGuard {
+            index,
+            _dir_lock: dir_lock,
+        })
+    }
+
+    /// Stores `cred` as the active key of `developer/app/id`, replacing any active one:
+    /// encrypts to the recipients, writes `<developer>/<app>/<id>.age` atomically and
+    /// durably, then the index. Needs no identity. Returns the new index entry.
+    ///
+    /// The previous active key's file is overwritten: to keep it through a rotation's
+    /// overlap, use [`SecretStore::complete_rotation`] (or [`SecretStore::mark_retiring`]
+    /// first).
+    pub fn store(
+        &self,
+        developer: &str,
+        app: &str,
+        id: &str,
+        cred: &StoredCredential,
+    ) -> anyhow::Result<IndexEntry> {
+        check_names(developer, app, id)?;
+        let file = format!("{developer}/{app}/{id}.age");
+        let mut index = self.write_lock()?;
+        self.write_file(&file, cred)?;
+        let entry = IndexEntry {
+            developer: developer.to_string(),
+            app: app.to_string(),
+            id: id.to_string(),
+            state: KeyState::Active,
+            consumer_key_fingerprint: cred.consumer_key.fingerprint(),
+            consumer_secret_fingerprint: cred.consumer_secret.fingerprint(),
+            issued_at: cred.issued_at,
+            expires_at: cred.expires_at,
+            revoke_after: None,
+            file,
+        };
+        let mut next = index.clone();
+        next.keys
+            .retain(|e| !(e.state == KeyState::Active && e.file == entry.file));
+        next.keys.push(entry.clone());
+        next.save(&self.dir)?;
+        *index = next;
+        tracing::info!(key = %entry.address(), consumer_key = %entry.consumer_key_fingerprint, "stored key");
+        Ok(entry)
+    }
+
+    /// Encrypts and writes one file (relative path) atomically.
+    pub(super) fn write_file(&self, file: &str, cred: &StoredCredential) -> anyhow::Result<()> {
+        let recipients = self.recipients_for_writing()?;
+        let plain = crypto::encode_doc(
+            &cred.consumer_key,
+            &cred.consumer_secret,
+            cred.issued_at,
+            cred.expires_at,
+        );
+        let armored = crypto::encrypt_armored(&recipients, &plain)?;
+        fsutil::write_bytes_atomic(&self.dir.join(file), &armored)
+    }
+
+    /// The recipients files are encrypted to: the configured ones, or the local identity's
+    /// (generated on first use, with a warning that only it can decrypt).
+    pub fn recipients_for_writing(&self) -> anyhow::Result<Vec<Recipient>> {
+        if !self.configured.is_empty() {
+            return Ok(self.configured.clone());
+        }
+        let mut cached = self
+            .write_recipients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = &*cached {
+            return Ok(r.clone());
+        }
+        let (recipient, created) = crypto::local_identity(&self.local_identity)?;
+        let path = self.local_identity.display();
+        if created {
+            tracing::warn!(
+                "generated the local identity `{path}` (no `secrets.recipients` configured)"
+            );
+        }
+        tracing::warn!(
+            "no `secrets.recipients` configured: secrets are encrypted to `{path}` only; \
+             back it up, or add your public keys to `secrets.recipients` and run `registrar secrets rekey`"
+        );
+        *cached = Some(vec![recipient.clone()]);
+        Ok(vec![recipient])
+    }
+
+    /// Decrypts the file of `entry` with `identity` and checks it against the entry's
+    /// fingerprints. Errors say whether the identity is wrong or the file corrupted.
+    pub fn read_entry(
+        &self,
+        identity: &Identity,
+        entry: &IndexEntry,
+    ) -> anyhow::Result<StoredCredential> {
+        let path = self.dir.join(&entry.file);
+        let rotate_hint = format!(
+            "restore it from git (`git checkout -- {}`), or replace the key: `registrar rotate {} --developer {} --key {}` then apply",
+            path.display(),
+            entry.app,
+            entry.developer,
+            entry.id
+        );
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(hinted(
+                    format!("`{}` is in the index but missing", path.display()),
+                    rotate_hint,
+                ));
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+        };
+        let plain = crypto::decrypt(identity, &bytes).map_err(|f| match f {
+            DecryptFailure::WrongIdentity => hinted(
+                format!(
+                    "identity `{}` cannot decrypt `{}`",
+                    identity.path().display(),
+                    path.display()
+                ),
+                "use an identity whose public key is in `secrets.recipients` (`--identity FILE` or \
+                 REGISTRAR_IDENTITY); or have someone who can decrypt add your public key and run \
+                 `registrar secrets rekey`",
+            ),
+            DecryptFailure::Corrupted(why) => hinted(
+                format!("`{}` is corrupted: {why}", path.display()),
+                rotate_hint.clone(),
+            ),
+        })?;
+        let (consumer_key, consumer_secret, issued_at, expires_at) = crypto::decode_doc(&plain)
+            .map_err(|why| {
+                hinted(
+                    format!("`{}` is corrupted: {why}", path.display()),
+                    rotate_hint.clone(),
+                )
+            })?;
+        if consumer_key.fingerprint() != entry.consumer_key_fingerprint
+            || consumer_secret.fingerprint() != entry.consumer_secret_fingerprint
+        {
+            return Err(hinted(
+                format!(
+                    "`{}` does not hold the key its index entry describes (fingerprints differ)",
+                    path.display()
+                ),
+                "the file or index.yaml was changed by hand: restore both from git",
+            ));
+        }
+        Ok(StoredCredential {
+            consumer_key,
+            consumer_secret,
+            issued_at,
+            expires_at,
+        })
+    }
+
+    /// Decrypts the active key of `developer/app/id`.
+    pub fn read(
+        &self,
+        identity: &Identity,
+        developer: &str,
+        app: &str,
+        id: &str,
+    ) -> anyhow::Result<StoredCredential> {
+        let entry = self
+            .lock()
+            .active(developer, app, id)
+            .cloned()
+            .ok_or_else(|| {
+                hinted(
+                    format!("no stored key `{developer}/{app}/{id}`"),
+                    "`registrar secrets list` shows what is stored",
+                )
+            })?;
+        self.read_entry(identity, &entry)
+    }
+
+    /// Removes the active key of `developer/app/id` (its file, then its index entry), e.g.
+    /// after the key was deleted remotely. Returns the removed entry, if there was one.
+    pub fn remove(
+        &self,
+        developer: &str,
+        app: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<IndexEntry>> {
+        let mut index = self.write_lock()?;
+        let Some(entry) = index.active(developer, app, id).cloned() else {
+            return Ok(None);
+        };
+        self.remove_locked(&mut index, &entry)?;
+        Ok(Some(entry))
+    }
+
+    /// Deletes `entry`'s file and index entry; the index is rewritten first, so a crash
+    /// leaves at worst an unindexed file.
+    pub(super) fn remove_locked(
+        &self,
+        index: &mut Index,
+        entry: &IndexEntry,
+    ) -> anyhow::Result<()> {
+        let mut next = index.clone();
+        next.keys.retain(|e| e != entry);
+        next.save(&self.dir)?;
+        *index = next;
+        let path = self.dir.join(&entry.file);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(fsutil::not_writable(path.parent().unwrap_or(&self.dir), e)),
+        }
+        if let Some(parent) = path.parent() {
+            let _ = fsutil::sync_dir(parent);
+        }
+        tracing::info!(key = %entry.address(), "removed stored key");
+        Ok(())
+    }
+
+    /// Re-encrypts every file (active and retiring) to the current recipients. Everything is
+    /// decrypted and checked first: if any file cannot be read, nothing is rewritten.
+    /// Returns the number of files rewritten.
+    pub fn rekey(&self, identity: &Identity) -> anyhow::Result<usize> {
+        let index = self.write_lock()?;
+        let mut creds = Vec::with_capacity(index.keys.len());
+        for entry in &index.keys {
+            let cred = self
+                .read_entry(identity, entry)
+                .context("nothing was re-encrypted")?;
+            creds.push((entry.file.clone(), cred));
+        }
+        for (file, cred) in &creds {
+            self.write_file(file, cred)?;
+        }
+        Ok(creds.len())
+    }
+
+    /// Compares the index with the files on disk (no decryption).
+    pub fn verify(&self) -> anyhow::Result<Consistency> {
+        let index = self.lock();
+        let mut found = Vec::new();
+        let mut temps = Vec::new();
+        walk(&self.dir, "", &mut found, &mut temps)?;
+        let mut c = Consistency {
+            temp_files: temps,
+            ..Consistency::default()
+        };
+        for e in &index.keys {
+            if !found.contains(&e.file) {
+                c.missing_files.push(e.clone());
+            }
+        }
+        for f in found {
+            if !index.keys.iter().any(|e| e.file == f) {
+                c.unindexed_files.push(f);
+            }
+        }
+        for (i, e) in index.keys.iter().enumerate() {
+            let dup = index.keys[..i].iter().any(|o| {
+                o.state == KeyState::Active
+                    && e.state == KeyState::Active
+                    && o.address() == e.address()
+            });
+            if dup && !c.duplicate_active.contains(&e.address()) {
+                c.duplicate_active.push(e.address());
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// Holds the store for writing; derefs to the index as just reloaded from disk.
+pub(super) struct WriteGuard<'a> {
+    index: MutexGuard<'a, Index>,
+    _dir_lock: Option<std::fs::File>,
+}
+
+impl std::ops::Deref for WriteGuard<'_> {
+    type Target = Index;
+    fn deref(&self) -> &Index {
+        &self.index
+    }
+}
+
+impl std::ops::DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Index {
+        &mut self.index
+    }
+}
+
+/// An exclusive advisory lock (flock) on the secrets dir, released when the file is
+/// dropped. Where directories cannot be locked, writes go unlocked (`None`).
+fn lock_dir(dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
+    let Ok(handle) = std::fs::File::open(dir) else {
+        return Ok(None);
+    };
+    match handle.lock() {
+        Ok(()) => Ok(Some(handle)),
+        Err(e) => {
+            tracing::debug!(
+                "cannot lock `{}`: {e}; writing without a lock",
+                dir.display()
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Collects `.age` files and temp debris under `dir` as `/`-separated relative paths.
+fn walk(
+    dir: &Path,
+    rel: &str,
+    files: &mut Vec<String>,
+    temps: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list `{}`", dir.display())),
+    };
+    for item in rd {
+        let item = item?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        let path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        if item.file_type()?.is_dir() {
+            walk(&item.path(), &path, files, temps)?;
+        } else if name.starts_with(fsutil::TEMP_PREFIX) {
+            temps.push(path);
+        } else if name.ends_with(".age") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    temps.sort();
+    Ok(())
+}
+
+/// Developer, app and credential id become path components: refuse what would escape the
+/// dir or collide with registrar's own names.
+pub(super) fn check_names(developer: &str, app: &str, id: &str) -> anyhow::Result<()> {
+    for (what, v) in [
+        ("developer", developer),
+        ("app", app),
+        ("credential id", id),
+    ] {
+        let bad = v.is_empty()
+            || v.starts_with('.')
+            || v.contains(['/', '\\', '\0'])
+            || v.chars().any(char::is_control);
+        if bad {
+            anyhow::bail!(
+                "{what} `{}` cannot name a file in the secrets dir",
+                v.escape_debug()
+            );
+        }
+    }
+    if id.contains(".retiring-") {
+        anyhow::bail!("credential id `{id}` must not contain `.retiring-`");
+    }
+    Ok(())
+}

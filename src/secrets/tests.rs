@@ -1,0 +1,451 @@
+//! Store-level tests: files, index and rotation together.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use age::secrecy::ExposeSecret;
+
+use super::*;
+use crate::error::render;
+use crate::model::Secret;
+
+/// A fresh age identity written to `<dir>/<name>.txt`; returns (identity file, recipient).
+fn keypair(dir: &Path, name: &str) -> (PathBuf, String) {
+    let id = age::x25519::Identity::generate();
+    let path = dir.join(format!("{name}.txt"));
+    std::fs::write(&path, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    (path, id.to_public().to_string())
+}
+
+fn cred(n: u32) -> StoredCredential {
+    StoredCredential {
+        consumer_key: Secret::new(format!("canary-key-{n}-Zq8")),
+        consumer_secret: Secret::new(format!("canary-secret-{n}-Wv3")),
+        issued_at: 1_767_225_600_000 + i64::from(n),
+        expires_at: if n.is_multiple_of(2) {
+            None
+        } else {
+            Some(1_800_000_000_000)
+        },
+    }
+}
+
+struct Fixture {
+    tmp: tempfile::TempDir,
+    identity: PathBuf,
+    recipient: String,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let (identity, recipient) = keypair(tmp.path(), "alice");
+        Fixture {
+            tmp,
+            identity,
+            recipient,
+        }
+    }
+    fn dir(&self) -> PathBuf {
+        self.tmp.path().join("secrets")
+    }
+    fn open(&self) -> SecretStore {
+        SecretStore::open(self.dir(), std::slice::from_ref(&self.recipient)).unwrap()
+    }
+    fn identity(&self) -> Identity {
+        Identity::from_file(&self.identity).unwrap()
+    }
+}
+
+#[test]
+fn store_then_read_round_trips_through_files() {
+    let f = Fixture::new();
+    let store = f.open();
+    let entry = store
+        .store("alice@example.com", "checkout-web", "primary", &cred(1))
+        .unwrap();
+    assert_eq!(entry.file, "alice@example.com/checkout-web/primary.age");
+    let text = std::fs::read_to_string(f.dir().join(&entry.file)).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+        "{text}"
+    );
+    assert!(!text.contains("canary"), "ciphertext holds no plaintext");
+
+    // A second process sees the same thing.
+    let reopened = f.open();
+    assert_eq!(reopened.entries(), vec![entry.clone()]);
+    let back = reopened
+        .read(
+            &f.identity(),
+            "alice@example.com",
+            "checkout-web",
+            "primary",
+        )
+        .unwrap();
+    assert_eq!(back, cred(1));
+    assert_eq!(
+        entry.consumer_key_fingerprint,
+        cred(1).consumer_key.fingerprint()
+    );
+    assert_eq!(
+        entry.consumer_secret_fingerprint,
+        cred(1).consumer_secret.fingerprint()
+    );
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn index_holds_fingerprints_only_and_is_sorted() {
+    let f = Fixture::new();
+    let store = f.open();
+    store
+        .store("bob@example.com", "b-app", "default", &cred(1))
+        .unwrap();
+    store
+        .store("alice@example.com", "z-app", "default", &cred(2))
+        .unwrap();
+    store
+        .store("alice@example.com", "a-app", "default", &cred(3))
+        .unwrap();
+    let index = std::fs::read_to_string(f.dir().join(index::INDEX_FILE)).unwrap();
+    assert!(!index.contains("canary"), "{index}");
+    let apps: Vec<_> = store.entries().into_iter().map(|e| e.app).collect();
+    assert_eq!(apps, ["a-app", "z-app", "b-app"]);
+    assert!(index.find("a-app").unwrap() < index.find("z-app").unwrap());
+}
+
+#[test]
+fn storing_again_replaces_the_key() {
+    let f = Fixture::new();
+    let store = f.open();
+    store.store("d@x", "app", "default", &cred(1)).unwrap();
+    store.store("d@x", "app", "default", &cred(2)).unwrap();
+    assert_eq!(store.entries().len(), 1);
+    assert_eq!(
+        store.read(&f.identity(), "d@x", "app", "default").unwrap(),
+        cred(2)
+    );
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn debris_of_an_interrupted_write_leaves_the_store_intact() {
+    let f = Fixture::new();
+    let store = f.open();
+    let entry = store.store("d@x", "app", "default", &cred(1)).unwrap();
+    // A process killed before its rename leaves a temp file beside the key file.
+    let debris = f
+        .dir()
+        .join("d@x/app")
+        .join(format!("{}abc.tmp", fsutil::TEMP_PREFIX));
+    std::fs::write(&debris, b"-----BEGIN AGE ENCRYPTED FILE-----\ntrunc").unwrap();
+    let c = store.verify().unwrap();
+    assert!(c.is_clean(), "{c:?}");
+    assert_eq!(
+        c.temp_files,
+        vec![format!("d@x/app/{}abc.tmp", fsutil::TEMP_PREFIX)]
+    );
+    assert_eq!(store.read_entry(&f.identity(), &entry).unwrap(), cred(1));
+}
+
+#[test]
+fn rekey_keeps_every_secret_and_switches_recipients() {
+    let f = Fixture::new();
+    let store = f.open();
+    for n in 0..4 {
+        store
+            .store("d@x", &format!("app{n}"), "default", &cred(n))
+            .unwrap();
+    }
+    store.mark_retiring("d@x", "app0", "default", 5).unwrap();
+    let (bob_file, bob) = keypair(f.tmp.path(), "bob");
+    let rekeyed = SecretStore::open(f.dir(), &[bob]).unwrap();
+    assert_eq!(rekeyed.rekey(&f.identity()).unwrap(), 4);
+    let bob_id = Identity::from_file(&bob_file).unwrap();
+    for e in rekeyed.entries() {
+        let n: u32 = e.app.trim_start_matches("app").parse().unwrap();
+        assert_eq!(rekeyed.read_entry(&bob_id, &e).unwrap(), cred(n));
+        let err = rekeyed.read_entry(&f.identity(), &e).unwrap_err();
+        assert!(render(&err).contains("cannot decrypt"), "{}", render(&err));
+    }
+    assert!(rekeyed.verify().unwrap().is_clean());
+}
+
+#[test]
+fn rekey_rewrites_nothing_when_one_file_is_unreadable() {
+    let f = Fixture::new();
+    let store = f.open();
+    store.store("d@x", "a", "default", &cred(1)).unwrap();
+    store.store("d@x", "b", "default", &cred(2)).unwrap();
+    let before_a = std::fs::read(f.dir().join("d@x/a/default.age")).unwrap();
+    std::fs::write(f.dir().join("d@x/b/default.age"), "garbage").unwrap();
+    let err = store.rekey(&f.identity()).unwrap_err();
+    let text = render(&err);
+    assert!(text.contains("nothing was re-encrypted"), "{text}");
+    assert!(text.contains("is corrupted"), "{text}");
+    assert_eq!(
+        std::fs::read(f.dir().join("d@x/a/default.age")).unwrap(),
+        before_a
+    );
+}
+
+#[test]
+fn read_errors_say_what_to_do() {
+    let f = Fixture::new();
+    let store = f.open();
+    let entry = store.store("d@x", "app", "default", &cred(1)).unwrap();
+    let (other, _) = keypair(f.tmp.path(), "mallory");
+    let err = store
+        .read_entry(&Identity::from_file(&other).unwrap(), &entry)
+        .unwrap_err();
+    let text = render(&err);
+    assert!(
+        text.contains("cannot decrypt") && text.contains("secrets rekey"),
+        "{text}"
+    );
+
+    let path = f.dir().join(&entry.file);
+    let mut armored = std::fs::read_to_string(&path).unwrap();
+    armored.insert_str(40, "!!");
+    std::fs::write(&path, armored).unwrap();
+    let text = render(&store.read_entry(&f.identity(), &entry).unwrap_err());
+    assert!(
+        text.contains("is corrupted") && text.contains("git checkout"),
+        "{text}"
+    );
+
+    std::fs::remove_file(&path).unwrap();
+    let text = render(&store.read_entry(&f.identity(), &entry).unwrap_err());
+    assert!(
+        text.contains("missing") && text.contains("registrar rotate app"),
+        "{text}"
+    );
+    assert_eq!(store.verify().unwrap().missing_files, vec![entry]);
+}
+
+#[test]
+fn a_file_swapped_for_another_key_is_detected() {
+    let f = Fixture::new();
+    let store = f.open();
+    let a = store.store("d@x", "a", "default", &cred(1)).unwrap();
+    store.store("d@x", "b", "default", &cred(2)).unwrap();
+    std::fs::copy(f.dir().join("d@x/b/default.age"), f.dir().join(&a.file)).unwrap();
+    let text = render(&store.read_entry(&f.identity(), &a).unwrap_err());
+    assert!(text.contains("fingerprints differ"), "{text}");
+}
+
+#[test]
+fn debug_never_shows_values() {
+    let f = Fixture::new();
+    let entry = f.open().store("d@x", "app", "default", &cred(7)).unwrap();
+    let shown = format!("{:?} {entry:?} {:?}", cred(7), f.open().index());
+    assert!(!shown.contains("canary"), "{shown}");
+    assert!(
+        shown.contains(&cred(7).consumer_secret.fingerprint()),
+        "{shown}"
+    );
+}
+
+#[test]
+fn without_recipients_a_local_identity_is_generated_and_used() {
+    let f = Fixture::new();
+    let local = f.tmp.path().join(".registrar/identity.txt");
+    let store = SecretStore::open(f.dir(), &[])
+        .unwrap()
+        .with_local_identity(&local);
+    assert!(!local.exists(), "opening writes nothing");
+    store.store("d@x", "app", "default", &cred(1)).unwrap();
+    assert!(local.exists());
+    let id = Identity::from_file(&local).unwrap();
+    assert_eq!(store.read(&id, "d@x", "app", "default").unwrap(), cred(1));
+    // Reused, not regenerated.
+    let again = SecretStore::open(f.dir(), &[])
+        .unwrap()
+        .with_local_identity(&local);
+    again.store("d@x", "app2", "default", &cred(2)).unwrap();
+    assert_eq!(again.read(&id, "d@x", "app2", "default").unwrap(), cred(2));
+}
+
+#[test]
+fn bad_recipients_and_names_are_refused() {
+    let f = Fixture::new();
+    let err = SecretStore::open(f.dir(), &[f.recipient.clone(), "gpg:1234".into()])
+        .err()
+        .unwrap();
+    assert!(
+        render(&err).contains("entry 2 (`gpg:1234`)"),
+        "{}",
+        render(&err)
+    );
+    let store = f.open();
+    for (d, a, i) in [
+        ("../x", "a", "i"),
+        ("d", "a/b", "i"),
+        ("d", "a", ".hidden"),
+        ("d", "a", ""),
+    ] {
+        assert!(store.store(d, a, i, &cred(1)).is_err(), "{d} {a} {i}");
+    }
+    assert!(store.entries().is_empty());
+}
+
+#[test]
+fn remove_deletes_file_and_entry() {
+    let f = Fixture::new();
+    let store = f.open();
+    let e = store.store("d@x", "app", "default", &cred(1)).unwrap();
+    assert_eq!(
+        store.remove("d@x", "app", "default").unwrap(),
+        Some(e.clone())
+    );
+    assert!(!f.dir().join(&e.file).exists());
+    assert!(f.open().entries().is_empty());
+    assert_eq!(store.remove("d@x", "app", "default").unwrap(), None);
+}
+
+#[test]
+fn verify_reports_unindexed_files() {
+    let f = Fixture::new();
+    let store = f.open();
+    store.store("d@x", "app", "default", &cred(1)).unwrap();
+    std::fs::copy(
+        f.dir().join("d@x/app/default.age"),
+        f.dir().join("d@x/app/stray.age"),
+    )
+    .unwrap();
+    let c = store.verify().unwrap();
+    assert_eq!(c.unindexed_files, vec!["d@x/app/stray.age".to_string()]);
+    assert!(!c.is_clean());
+}
+
+#[test]
+fn rotation_lifecycle_keeps_one_file_per_key() {
+    let f = Fixture::new();
+    let store = f.open();
+    store.store("d@x", "app", "primary", &cred(1)).unwrap();
+    let req = store
+        .request_rotation(
+            "d@x",
+            "app",
+            "primary",
+            Duration::from_secs(7 * 86_400),
+            1000,
+        )
+        .unwrap();
+    assert_eq!(req.overlap, "7days");
+    assert_eq!(f.open().rotations(), vec![req]);
+
+    let outcome = store
+        .complete_rotation("d@x", "app", "primary", &cred(2), 2000)
+        .unwrap();
+    let retiring = outcome.retiring.unwrap();
+    assert_eq!(retiring.state, KeyState::Retiring);
+    assert_eq!(
+        retiring.file,
+        format!("d@x/app/primary.retiring-{}.age", cred(1).issued_at)
+    );
+    assert_eq!(retiring.revoke_after, Some(2000 + 7 * 86_400_000));
+    assert_eq!(outcome.active.file, "d@x/app/primary.age");
+    assert!(store.rotations().is_empty());
+    assert!(
+        store.verify().unwrap().is_clean(),
+        "{:?}",
+        store.verify().unwrap()
+    );
+
+    let id = f.identity();
+    assert_eq!(store.read_entry(&id, &retiring).unwrap(), cred(1));
+    assert_eq!(store.read(&id, "d@x", "app", "primary").unwrap(), cred(2));
+
+    assert!(store.retiring_due(2000).is_empty());
+    assert_eq!(
+        store.retiring_due(2000 + 7 * 86_400_000),
+        vec![retiring.clone()]
+    );
+    assert!(store.remove_retiring(&retiring).unwrap());
+    assert!(!f.dir().join(&retiring.file).exists());
+    assert_eq!(store.entries(), vec![outcome.active]);
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn completing_an_unrequested_rotation_fails_and_changes_nothing() {
+    let f = Fixture::new();
+    let store = f.open();
+    let e = store.store("d@x", "app", "primary", &cred(1)).unwrap();
+    assert!(
+        store
+            .complete_rotation("d@x", "app", "primary", &cred(2), 5)
+            .is_err()
+    );
+    assert_eq!(store.entries(), vec![e]);
+    assert!(
+        store
+            .cancel_rotation("d@x", "app", "primary")
+            .is_ok_and(|had| !had)
+    );
+}
+
+#[test]
+fn a_rotation_of_an_unstored_key_just_stores_the_new_one() {
+    let f = Fixture::new();
+    let store = f.open();
+    store
+        .request_rotation("d@x", "app", "default", Duration::from_secs(60), 0)
+        .unwrap();
+    let outcome = store
+        .complete_rotation("d@x", "app", "default", &cred(3), 10)
+        .unwrap();
+    assert_eq!(outcome.retiring, None);
+    assert_eq!(store.entries(), vec![outcome.active]);
+}
+
+#[test]
+fn drift_of_a_store_uses_the_index() {
+    let f = Fixture::new();
+    let store = f.open();
+    let e = store.store("d@x", "app", "default", &cred(1)).unwrap();
+    let remote = RemoteKey {
+        consumer_key_fingerprint: e.consumer_key_fingerprint.clone(),
+        consumer_secret_fingerprint: crate::model::fingerprint(b"rotated out of band"),
+        id: Some("default".into()),
+    };
+    let d = store.drift("d@x", "app", std::slice::from_ref(&remote));
+    assert_eq!(d.secret_mismatch, vec![(e, remote)]);
+    assert!(store.drift("d@x", "other-app", &[]).is_empty());
+}
+
+#[test]
+fn two_writers_do_not_undo_each_other() {
+    let f = Fixture::new();
+    // Both opened before either writes: each one's cached index is stale after the other's write.
+    let a = f.open();
+    let b = f.open();
+    a.store("d@x", "app-a", "default", &cred(1)).unwrap();
+    b.store("d@x", "app-b", "default", &cred(2)).unwrap();
+    a.request_rotation("d@x", "app-b", "default", Duration::from_secs(1), 0)
+        .unwrap();
+    let index = f.open().index();
+    assert_eq!(index.keys.len(), 2, "{index:?}");
+    assert_eq!(index.rotations.len(), 1);
+    assert!(f.open().verify().unwrap().is_clean());
+}
+
+#[test]
+fn concurrent_stores_from_threads_all_land() {
+    let f = Fixture::new();
+    let store = f.open();
+    std::thread::scope(|s| {
+        for n in 0..8 {
+            let store = &store;
+            s.spawn(move || {
+                store
+                    .store("d@x", &format!("app{n}"), "default", &cred(n))
+                    .unwrap()
+            });
+        }
+    });
+    assert_eq!(f.open().entries().len(), 8);
+    assert!(store.verify().unwrap().is_clean());
+}
