@@ -358,12 +358,7 @@ fn a_recipient_of_an_unsupported_format_is_named() {
     let out = w.run(&["secrets", "list"]);
     assert_fails(
         &out,
-        &[
-            "`secrets.recipients` entry 1",
-            "ssh-rsa",
-            "age1",
-            "ssh-ed25519",
-        ],
+        &["recipient 1 is an `ssh-rsa` key", "age1", "ssh-ed25519"],
     );
 }
 

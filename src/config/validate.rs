@@ -39,14 +39,23 @@ pub fn check(d: &Desired, known: &Known, references: bool, diags: &mut Vec<Diagn
     }
     if let Some(s) = &d.secrets {
         for (i, r) in s.value.recipients.iter().enumerate() {
-            if !(r.starts_with("age1")
-                || r.starts_with("ssh-ed25519 ")
-                || r.starts_with("ssh-rsa "))
-            {
+            if !(r.starts_with("age1") || r.starts_with("ssh-ed25519 ")) {
+                // Never echo the entry: a private key pasted here must not reach logs.
+                let what = if r.starts_with("AGE-SECRET-KEY-") || r.contains("PRIVATE KEY") {
+                    "is a private key: remove it from the config and treat it as leaked".to_string()
+                } else if let Some(kind) = r
+                    .split_whitespace()
+                    .next()
+                    .filter(|k| k.starts_with("ssh-"))
+                {
+                    format!("is an `{kind}` key, which registrar does not encrypt to")
+                } else {
+                    "is not an age recipient".to_string()
+                };
+                let n = i + 1;
                 let i = i.to_string();
                 diags.push(d.at(s.part, &["secrets", "recipients", &i], false, "recipient", format!(
-                    "`{}` is not an age recipient: use an `age1…` public key (from `age-keygen -y`) or an `ssh-ed25519 …` public key",
-                    shorten(r)
+                    "recipient {n} {what}; list `age1…` public keys (from `age-keygen -y`) or `ssh-ed25519 …` public keys"
                 )));
             }
         }
