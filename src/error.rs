@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn render_prints_chain_and_hint() {
-        let err: anyhow::Result<()> = Err(std::io::Error::other("permission denied"));
+        let err: anyhow::Result<()> = Err(std::io::Error::other("permission denied").into());
         let err = err
             .context("failed to read `a.yaml`")
             .hint("check the file's permissions")
