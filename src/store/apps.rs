@@ -66,7 +66,7 @@ impl Store {
         let now = now_ms();
         let app_id = uuid::Uuid::new_v4().to_string();
         let (key, secret) = self.generate_pair();
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         let inserted = tx.execute(
             "INSERT INTO apps (org_id, developer_id, app_id, name, callback_url, status, scopes, \
              key_expires_in, created_at, last_modified_at) \
@@ -202,7 +202,7 @@ impl Store {
         let (org_id, app_row) = self.app_row_id(org, dev, name)?;
         let now = now_ms();
         let pair = self.generate_pair();
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         if let Some(url) = &update.callback_url {
             let url = Some(url.as_str()).filter(|u| !u.is_empty());
             tx.execute(

@@ -49,7 +49,7 @@ impl Store {
         let org_id = self.org_id(org)?;
         self.check_developer(dev)?;
         let now = now_ms();
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         let inserted = tx.execute(
             "INSERT INTO developers (org_id, developer_id, email, first_name, last_name, \
              user_name, status, created_at, last_modified_at) \
@@ -129,7 +129,7 @@ impl Store {
         let org_id = self.org_id(org)?;
         self.check_developer(input)?;
         let row = self.find_developer(org_id, dev)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         let updated = tx.execute(
             "UPDATE developers SET email = ?1, first_name = ?2, last_name = ?3, user_name = ?4, \
              last_modified_at = ?5 WHERE id = ?6",

@@ -188,7 +188,7 @@ impl Store {
         check_key_chars("consumerKey", import.consumer_key.expose())?;
         check_key_chars("consumerSecret", import.consumer_secret.expose())?;
         let now = now_ms();
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         let key_row = insert_key(
             &tx,
             org_id,
@@ -225,7 +225,7 @@ impl Store {
         attributes: Option<&[Attribute]>,
     ) -> Result<KeyRecord> {
         let at = self.find_key(org, dev, app, key)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         grant_products(&tx, at.org_id, at.key_row, products)?;
         if let Some(attrs) = attributes {
             write_attributes(&tx, AttrTable::Key, at.key_row, attrs)?;
@@ -265,7 +265,7 @@ impl Store {
             tracing::debug!("scope `{bad}` is not offered by the key's products");
             return Err(Error::InvalidScopes { allowed });
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         tx.execute(
             "UPDATE keys SET scopes = ?1 WHERE id = ?2",
             params![to_json(scopes), at.key_row],
@@ -288,7 +288,7 @@ impl Store {
             return Err(Error::Invalid("a key is either approved or revoked".into()));
         }
         let at = self.find_key(org, dev, app, key)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         tx.execute(
             "UPDATE keys SET status = ?1 WHERE id = ?2",
             params![status_str(status), at.key_row],
@@ -312,7 +312,7 @@ impl Store {
     ) -> Result<()> {
         let at = self.find_key(org, dev, app, key)?;
         let (product_id, _) = self.find_product(at.org_id, product)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         let n = tx.execute(
             "UPDATE key_products SET status = ?1 WHERE key_id = ?2 AND product_id = ?3",
             params![status_str(status), at.key_row, product_id],
@@ -339,7 +339,7 @@ impl Store {
     ) -> Result<KeyRecord> {
         let at = self.find_key(org, dev, app, key)?;
         let (product_id, _) = self.find_product(at.org_id, product)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         let n = tx.execute(
             "DELETE FROM key_products WHERE key_id = ?1 AND product_id = ?2",
             params![at.key_row, product_id],
@@ -358,7 +358,7 @@ impl Store {
     pub fn delete_key(&mut self, org: &str, dev: &str, app: &str, key: &str) -> Result<KeyRecord> {
         let at = self.find_key(org, dev, app, key)?;
         let record = self.key_by_row(at.key_row)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         tx.execute("DELETE FROM keys WHERE id = ?1", [at.key_row])?;
         touch_app(&tx, at.app_row, now_ms())?;
         tx.commit()?;

@@ -239,6 +239,14 @@ impl Store {
         })
     }
 
+    /// Starts an IMMEDIATE transaction: it takes the write lock up front (waiting up to the
+    /// busy timeout), so concurrent connections never fail half-way with SQLITE_BUSY.
+    fn tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    }
+
     /// A new consumer key and secret in the configured shape (alphanumeric).
     fn generate_pair(&self) -> (Secret, Secret) {
         (

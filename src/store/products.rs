@@ -68,7 +68,7 @@ impl Store {
             ));
         }
         let now = now_ms();
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         let inserted = tx.execute(
             &format!(
                 "INSERT INTO products (org_id, {}) \
@@ -153,7 +153,7 @@ impl Store {
                 "`displayName` is required: send the whole product, including displayName".into(),
             ));
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.tx()?;
         tx.execute(
             "UPDATE products SET display_name = ?1, description = ?2, approval_type = ?3, \
              api_resources = ?4, environments = ?5, proxies = ?6, scopes = ?7, quota = ?8, \
