@@ -76,6 +76,13 @@ pub fn render(err: &anyhow::Error) -> String {
         }
         last = text;
     }
+    // A hint added with `.hint()` is a context layer, which `chain()` does not expose as
+    // `Hinted`; anyhow's own downcast finds it.
+    if hints.is_empty()
+        && let Some(h) = err.downcast_ref::<Hinted>()
+    {
+        hints.push(h.hint().to_string());
+    }
     if !causes.is_empty() {
         out.push_str("\nCaused by:\n");
         for c in causes {
