@@ -284,6 +284,13 @@ fn refuses_to_listen_off_loopback_without_a_token() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("100/s"));
+    let out = Command::new(env!("CARGO_BIN_EXE_registrar"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--latency", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hint: write it like `50ms`"), "{err}");
 }
 
 #[tokio::test]
