@@ -11,23 +11,29 @@ use anyhow::Context;
 use crate::apply::{self, Outcome, SecretSink};
 use crate::backend::{self, Actual, Backend, ReadScope};
 use crate::cli::{ApplyArgs, BackendKind, PlanArgs, PlanFormat, PlanOptions};
-use crate::config::{self, validate::Known, Desired};
-use crate::error::{hinted, HintExt, EXIT_CHANGES, EXIT_ERROR};
-use crate::model::{Key, DEFAULT_CREDENTIAL_ID};
+use crate::config::{self, Desired, validate::Known};
+use crate::error::{EXIT_CHANGES, EXIT_ERROR, HintExt, hinted};
+use crate::model::{DEFAULT_CREDENTIAL_ID, Key};
 use crate::plan::diff::{self, RotationRequest, StoredKey};
 use crate::plan::planfile::{SavedPlan, Target};
-use crate::plan::{render, Action, Address, Kind, Plan};
+use crate::plan::{Action, Address, Kind, Plan, render};
 use crate::secrets::store::{SecretStore, StoredCredential};
 
 /// The org of the local backend when none is given.
 pub const LOCAL_ORG: &str = "local";
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 /// Decides the target from flags (which win) and the config's `backend:`.
@@ -38,12 +44,25 @@ fn target(opts: &PlanOptions, desired: &Desired) -> anyhow::Result<Target> {
         Some(config::model::BackendKindConfig::ApigeeEdge) => BackendKind::ApigeeEdge,
         _ => BackendKind::Local,
     });
-    let org = opts.backend.org.clone().or_else(|| cfg.and_then(|c| c.org.clone()));
-    let url = opts.backend.url.clone().or_else(|| cfg.and_then(|c| c.url.clone()));
+    let org = opts
+        .backend
+        .org
+        .clone()
+        .or_else(|| cfg.and_then(|c| c.org.clone()));
+    let url = opts
+        .backend
+        .url
+        .clone()
+        .or_else(|| cfg.and_then(|c| c.url.clone()));
     let org = match (kind, org) {
         (_, Some(o)) => o,
         (BackendKind::Local, None) => LOCAL_ORG.to_string(),
-        (_, None) => return Err(hinted("no Apigee organization given", "pass `--org NAME`, or set `backend.org` in the config")),
+        (_, None) => {
+            return Err(hinted(
+                "no Apigee organization given",
+                "pass `--org NAME`, or set `backend.org` in the config",
+            ));
+        }
     };
     Ok(Target {
         backend: kind,
@@ -51,7 +70,11 @@ fn target(opts: &PlanOptions, desired: &Desired) -> anyhow::Result<Target> {
         org,
         db: (kind == BackendKind::Local).then(|| opts.backend.db.clone()),
         secrets_dir: desired.secrets_dir(),
-        recipients: desired.secrets.as_ref().map(|s| s.value.recipients.clone()).unwrap_or_default(),
+        recipients: desired
+            .secrets
+            .as_ref()
+            .map(|s| s.value.recipients.clone())
+            .unwrap_or_default(),
     })
 }
 
@@ -60,14 +83,26 @@ fn stored_view(store: &SecretStore) -> (Vec<StoredKey>, Vec<RotationRequest>) {
     let stored = store
         .entries()
         .into_iter()
-        .map(|e| StoredKey { developer: e.developer, app: e.app, id: e.id, consumer_key_fingerprint: e.consumer_key_fingerprint, revoke_after: e.revoke_after })
+        .map(|e| StoredKey {
+            developer: e.developer,
+            app: e.app,
+            id: e.id,
+            consumer_key_fingerprint: e.consumer_key_fingerprint,
+            revoke_after: e.revoke_after,
+        })
         .collect();
     let rotations = store
         .rotations()
         .into_iter()
         .filter_map(|r| {
             let overlap = r.overlap_ms().ok()?;
-            Some(RotationRequest { developer: r.developer, app: r.app, id: r.id, requested_at: r.requested_at, overlap_ms: overlap.max(0) as u64 })
+            Some(RotationRequest {
+                developer: r.developer,
+                app: r.app,
+                id: r.id,
+                requested_at: r.requested_at,
+                overlap_ms: overlap.max(0) as u64,
+            })
         })
         .collect();
     (stored, rotations)
@@ -79,16 +114,25 @@ fn open_secrets(target: &Target) -> anyhow::Result<SecretStore> {
 
 /// Keys the platform holds for declared credentials that the secrets store does not have.
 fn unstored<'a>(addresses: &[(Address, &'a Key)], stored: &[StoredKey]) -> Vec<(Address, &'a Key)> {
-    let known: HashSet<&str> = stored.iter().map(|s| s.consumer_key_fingerprint.as_str()).collect();
+    let known: HashSet<&str> = stored
+        .iter()
+        .map(|s| s.consumer_key_fingerprint.as_str())
+        .collect();
     addresses
         .iter()
-        .filter(|(a, k)| !a.path.contains("sha256:") && !known.contains(k.consumer_key.fingerprint().as_str()))
+        .filter(|(a, k)| {
+            !a.path.contains("sha256:") && !known.contains(k.consumer_key.fingerprint().as_str())
+        })
         .map(|(a, k)| (a.clone(), *k))
         .collect()
 }
 
 fn credential_of(address: &Address) -> &str {
-    address.path.rsplit('/').next().unwrap_or(DEFAULT_CREDENTIAL_ID)
+    address
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or(DEFAULT_CREDENTIAL_ID)
 }
 
 /// Everything a plan was made from.
@@ -100,25 +144,63 @@ struct Planned {
     stored: Vec<StoredKey>,
 }
 
-async fn make_plan<B: Backend>(backend: &B, opts: &PlanOptions, desired: &Desired, target: Target, store: &SecretStore) -> anyhow::Result<Planned> {
+async fn make_plan<B: Backend>(
+    backend: &B,
+    opts: &PlanOptions,
+    desired: &Desired,
+    target: Target,
+    store: &SecretStore,
+) -> anyhow::Result<Planned> {
     let state = desired.state();
     let scope = ReadScope {
         developers: true,
         products: !state.products.is_empty() || !state.apps.is_empty() || opts.prune,
         apps: !state.apps.is_empty() || opts.prune || !state.developers.is_empty(),
     };
-    let actual = backend.read(scope).await.map_err(anyhow::Error::new).with_context(|| format!("failed to read {}", backend.describe()))?;
+    let actual = backend
+        .read(scope)
+        .await
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("failed to read {}", backend.describe()))?;
     let (stored, rotations) = stored_view(store);
-    let options = diff::Options { prune: opts.prune, max_deletes: opts.max_deletes, select: opts.select.clone(), now_ms: now_ms() };
+    let options = diff::Options {
+        prune: opts.prune,
+        max_deletes: opts.max_deletes,
+        select: opts.select.clone(),
+        now_ms: now_ms(),
+    };
     let describe = backend.describe();
-    let mut plan = diff::diff(diff::Input { desired: &state, actual: &actual, stored: &stored, rotations: &rotations, backend: &describe, options: &options })?;
-    let credentials: Vec<(String, String, String)> = state.keys.iter().map(|k| (k.developer.clone(), k.app.clone(), k.id.clone())).collect();
-    let creds: Vec<(&str, &str, &str)> = credentials.iter().map(|(d, a, i)| (d.as_str(), a.as_str(), i.as_str())).collect();
+    let mut plan = diff::diff(diff::Input {
+        desired: &state,
+        actual: &actual,
+        stored: &stored,
+        rotations: &rotations,
+        backend: &describe,
+        options: &options,
+    })?;
+    let credentials: Vec<(String, String, String)> = state
+        .keys
+        .iter()
+        .map(|k| (k.developer.clone(), k.app.clone(), k.id.clone()))
+        .collect();
+    let creds: Vec<(&str, &str, &str)> = credentials
+        .iter()
+        .map(|(d, a, i)| (d.as_str(), a.as_str(), i.as_str()))
+        .collect();
     let addresses = diff::key_addresses(&actual, &stored, &creds);
     for (address, _) in unstored(&addresses, &stored) {
-        plan.notes.push(crate::plan::Note { address, message: "its secret is not in the secrets store: apply stores it".into() });
+        plan.notes.push(crate::plan::Note {
+            address,
+            message: "its secret is not in the secrets store: apply stores it".into(),
+        });
     }
-    Ok(Planned { plan, target, credentials, actual, stored })
+    Ok(Planned {
+        plan,
+        target,
+        credentials,
+        actual,
+        stored,
+    })
 }
 
 /// Loads the config; references to developers and products that only exist on the platform
@@ -141,23 +223,28 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let target = target(&args.options, &desired)?;
     let store = open_secrets(&target)?;
     let rt = runtime()?;
-    let planned = rt.block_on(with_backend(&target, None, |b| async move { make_plan(b.as_ref(), &args.options, &desired, target.clone(), &store).await }))?;
+    let backend = backend::AnyBackend::for_target(&target, None)?;
+    let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
     print!("{}", render(&planned.plan, args.options.format));
     if let Some(out) = &args.out {
-        SavedPlan { kind: crate::plan::planfile::PLAN_KIND.into(), target: planned.target.clone(), credentials: planned.credentials.clone(), plan: planned.plan.clone() }.save(out)?;
-        eprintln!("Saved the plan to `{}`: apply it with `registrar apply {}`", out.display(), out.display());
+        SavedPlan {
+            kind: crate::plan::planfile::PLAN_KIND.into(),
+            target: planned.target.clone(),
+            credentials: planned.credentials.clone(),
+            plan: planned.plan.clone(),
+        }
+        .save(out)?;
+        eprintln!(
+            "Saved the plan to `{}`: apply it with `registrar apply {}`",
+            out.display(),
+            out.display()
+        );
     }
-    Ok(if args.detailed_exitcode && planned.plan.has_changes() { ExitCode::from(EXIT_CHANGES) } else { ExitCode::SUCCESS })
-}
-
-/// Builds the backend for `target` and runs `f` with it.
-async fn with_backend<T, F, Fut>(target: &Target, rate_limit: Option<f64>, f: F) -> anyhow::Result<T>
-where
-    F: FnOnce(Arc<backend::AnyBackend>) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
-{
-    let b = Arc::new(backend::AnyBackend::for_target(target, rate_limit)?);
-    f(b).await
+    Ok(if args.detailed_exitcode && planned.plan.has_changes() {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The secrets store as apply's sink: stores minted keys, completing rotations.
@@ -167,11 +254,23 @@ struct Sink {
 
 impl SecretSink for Sink {
     fn store(&self, credential: &str, key: &Key) -> anyhow::Result<()> {
-        let cred = StoredCredential { consumer_key: key.consumer_key.clone(), consumer_secret: key.consumer_secret.clone(), issued_at: key.issued_at, expires_at: key.expires_at };
-        if self.store.rotations().iter().any(|r| r.developer == key.developer && r.app == key.app && r.id == credential) {
-            self.store.complete_rotation(&key.developer, &key.app, credential, &cred, now_ms())?;
+        let cred = StoredCredential {
+            consumer_key: key.consumer_key.clone(),
+            consumer_secret: key.consumer_secret.clone(),
+            issued_at: key.issued_at,
+            expires_at: key.expires_at,
+        };
+        if self
+            .store
+            .rotations()
+            .iter()
+            .any(|r| r.developer == key.developer && r.app == key.app && r.id == credential)
+        {
+            self.store
+                .complete_rotation(&key.developer, &key.app, credential, &cred, now_ms())?;
         } else {
-            self.store.store(&key.developer, &key.app, credential, &cred)?;
+            self.store
+                .store(&key.developer, &key.app, credential, &cred)?;
         }
         Ok(())
     }
@@ -179,7 +278,12 @@ impl SecretSink for Sink {
 
 /// Parses `100/s`, `4800/min` into requests per second.
 pub fn parse_rate(s: &str) -> anyhow::Result<f64> {
-    let bad = || hinted(format!("invalid rate `{s}`"), "write a number of requests per second or minute, e.g. `100/s` or `4800/min`");
+    let bad = || {
+        hinted(
+            format!("invalid rate `{s}`"),
+            "write a number of requests per second or minute, e.g. `100/s` or `4800/min`",
+        )
+    };
     let (n, unit) = s.split_once('/').ok_or_else(bad)?;
     let n: f64 = n.trim().parse().map_err(|_| bad())?;
     let per = match unit.trim() {
@@ -194,7 +298,11 @@ pub fn parse_rate(s: &str) -> anyhow::Result<f64> {
 }
 
 fn confirm(plan: &Plan) -> anyhow::Result<bool> {
-    print!("\nApply {} change(s) to {}? Only `yes` is accepted: ", plan.changes.len(), plan.backend);
+    print!(
+        "\nApply {} change(s) to {}? Only `yes` is accepted: ",
+        plan.changes.len(),
+        plan.backend
+    );
     std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -211,25 +319,41 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             check_flags_match(&args.options, &saved.target)?;
             let store = open_secrets(&saved.target)?;
             let target = saved.target.clone();
-            let planned = rt.block_on(with_backend(&target, rate, |b| async move {
-                let actual = b.read(ReadScope::ALL).await.map_err(anyhow::Error::new).with_context(|| format!("failed to read {}", b.describe()))?;
+            let b = backend::AnyBackend::for_target(&target, rate)?;
+            let planned = rt.block_on(async {
+                let actual = b
+                    .read(ReadScope::ALL)
+                    .await
+                    .map_err(anyhow::Error::new)
+                    .with_context(|| format!("failed to read {}", b.describe()))?;
                 let (stored, _) = stored_view(&store);
                 let stale = saved.stale(&actual, &stored);
                 if !stale.is_empty() {
                     return Err(hinted(
-                        format!("the saved plan is stale; refusing to apply it:\n  {}", stale.join("\n  ")),
+                        format!(
+                            "the saved plan is stale; refusing to apply it:\n  {}",
+                            stale.join("\n  ")
+                        ),
                         "make a new plan with `registrar plan --out FILE` and review it",
                     ));
                 }
-                Ok(Planned { plan: saved.plan, target: saved.target, credentials: saved.credentials, actual, stored })
-            }))?;
+                Ok(Planned {
+                    plan: saved.plan,
+                    target: saved.target,
+                    credentials: saved.credentials,
+                    actual,
+                    stored,
+                })
+            })?;
             (planned, true)
         }
         None => {
             let desired = load_config(&args.options)?;
             let target = target(&args.options, &desired)?;
             let store = open_secrets(&target)?;
-            let planned = rt.block_on(with_backend(&target, rate, |b| async move { make_plan(b.as_ref(), &args.options, &desired, target.clone(), &store).await }))?;
+            let backend = backend::AnyBackend::for_target(&target, rate)?;
+            let planned =
+                rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
             (planned, false)
         }
     };
@@ -237,7 +361,10 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         print!("{}", render(&planned.plan, args.options.format));
         if planned.plan.has_changes() && !args.auto_approve {
             if !crate::output::interactive() {
-                return Err(hinted("apply needs approval, and this is not an interactive terminal", "pass `--auto-approve`, or apply a reviewed plan with `registrar apply FILE`"));
+                return Err(hinted(
+                    "apply needs approval, and this is not an interactive terminal",
+                    "pass `--auto-approve`, or apply a reviewed plan with `registrar apply FILE`",
+                ));
             }
             if !confirm(&planned.plan)? {
                 eprintln!("Apply cancelled: nothing was changed.");
@@ -250,37 +377,68 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn check_flags_match(opts: &PlanOptions, t: &Target) -> anyhow::Result<()> {
-    let differs = |flag: &str, given: Option<String>, saved: Option<String>| -> anyhow::Result<()> {
+    let differs = |flag: &str,
+                   given: Option<String>,
+                   saved: Option<String>|
+     -> anyhow::Result<()> {
         if given.is_some() && given != saved {
             return Err(hinted(
-                format!("`--{flag} {}` differs from the saved plan's target ({})", given.unwrap_or_default(), saved.unwrap_or_else(|| "unset".into())),
+                format!(
+                    "`--{flag} {}` differs from the saved plan's target ({})",
+                    given.unwrap_or_default(),
+                    saved.unwrap_or_else(|| "unset".into())
+                ),
                 "a saved plan applies to the target it was made for: drop the flag, or make a new plan",
             ));
         }
         Ok(())
     };
-    differs("backend", opts.backend.backend.map(|b| format!("{b:?}")), Some(format!("{:?}", t.backend)))?;
+    differs(
+        "backend",
+        opts.backend.backend.map(|b| format!("{b:?}")),
+        Some(format!("{:?}", t.backend)),
+    )?;
     differs("org", opts.backend.org.clone(), Some(t.org.clone()))?;
     differs("url", opts.backend.url.clone(), t.url.clone())
 }
 
-async fn execute(planned: &Planned, store: SecretStore, rate: Option<f64>, parallelism: usize) -> anyhow::Result<ExitCode> {
+async fn execute(
+    planned: &Planned,
+    store: SecretStore,
+    rate: Option<f64>,
+    parallelism: usize,
+) -> anyhow::Result<ExitCode> {
     let backend = Arc::new(backend::AnyBackend::for_target(&planned.target, rate)?);
-    let creds: Vec<(&str, &str, &str)> = planned.credentials.iter().map(|(d, a, i)| (d.as_str(), a.as_str(), i.as_str())).collect();
+    let creds: Vec<(&str, &str, &str)> = planned
+        .credentials
+        .iter()
+        .map(|(d, a, i)| (d.as_str(), a.as_str(), i.as_str()))
+        .collect();
     let addresses = diff::key_addresses(&planned.actual, &planned.stored, &creds);
     // First, secrets the store lacks (an earlier apply that could not store, keys made elsewhere).
     let mut recovered = 0;
     for (address, key) in unstored(&addresses, &planned.stored) {
-        let cred = StoredCredential { consumer_key: key.consumer_key.clone(), consumer_secret: key.consumer_secret.clone(), issued_at: key.issued_at, expires_at: key.expires_at };
+        let cred = StoredCredential {
+            consumer_key: key.consumer_key.clone(),
+            consumer_secret: key.consumer_secret.clone(),
+            issued_at: key.issued_at,
+            expires_at: key.expires_at,
+        };
         store
             .store(&key.developer, &key.app, credential_of(&address), &cred)
             .with_context(|| format!("failed to store the secret of {address}"))
             .hint("fix the secrets directory (permissions, disk), then run apply again; nothing on the platform was changed")?;
         recovered += 1;
     }
-    let keys: HashMap<Address, crate::model::Secret> = addresses.iter().map(|(a, k)| (a.clone(), k.consumer_key.clone())).collect();
+    let keys: HashMap<Address, crate::model::Secret> = addresses
+        .iter()
+        .map(|(a, k)| (a.clone(), k.consumer_key.clone()))
+        .collect();
     let sink = Arc::new(Sink { store });
-    let opts = apply::Options { parallelism, progress_bar: crate::output::interactive() };
+    let opts = apply::Options {
+        parallelism,
+        progress_bar: crate::output::interactive(),
+    };
     let report = apply::execute(backend.clone(), &planned.plan, keys, sink.clone(), &opts).await;
     // Tidy the secrets store after deletes that succeeded.
     for (address, action, outcome) in &report.outcomes {
@@ -292,10 +450,21 @@ async fn execute(planned: &Planned, store: SecretStore, rate: Option<f64>, paral
         let gone: Vec<_> = match address.kind {
             Kind::Key if address.path.contains('@') => {
                 let fp = address.path.rsplit('@').next().unwrap_or_default();
-                entries.into_iter().filter(|e| e.consumer_key_fingerprint == fp).collect()
+                entries
+                    .into_iter()
+                    .filter(|e| e.consumer_key_fingerprint == fp)
+                    .collect()
             }
-            Kind::App => entries.into_iter().filter(|e| e.developer == parts[0] && e.app == parts.get(1).copied().unwrap_or_default()).collect(),
-            Kind::Developer => entries.into_iter().filter(|e| e.developer == address.path).collect(),
+            Kind::App => entries
+                .into_iter()
+                .filter(|e| {
+                    e.developer == parts[0] && e.app == parts.get(1).copied().unwrap_or_default()
+                })
+                .collect(),
+            Kind::Developer => entries
+                .into_iter()
+                .filter(|e| e.developer == address.path)
+                .collect(),
             _ => vec![],
         };
         for e in gone {
@@ -315,17 +484,32 @@ async fn execute(planned: &Planned, store: SecretStore, rate: Option<f64>, paral
         }
     }
     let secrets = if report.minted + recovered > 0 {
-        format!("; {} key(s) stored encrypted in `{}`", report.minted + recovered, sink.store.dir().display())
+        format!(
+            "; {} key(s) stored encrypted in `{}`",
+            report.minted + recovered,
+            sink.store.dir().display()
+        )
     } else {
         String::new()
     };
     println!(
         "Apply {}: {done} done, {failed} failed, {skipped} skipped in {:.1}s{secrets}.",
-        if report.success() { "complete" } else { "incomplete" },
+        if report.success() {
+            "complete"
+        } else {
+            "incomplete"
+        },
         report.elapsed.as_secs_f64()
     );
     if let Some(why) = &report.stopped {
-        return Err(hinted(format!("apply stopped: {why}"), "nothing after that change was attempted; run `registrar plan` to see what is left"));
+        return Err(hinted(
+            format!("apply stopped: {why}"),
+            "nothing after that change was attempted; run `registrar plan` to see what is left",
+        ));
     }
-    Ok(if report.success() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ERROR) })
+    Ok(if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERROR)
+    })
 }

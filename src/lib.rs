@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod backend;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod model;
@@ -24,10 +25,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => config::cmd_validate(&args),
         Command::Schema => config::cmd_schema(),
-        Command::Plan(_) | Command::Apply(_) => Err(error::hinted(
-            "`plan` and `apply` are not available in this build yet",
-            "use `registrar validate` to check the config",
-        )),
+        Command::Plan(args) => commands::cmd_plan(&args),
+        Command::Apply(args) => commands::cmd_apply(&args),
         Command::Serve(args) => server::cmd_serve(args),
         Command::Secrets(cmd) => secrets::cmd_secrets(cmd),
         Command::Rotate(args) => secrets::cmd_rotate(args),

@@ -2,9 +2,9 @@
 //! `registrar serve` (X and Edge) on 127.0.0.1 with an ephemeral port. Every run's stdout,
 //! stderr (at trace level), plan files and the work directory go through the secrets canary.
 
-mod common;
 #[path = "common/canary.rs"]
 mod canary;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -23,9 +23,15 @@ struct Work {
 impl Work {
     fn new(backend: &[&str]) -> Work {
         let dir = tempfile::tempdir().unwrap();
-        let config = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("registry.yaml")).unwrap();
+        let config =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("registry.yaml"))
+                .unwrap();
         std::fs::write(dir.path().join("registry.yaml"), config).unwrap();
-        Work { dir, backend: backend.iter().map(|s| s.to_string()).collect(), outputs: Vec::new() }
+        Work {
+            dir,
+            backend: backend.iter().map(|s| s.to_string()).collect(),
+            outputs: Vec::new(),
+        }
     }
 
     fn local() -> Work {
@@ -33,7 +39,11 @@ impl Work {
     }
 
     fn http(server: &Server, flavor: &str) -> Work {
-        let kind = if flavor == "edge" { "apigee-edge" } else { "apigee" };
+        let kind = if flavor == "edge" {
+            "apigee-edge"
+        } else {
+            "apigee"
+        };
         Work::new(&["--backend", kind, "--url", &server.url, "--org", "local"])
     }
 
@@ -66,7 +76,13 @@ impl Work {
 
     fn ok(&mut self, label: &str, args: &[&str]) -> String {
         let out = self.run(label, args);
-        assert!(out.status.success(), "{label} failed ({:?})\nstdout:\n{}\nstderr:\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), tail(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{label} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            tail(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -74,7 +90,17 @@ impl Work {
     fn plan(&mut self, label: &str) -> Vec<(String, String)> {
         let out = self.ok(label, &["plan", "--format", "json"]);
         let v: Value = serde_json::from_str(&out).unwrap();
-        v["changes"].as_array().unwrap().iter().map(|c| (c["action"].as_str().unwrap().to_string(), c["address"]["path"].as_str().unwrap().to_string())).collect()
+        v["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["action"].as_str().unwrap().to_string(),
+                    c["address"]["path"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
     }
 
     fn index(&self) -> Value {
@@ -90,7 +116,13 @@ impl Work {
         for (label, out) in &self.outputs {
             c.check_output(label, out);
         }
-        c.scan_dir_excluding(self.dir.path(), &[".registrar/registry.db", ".registrar/registry.db-wal", ".registrar/registry.db-shm"]);
+        // The local registry is the platform: it holds issued keys by design.
+        let db: Vec<PathBuf> = ["registry.db", "registry.db-wal", "registry.db-shm"]
+            .iter()
+            .map(|f| self.path(".registrar").join(f))
+            .collect();
+        let excluded: Vec<&Path> = db.iter().map(PathBuf::as_path).collect();
+        c.scan_dir_excluding(self.dir.path(), &excluded);
     }
 }
 
@@ -101,40 +133,96 @@ fn tail(bytes: &[u8]) -> String {
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
+
+/// A config edit (from, to) and the (action, address) pairs the plan must then hold.
+type Edit = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
 
 /// The whole life of registry.yaml on one platform.
 fn lifecycle(w: &mut Work) {
     // From nothing.
     let first = w.plan("plan-empty");
-    assert_eq!(first.iter().filter(|(a, _)| a == "create").count(), 2 + 3 + 4, "{first:?}");
+    assert_eq!(
+        first.iter().filter(|(a, _)| a == "create").count(),
+        2 + 3 + 4,
+        "{first:?}"
+    );
     w.ok("apply-1", &["apply", "--auto-approve"]);
     let index = w.index();
-    assert_eq!(index["keys"].as_sequence_len(), 5, "one stored secret per key: {index:?}");
+    assert_eq!(
+        index["keys"].as_sequence_len(),
+        5,
+        "one stored secret per key: {index:?}"
+    );
 
     // Again: nothing to do, nothing minted.
     let out = w.run("plan-again", &["plan", "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = w.ok("apply-2", &["apply", "--auto-approve"]);
     assert!(out.contains("0 done, 0 failed, 0 skipped"), "{out}");
     assert_eq!(w.index(), index, "a second apply mints nothing");
 
     // One change at a time gives exactly that change.
-    let cases: &[(&str, &str, &[(&str, &str)])] = &[
-        ("callbackUrl: https://checkout.example.com/oauth/callback", "callbackUrl: https://checkout.example.com/oauth/cb2", &[("update", "alice@example.com/checkout-web")]),
-        ("      tier: gold", "      tier: platinum", &[("update", "alice@example.com/checkout-web")]),
-        ("    scopes: [refunds.create, payments.read]", "    scopes: [refunds.create]", &[("set-scopes", "alice@example.com/refund-desk/default")]),
-        ("        apiProducts: [payments-read]\n        scopes: [payments.read]", "        apiProducts: [payments-write]\n        scopes: [payments.read]", &[("attach-product", "alice@example.com/checkout-backend/batch"), ("detach-product", "alice@example.com/checkout-backend/batch")]),
-        ("    status: approved\n", "    status: revoked\n", &[("revoke", "bob@example.com/partner-portal")]),
+    let cases: &[Edit] = &[
+        (
+            "callbackUrl: https://checkout.example.com/oauth/callback",
+            "callbackUrl: https://checkout.example.com/oauth/cb2",
+            &[("update", "alice@example.com/checkout-web")],
+        ),
+        (
+            "      tier: gold",
+            "      tier: platinum",
+            &[("update", "alice@example.com/checkout-web")],
+        ),
+        (
+            "    scopes: [refunds.create, payments.read]",
+            "    scopes: [refunds.create]",
+            &[("set-scopes", "alice@example.com/refund-desk/default")],
+        ),
+        (
+            "        apiProducts: [payments-read]\n        scopes: [payments.read]",
+            "        apiProducts: [payments-write]\n        scopes: [payments.read]",
+            &[
+                ("attach-product", "alice@example.com/checkout-backend/batch"),
+                ("detach-product", "alice@example.com/checkout-backend/batch"),
+            ],
+        ),
+        (
+            "    status: approved\n",
+            "    status: revoked\n",
+            &[("revoke", "bob@example.com/partner-portal")],
+        ),
     ];
     for (i, (from, to, want)) in cases.iter().enumerate() {
         w.edit(from, to);
-        assert_eq!(w.plan(&format!("plan-case-{i}")), pairs(want), "after {to:?}");
+        assert_eq!(
+            w.plan(&format!("plan-case-{i}")),
+            pairs(want),
+            "after {to:?}"
+        );
         w.ok(&format!("apply-case-{i}"), &["apply", "--auto-approve"]);
-        assert!(w.plan(&format!("plan-after-case-{i}")).is_empty(), "converged after {to:?}");
+        assert!(
+            w.plan(&format!("plan-after-case-{i}")).is_empty(),
+            "converged after {to:?}"
+        );
     }
-    assert_eq!(w.index()["keys"].as_sequence_len(), 5, "no key minted by any edit");
+    assert_eq!(
+        w.index()["keys"].as_sequence_len(),
+        5,
+        "no key minted by any edit"
+    );
 
     // A saved plan is refused once what it touches has changed.
     w.edit("      tier: platinum", "      tier: bronze");
@@ -144,7 +232,11 @@ fn lifecycle(w: &mut Work) {
     let out = w.run("apply-stale", &["apply", "plan.json"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("the saved plan is stale") && err.contains("app alice@example.com/checkout-web changed since the plan was made"), "{err}");
+    assert!(
+        err.contains("the saved plan is stale")
+            && err.contains("app alice@example.com/checkout-web changed since the plan was made"),
+        "{err}"
+    );
 
     // A fresh saved plan applies.
     w.edit("      tier: copper", "      tier: gold");
@@ -154,23 +246,61 @@ fn lifecycle(w: &mut Work) {
 
     // Prune deletes only owned resources.
     let text = std::fs::read_to_string(w.path("registry.yaml")).unwrap();
-    let other = text.replace("owner: payments-platform", "owner: someone-else").replace("alice@example.com", "carol@example.com").replace("bob@example.com", "dave@example.com");
-    std::fs::write(w.path("other.yaml"), other.replace("name: payments-", "name: other-").replace("[payments-", "[other-").replace(", payments-", ", other-").replace("name: refunds", "name: other-refunds").replace("[refunds", "[other-refunds")).unwrap();
-    w.ok("apply-other-owner", &["apply", "--auto-approve", "-f", "other.yaml"]);
-    w.edit("  - name: partner-portal\n", "  - name: partner-portal-renamed\n");
+    let other = text
+        .replace("owner: payments-platform", "owner: someone-else")
+        .replace("alice@example.com", "carol@example.com")
+        .replace("bob@example.com", "dave@example.com");
+    std::fs::write(
+        w.path("other.yaml"),
+        other
+            .replace("name: payments-", "name: other-")
+            .replace("[payments-", "[other-")
+            .replace(", payments-", ", other-")
+            .replace("name: refunds", "name: other-refunds")
+            .replace("[refunds", "[other-refunds"),
+    )
+    .unwrap();
+    w.ok(
+        "apply-other-owner",
+        &["apply", "--auto-approve", "-f", "other.yaml"],
+    );
+    w.edit(
+        "  - name: partner-portal\n",
+        "  - name: partner-portal-renamed\n",
+    );
     let plan = w.plan("plan-prune-off");
-    assert_eq!(plan, pairs(&[("create", "bob@example.com/partner-portal-renamed")]));
+    assert_eq!(
+        plan,
+        pairs(&[("create", "bob@example.com/partner-portal-renamed")])
+    );
     let out = w.ok("plan-prune", &["plan", "--prune", "--format", "json"]);
     let v: Value = serde_json::from_str(&out).unwrap();
-    let deletes: Vec<&str> = v["changes"].as_array().unwrap().iter().filter(|c| c["action"] == "delete").map(|c| c["address"]["path"].as_str().unwrap()).collect();
-    assert_eq!(deletes, vec!["bob@example.com/partner-portal"], "only our own app: {out}");
+    let deletes: Vec<&str> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "delete")
+        .map(|c| c["address"]["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        deletes,
+        vec!["bob@example.com/partner-portal"],
+        "only our own app: {out}"
+    );
     let out = w.run("max-deletes", &["plan", "--prune", "--max-deletes", "0"]);
     assert_eq!(out.status.code(), Some(1));
     w.ok("apply-prune", &["apply", "--auto-approve", "--prune"]);
     let plan = w.plan("plan-other-untouched");
     assert!(plan.is_empty(), "{plan:?}");
-    let out = w.run("other-converged", &["plan", "--detailed-exitcode", "-f", "other.yaml"]);
-    assert_eq!(out.status.code(), Some(0), "the other owner's resources were not touched");
+    let out = w.run(
+        "other-converged",
+        &["plan", "--detailed-exitcode", "-f", "other.yaml"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the other owner's resources were not touched"
+    );
     w.canary();
 }
 
@@ -206,13 +336,19 @@ fn apigee_edge_lifecycle() {
 
 #[test]
 fn converges_under_faults_without_losing_a_secret() {
-    let server = Server::start("x", &["--fail-rate", "0.1", "--seed", "7", "--rate-limit", "200/s"]);
+    let server = Server::start(
+        "x",
+        &["--fail-rate", "0.1", "--seed", "7", "--rate-limit", "200/s"],
+    );
     let mut w = Work::http(&server, "x");
     let mut converged = false;
     for i in 0..5 {
         let out = w.run(&format!("faulty-apply-{i}"), &["apply", "--auto-approve"]);
         if out.status.success() {
-            let check = w.run(&format!("faulty-check-{i}"), &["plan", "--detailed-exitcode"]);
+            let check = w.run(
+                &format!("faulty-check-{i}"),
+                &["plan", "--detailed-exitcode"],
+            );
             if check.status.code() == Some(0) {
                 converged = true;
                 break;

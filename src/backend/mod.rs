@@ -1,6 +1,7 @@
 //! Backends: the platforms registrar manages. Each reads actual state in bulk and executes
 //! single operations ([`Op`]); they know nothing of plans beyond that.
 
+pub mod local;
 pub mod op;
 
 use std::future::Future;
@@ -99,4 +100,60 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Executes one operation. Key operations receive the consumer key in `KeyRef::consumer_key`.
     fn execute(&self, op: &Op) -> impl Future<Output = Result<OpOutcome, BackendError>> + Send;
+}
+
+/// The backend a target names, dispatched statically.
+pub enum AnyBackend {
+    /// The embedded registry.
+    Local(local::LocalBackend),
+}
+
+impl AnyBackend {
+    /// Builds the backend for a plan target. `rate_limit` (requests/second) overrides the
+    /// default budget of HTTP backends.
+    pub fn for_target(
+        target: &crate::plan::planfile::Target,
+        rate_limit: Option<f64>,
+    ) -> anyhow::Result<AnyBackend> {
+        let _ = rate_limit;
+        match target.backend {
+            crate::cli::BackendKind::Local => {
+                let db = target
+                    .db
+                    .clone()
+                    .unwrap_or_else(|| crate::store::DEFAULT_PATH.into());
+                Ok(AnyBackend::Local(local::LocalBackend::open(
+                    &db,
+                    &target.org,
+                )?))
+            }
+            other => anyhow::bail!("backend {other:?} is not available in this build"),
+        }
+    }
+}
+
+impl Backend for AnyBackend {
+    fn describe(&self) -> String {
+        match self {
+            AnyBackend::Local(b) => b.describe(),
+        }
+    }
+
+    fn quota_per_minute(&self) -> Option<u32> {
+        match self {
+            AnyBackend::Local(b) => b.quota_per_minute(),
+        }
+    }
+
+    async fn read(&self, scope: ReadScope) -> Result<Actual, BackendError> {
+        match self {
+            AnyBackend::Local(b) => b.read(scope).await,
+        }
+    }
+
+    async fn execute(&self, op: &Op) -> Result<OpOutcome, BackendError> {
+        match self {
+            AnyBackend::Local(b) => b.execute(op).await,
+        }
+    }
 }

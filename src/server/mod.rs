@@ -1,10 +1,244 @@
-//! `registrar serve`: the Apigee management API over the local registry store.
+//! `registrar serve`: the Apigee management API (X or Edge flavour) over the registry store.
+//!
+//! Layout: [`routes`] maps paths to handlers; [`input`] parses bodies and queries;
+//! [`encode`] renders records per flavour; [`errors`] renders errors per flavour;
+//! [`security`] checks tokens and logs requests; [`faults`] injects latency, failures and
+//! rate limits. Database work is synchronous rusqlite, run on the blocking thread pool over
+//! a small pool of connections (SQLite in WAL mode lets readers run concurrently).
 
+pub mod encode;
+pub mod errors;
+pub mod extract;
+pub mod faults;
+pub mod input;
+pub mod routes;
+pub mod security;
+
+use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use crate::cli::ServeArgs;
+use anyhow::Context;
 
-/// Runs `registrar serve`.
-pub fn cmd_serve(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`serve` is not available in this build yet")
+use crate::cli::{Flavor, ServeArgs};
+use crate::error::{HintExt, hinted};
+use crate::model::Secret;
+use crate::store::{self, KeyShape, Store, StoreOptions};
+use errors::ApiError;
+use faults::{Faults, RateLimit};
+
+/// HTTP status of creates on Apigee X. Undocumented: clients were seen expecting 201
+/// (spec/apigee-api.md §1, §6.2 ⚠); Edge documents 201.
+pub const X_CREATE_STATUS: axum::http::StatusCode = axum::http::StatusCode::CREATED;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// Connections to the database the server keeps.
+const POOL_SIZE: usize = 4;
+
+/// Shared state of the server.
+pub struct ServerState {
+    /// The flavour spoken.
+    pub flavor: Flavor,
+    /// Organizations served.
+    pub orgs: Vec<String>,
+    /// The token every request must carry, if any.
+    pub token: Option<Secret>,
+    /// Fault injection.
+    pub faults: Faults,
+    pool: Vec<Mutex<Store>>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for ServerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerState")
+            .field("flavor", &self.flavor)
+            .field("orgs", &self.orgs)
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerState {
+    /// Runs `work` on a pooled store connection on the blocking pool, after checking that
+    /// `org` is served. Store errors become flavour errors.
+    pub async fn db<T, F>(self: &Arc<Self>, org: &str, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> store::Result<T> + Send + 'static,
+    {
+        if !self.orgs.iter().any(|o| o == org) {
+            return Err(ApiError::from_store(
+                store::Error::NotFound {
+                    kind: store::Kind::Org,
+                    name: org.to_string(),
+                },
+                org,
+            ));
+        }
+        let state = Arc::clone(self);
+        let result = tokio::task::spawn_blocking(move || {
+            let n = state.pool.len();
+            let start = state.next.fetch_add(1, Ordering::Relaxed) % n;
+            let guard = (0..n)
+                .find_map(|i| state.pool[(start + i) % n].try_lock().ok())
+                .unwrap_or_else(|| {
+                    state.pool[start]
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                });
+            let mut guard = guard;
+            work(&mut guard)
+        })
+        .await;
+        match result {
+            Ok(r) => r.map_err(|e| ApiError::from_store(e, org)),
+            Err(join) => {
+                tracing::error!("a database task failed: {join}");
+                Err(ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "registrar.InternalError",
+                    "internal error; see the server log",
+                ))
+            }
+        }
+    }
+}
+
+/// Validated `serve` settings.
+struct Settings {
+    listen: SocketAddr,
+    state: ServerState,
+}
+
+fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
+    let token = match args.token {
+        Some(t) if t.trim().is_empty() => {
+            return Err(hinted(
+                "`--token` is empty",
+                "give a non-empty token, or leave --token out on loopback",
+            ));
+        }
+        t => t.map(Secret::new),
+    };
+    security::check_listen(args.listen, token.as_ref())?;
+    let latency = args
+        .latency
+        .as_deref()
+        .map(humantime::parse_duration)
+        .transpose()
+        .context("`--latency` is not a duration")
+        .hint("write it like `50ms` or `1s`")?;
+    if !(0.0..=1.0).contains(&args.fail_rate) {
+        return Err(hinted(
+            format!("`--fail-rate {}` is not a fraction", args.fail_rate),
+            "give a number from 0 to 1, e.g. `0.1` for 10% of requests",
+        ));
+    }
+    let limit = args
+        .rate_limit
+        .as_deref()
+        .map(RateLimit::parse)
+        .transpose()
+        .map_err(|e| hinted(e, "for example `--rate-limit 100/s`"))?;
+    let mut orgs = args.orgs;
+    if orgs.is_empty() {
+        orgs.push("local".to_string());
+    }
+    let opts = match args.flavor {
+        Flavor::X => StoreOptions {
+            lowercase_emails: true,
+            key_shape: KeyShape::X,
+        },
+        Flavor::Edge => StoreOptions {
+            lowercase_emails: false,
+            key_shape: KeyShape::EDGE,
+        },
+    };
+    let mut pool = Vec::with_capacity(POOL_SIZE);
+    for _ in 0..POOL_SIZE {
+        let store = Store::open(&args.db)
+            .with_context(|| format!("cannot open the registry `{}`", args.db.display()))
+            .hint("check the --db path and its permissions")?
+            .with_options(opts);
+        pool.push(Mutex::new(store));
+    }
+    for org in &orgs {
+        pool[0]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ensure_org(org)
+            .with_context(|| format!("cannot create the organization `{org}`"))?;
+    }
+    Ok(Settings {
+        listen: args.listen,
+        state: ServerState {
+            flavor: args.flavor,
+            orgs,
+            token,
+            faults: Faults::new(latency, args.fail_rate, args.seed, limit),
+            pool,
+            next: AtomicUsize::new(0),
+        },
+    })
+}
+
+/// Runs `registrar serve` until SIGINT or SIGTERM.
+pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let Settings { listen, state } = settings(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(listen, Arc::new(state)))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(listen: SocketAddr, state: Arc<ServerState>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on `{listen}`"))
+        .hint("pick another address or port (`--listen 127.0.0.1:0` picks a free port)")?;
+    let addr = listener.local_addr()?;
+    if state.faults.any() {
+        tracing::info!("fault injection is on");
+    }
+    let app = routes::router(Arc::clone(&state));
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("the server failed")?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
 }

@@ -1,0 +1,501 @@
+//! The `local` backend: the embedded registry (SQLite, `.registrar/registry.db`), in-process,
+//! through the same store `registrar serve` uses. Keys are issued as Apigee issues them.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::{Actual, Backend, BackendError, KeyRef, Observed, Op, OpOutcome, ReadScope};
+use crate::model::{self as m, Attributes, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, Secret};
+use crate::store::{
+    self, AppInput, AppRecord, AppUpdate, Attribute, DeveloperInput, KeyRecord, Page, ProductInput,
+    Store,
+};
+
+/// Page size of the in-process list calls.
+const PAGE: usize = 1000;
+
+/// The embedded registry.
+pub struct LocalBackend {
+    store: Mutex<Store>,
+    path: PathBuf,
+    org: String,
+}
+
+impl LocalBackend {
+    /// Opens (creating if needed) the registry at `path`, organization `org`.
+    pub fn open(path: &Path, org: &str) -> anyhow::Result<LocalBackend> {
+        let store = Store::open(path).map_err(|e| {
+            anyhow::anyhow!(
+                "failed to open the local registry `{}`: {e}",
+                path.display()
+            )
+        })?;
+        store.ensure_org(org).map_err(|e| {
+            anyhow::anyhow!(
+                "failed to open the local registry `{}`: {e}",
+                path.display()
+            )
+        })?;
+        Ok(LocalBackend {
+            store: Mutex::new(store),
+            path: path.to_path_buf(),
+            org: org.to_string(),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Store, &str) -> store::Result<T>,
+    ) -> Result<T, BackendError> {
+        let mut store = self
+            .store
+            .lock()
+            .map_err(|_| BackendError::Other("the local registry lock is poisoned".into()))?;
+        f(&mut store, &self.org).map_err(to_backend_error)
+    }
+}
+
+fn to_backend_error(e: store::Error) -> BackendError {
+    match e {
+        store::Error::NotFound { .. } => BackendError::NotFound(e.to_string()),
+        store::Error::AlreadyExists { .. } => BackendError::Conflict(e.to_string()),
+        store::Error::Invalid(_)
+        | store::Error::InvalidScopes { .. }
+        | store::Error::ProductNotOnKey { .. } => BackendError::Rejected {
+            status: 400,
+            message: e.to_string(),
+        },
+        other => BackendError::Other(format!(
+            "{other}: {}",
+            std::error::Error::source(&other)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        )),
+    }
+}
+
+fn to_map(attrs: &[Attribute]) -> Attributes {
+    attrs
+        .iter()
+        .map(|a| (a.name.clone(), a.value.clone()))
+        .collect()
+}
+
+fn to_list(attrs: &Attributes) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .map(|(k, v)| Attribute::new(k.clone(), v.clone()))
+        .collect()
+}
+
+/// Reads every page of a list: `startKey` is inclusive, so each later page repeats the last
+/// item of the one before.
+fn all_pages<T>(
+    mut fetch: impl FnMut(&Page) -> store::Result<Vec<T>>,
+    key: impl Fn(&T) -> String,
+) -> store::Result<Vec<T>> {
+    let mut out: Vec<T> = fetch(&Page::first(PAGE))?;
+    let mut last = out.len();
+    while last == PAGE {
+        let start = key(out.last().expect("a full page"));
+        let mut page = fetch(&Page::from(start, PAGE))?;
+        if page.is_empty() {
+            break;
+        }
+        let fresh = page.split_off(1);
+        last = fresh.len() + 1;
+        if fresh.is_empty() {
+            break;
+        }
+        out.extend(fresh);
+    }
+    Ok(out)
+}
+
+fn to_key(developer: &str, app: &str, k: &KeyRecord) -> m::Key {
+    let attributes = to_map(&k.attributes);
+    m::Key {
+        developer: developer.to_string(),
+        app: app.to_string(),
+        id: attributes.get(CREDENTIAL_ATTRIBUTE).cloned(),
+        consumer_key: k.consumer_key.clone(),
+        consumer_secret: k.consumer_secret.clone(),
+        grants: k
+            .api_products
+            .iter()
+            .map(|g| m::Grant {
+                product: g.product.clone(),
+                status: g.status,
+            })
+            .collect(),
+        scopes: k.scopes.clone(),
+        status: k.status,
+        attributes,
+        issued_at: k.issued_at,
+        expires_at: k.expires_at.filter(|e| *e >= 0),
+    }
+}
+
+fn to_app(a: &AppRecord) -> m::App {
+    m::App {
+        developer: a.developer_email.clone(),
+        name: a.name.clone(),
+        callback_url: a.callback_url.clone().unwrap_or_default(),
+        status: a.status,
+        scopes: a.scopes.clone(),
+        key_expires_in_ms: a.key_expires_in.filter(|v| *v > 0).map(|v| v as u64),
+        attributes: to_map(&a.attributes),
+    }
+}
+
+fn parse_unit(s: &str) -> Option<m::TimeUnit> {
+    match s {
+        "minute" => Some(m::TimeUnit::Minute),
+        "hour" => Some(m::TimeUnit::Hour),
+        "day" => Some(m::TimeUnit::Day),
+        "month" => Some(m::TimeUnit::Month),
+        _ => None,
+    }
+}
+
+fn to_product(p: &ProductInput) -> m::Product {
+    let quota = match (&p.quota, &p.quota_interval, &p.quota_time_unit) {
+        (Some(limit), interval, Some(unit)) => match (
+            limit.parse().ok(),
+            interval.as_deref().unwrap_or("1").parse().ok(),
+            parse_unit(unit),
+        ) {
+            (Some(limit), Some(interval), Some(time_unit)) => Some(m::Quota {
+                limit,
+                interval,
+                time_unit,
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
+    m::Product {
+        name: p.name.clone(),
+        display_name: p.display_name.clone(),
+        description: p.description.clone(),
+        approval_type: p.approval_type,
+        environments: p.environments.clone(),
+        proxies: p.proxies.clone(),
+        api_resources: p.api_resources.clone(),
+        scopes: p.scopes.clone(),
+        quota,
+        attributes: to_map(&p.attributes),
+    }
+}
+
+fn product_input(p: &m::Product) -> ProductInput {
+    ProductInput {
+        name: p.name.clone(),
+        display_name: p.display_name.clone(),
+        description: p.description.clone(),
+        approval_type: p.approval_type,
+        attributes: to_list(&p.attributes),
+        api_resources: p.api_resources.clone(),
+        environments: p.environments.clone(),
+        proxies: p.proxies.clone(),
+        scopes: p.scopes.clone(),
+        quota: p.quota.as_ref().map(|q| q.limit.to_string()),
+        quota_interval: p.quota.as_ref().map(|q| q.interval.to_string()),
+        quota_time_unit: p.quota.as_ref().map(|q| q.time_unit.as_str().to_string()),
+    }
+}
+
+fn developer_input(d: &m::Developer) -> DeveloperInput {
+    DeveloperInput {
+        email: d.email.clone(),
+        first_name: d.first_name.clone(),
+        last_name: d.last_name.clone(),
+        user_name: d.user_name.clone(),
+        attributes: to_list(&d.attributes),
+    }
+}
+
+fn key_of(key: &KeyRef) -> Result<&str, BackendError> {
+    key.consumer_key
+        .as_ref()
+        .map(Secret::expose)
+        .ok_or_else(|| {
+            BackendError::Other(format!(
+                "no consumer key resolved for key {}/{}/{}",
+                key.developer, key.app, key.id
+            ))
+        })
+}
+
+/// Tags a freshly minted key with its credential id (unless default) and sets its scopes.
+fn finish_key(
+    s: &mut Store,
+    org: &str,
+    (dev, app): (&str, &str),
+    key: &KeyRecord,
+    credential: &str,
+    products: &[String],
+    scopes: &[String],
+) -> store::Result<KeyRecord> {
+    let ck = key.consumer_key.expose().to_string();
+    let mut rec = key.clone();
+    if credential != DEFAULT_CREDENTIAL_ID {
+        let mut attrs = rec.attributes.clone();
+        attrs.retain(|a| a.name != CREDENTIAL_ATTRIBUTE);
+        attrs.push(Attribute::new(CREDENTIAL_ATTRIBUTE, credential));
+        rec = s.add_key_products(org, dev, app, &ck, products, Some(&attrs))?;
+    }
+    let mut have = rec.scopes.clone();
+    have.sort();
+    let mut want = scopes.to_vec();
+    want.sort();
+    if have != want {
+        rec = s.set_key_scopes(org, dev, app, &ck, scopes)?;
+    }
+    Ok(rec)
+}
+
+impl Backend for LocalBackend {
+    fn describe(&self) -> String {
+        format!(
+            "local registry `{}` (org `{}`)",
+            self.path.display(),
+            self.org
+        )
+    }
+
+    fn quota_per_minute(&self) -> Option<u32> {
+        None
+    }
+
+    async fn read(&self, scope: ReadScope) -> Result<Actual, BackendError> {
+        self.with(|s, org| {
+            let mut actual = Actual::default();
+            if scope.developers || scope.apps {
+                let devs = all_pages(|p| s.list_developers(org, p), |d| d.email.clone())?;
+                actual.developers = devs
+                    .iter()
+                    .map(|d| Observed {
+                        value: m::Developer {
+                            email: d.email.clone(),
+                            first_name: d.first_name.clone(),
+                            last_name: d.last_name.clone(),
+                            user_name: d.user_name.clone(),
+                            status: d.status,
+                            attributes: to_map(&d.attributes),
+                        },
+                        last_modified_at: Some(d.last_modified_at),
+                    })
+                    .collect();
+            }
+            if scope.products {
+                let products = all_pages(|p| s.list_products(org, p), |r| r.product.name.clone())?;
+                actual.products = products
+                    .iter()
+                    .map(|p| Observed {
+                        value: to_product(&p.product),
+                        last_modified_at: Some(p.last_modified_at),
+                    })
+                    .collect();
+            }
+            if scope.apps {
+                let apps = all_pages(|p| s.list_org_apps(org, p), |a| a.app_id.clone())?;
+                for a in &apps {
+                    actual.keys.extend(
+                        a.credentials
+                            .iter()
+                            .map(|k| to_key(&a.developer_email, &a.name, k)),
+                    );
+                }
+                actual.apps = apps
+                    .iter()
+                    .map(|a| Observed {
+                        value: to_app(a),
+                        last_modified_at: Some(a.last_modified_at),
+                    })
+                    .collect();
+            }
+            Ok(actual)
+        })
+    }
+
+    async fn execute(&self, op: &Op) -> Result<OpOutcome, BackendError> {
+        self.with(|s, org| {
+            match op {
+                Op::CreateDeveloper { developer } => {
+                    s.create_developer(org, &developer_input(developer))?;
+                    if developer.status != m::DeveloperStatus::Active {
+                        s.set_developer_status(org, &developer.email, developer.status)?;
+                    }
+                }
+                Op::UpdateDeveloper { developer } => {
+                    s.update_developer(org, &developer.email, &developer_input(developer))?;
+                }
+                Op::SetDeveloperStatus { email, status } => {
+                    s.set_developer_status(org, email, *status)?
+                }
+                Op::DeleteDeveloper { email } => {
+                    s.delete_developer(org, email)?;
+                }
+                Op::CreateProduct { product } => {
+                    s.create_product(org, &product_input(product))?;
+                }
+                Op::UpdateProduct { product } => {
+                    s.update_product(org, &product.name, &product_input(product))?;
+                }
+                Op::DeleteProduct { name } => {
+                    s.delete_product(org, name)?;
+                }
+                Op::CreateApp {
+                    app,
+                    credential,
+                    products,
+                    scopes,
+                    key_expires_in_ms,
+                } => {
+                    let input = AppInput {
+                        name: app.name.clone(),
+                        api_products: products.clone(),
+                        attributes: to_list(&app.attributes),
+                        callback_url: (!app.callback_url.is_empty())
+                            .then(|| app.callback_url.clone()),
+                        scopes: scopes.clone(),
+                        key_expires_in: key_expires_in_ms.map(|v| v as i64),
+                        status: None,
+                    };
+                    let rec = s.create_app(org, &app.developer, &input)?;
+                    let key = rec.credentials.first().ok_or_else(|| {
+                        store::Error::Invalid("the registry created the app without a key".into())
+                    })?;
+                    let key = finish_key(
+                        s,
+                        org,
+                        (&app.developer, &app.name),
+                        key,
+                        credential,
+                        products,
+                        scopes,
+                    )?;
+                    if app.status == m::Status::Revoked {
+                        s.set_app_status(org, &app.developer, &app.name, app.status)?;
+                    }
+                    return Ok(OpOutcome::Minted(Box::new(to_key(
+                        &app.developer,
+                        &app.name,
+                        &key,
+                    ))));
+                }
+                Op::UpdateApp { app } => {
+                    let update = AppUpdate {
+                        attributes: Some(to_list(&app.attributes)),
+                        callback_url: Some(app.callback_url.clone()),
+                        api_products: None,
+                        key_expires_in: None,
+                    };
+                    s.update_app(org, &app.developer, &app.name, &update)?;
+                }
+                Op::SetAppStatus {
+                    developer,
+                    app,
+                    status,
+                } => s.set_app_status(org, developer, app, *status)?,
+                Op::DeleteApp { developer, app } => {
+                    s.delete_app(org, developer, app)?;
+                }
+                Op::MintKey {
+                    app,
+                    credential,
+                    products,
+                    scopes,
+                    expires_in_ms,
+                } => {
+                    let before: HashSet<String> = s
+                        .get_app(org, &app.developer, &app.name)?
+                        .credentials
+                        .iter()
+                        .map(|k| k.consumer_key.expose().to_string())
+                        .collect();
+                    let update = AppUpdate {
+                        attributes: Some(to_list(&app.attributes)),
+                        callback_url: Some(app.callback_url.clone()),
+                        api_products: Some(products.clone()),
+                        key_expires_in: expires_in_ms.map(|v| v as i64),
+                    };
+                    let rec = s.generate_key(org, &app.developer, &app.name, &update)?;
+                    let key = rec
+                        .credentials
+                        .iter()
+                        .find(|k| !before.contains(k.consumer_key.expose()))
+                        .ok_or_else(|| {
+                            store::Error::Invalid("the registry generated no new key".into())
+                        })?;
+                    let key = finish_key(
+                        s,
+                        org,
+                        (&app.developer, &app.name),
+                        key,
+                        credential,
+                        products,
+                        scopes,
+                    )?;
+                    return Ok(OpOutcome::Minted(Box::new(to_key(
+                        &app.developer,
+                        &app.name,
+                        &key,
+                    ))));
+                }
+                Op::AttachProduct {
+                    key,
+                    product,
+                    attributes,
+                } => {
+                    s.add_key_products(
+                        org,
+                        &key.developer,
+                        &key.app,
+                        key_of(key).map_err(|e| store::Error::Invalid(e.to_string()))?,
+                        std::slice::from_ref(product),
+                        Some(&to_list(attributes)),
+                    )?;
+                }
+                Op::DetachProduct { key, product } => {
+                    s.remove_key_product(
+                        org,
+                        &key.developer,
+                        &key.app,
+                        key_of(key).map_err(|e| store::Error::Invalid(e.to_string()))?,
+                        product,
+                    )?;
+                }
+                Op::SetScopes { key, scopes } => {
+                    s.set_key_scopes(
+                        org,
+                        &key.developer,
+                        &key.app,
+                        key_of(key).map_err(|e| store::Error::Invalid(e.to_string()))?,
+                        scopes,
+                    )?;
+                }
+                Op::SetKeyStatus { key, status } => {
+                    s.set_key_status(
+                        org,
+                        &key.developer,
+                        &key.app,
+                        key_of(key).map_err(|e| store::Error::Invalid(e.to_string()))?,
+                        *status,
+                    )?;
+                }
+                Op::DeleteKey { key } => {
+                    s.delete_key(
+                        org,
+                        &key.developer,
+                        &key.app,
+                        key_of(key).map_err(|e| store::Error::Invalid(e.to_string()))?,
+                    )?;
+                }
+            }
+            Ok(OpOutcome::Done)
+        })
+    }
+}

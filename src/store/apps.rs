@@ -1,0 +1,331 @@
+//! Developer apps: create (minting one key), read, list per developer and org-wide, update
+//! (a PUT with products mints a key, as on Apigee), generate a key, set status, delete.
+//!
+//! Reads load apps, their attributes, keys, key attributes and grants with one query each
+//! for a whole page, never one query per app.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::schema::AttrTable;
+use super::{
+    AppInput, AppRecord, AppUpdate, Error, Kind, Page, Result, Store, expiry, from_json,
+    is_unique_violation, now_ms, parse_status, read_attributes, status_str, to_json,
+    write_attributes,
+};
+use crate::model::Status;
+
+const APP_COLUMNS: &str = "a.id, a.app_id, a.name, d.developer_id, d.email, a.callback_url, \
+     a.status, a.scopes, a.key_expires_in, a.created_at, a.last_modified_at";
+const APP_FROM: &str = "apps a JOIN developers d ON d.id = a.developer_id";
+
+fn app_row(r: &Row<'_>) -> rusqlite::Result<(i64, AppRecord)> {
+    Ok((
+        r.get(0)?,
+        AppRecord {
+            app_id: r.get(1)?,
+            name: r.get(2)?,
+            developer_id: r.get(3)?,
+            developer_email: r.get(4)?,
+            callback_url: r.get(5)?,
+            status: parse_status(&r.get::<_, String>(6)?),
+            scopes: from_json(&r.get::<_, String>(7)?),
+            key_expires_in: r.get(8)?,
+            attributes: Vec::new(),
+            credentials: Vec::new(),
+            created_at: r.get(9)?,
+            last_modified_at: r.get(10)?,
+        },
+    ))
+}
+
+/// Checks an app name: starts with a letter or digit; letters, digits, spaces and
+/// `. _ # - $ %`; at most 255 characters.
+pub fn check_app_name(name: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || " ._#-$%".contains(c);
+    let starts_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if !starts_ok || name.len() > 255 || !name.chars().all(ok_char) {
+        return Err(Error::Invalid(format!(
+            "`{name}` is not a valid app name: start with a letter or digit and use up to 255 \
+             letters, digits, spaces and `. _ # - $ %`"
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates an app under a developer and mints its first key: granted `input.api_products`
+    /// (status per product approvalType), with the app's scopes, expiring after
+    /// `input.key_expires_in` ms (never when `None` or negative).
+    pub fn create_app(&mut self, org: &str, dev: &str, input: &AppInput) -> Result<AppRecord> {
+        let org_id = self.org_id(org)?;
+        let (dev_row, _) = self.developer_row_id(org_id, dev)?;
+        check_app_name(&input.name)?;
+        let now = now_ms();
+        let app_id = uuid::Uuid::new_v4().to_string();
+        let (key, secret) = self.generate_pair();
+        let tx = self.tx()?;
+        let inserted = tx.execute(
+            "INSERT INTO apps (org_id, developer_id, app_id, name, callback_url, status, scopes, \
+             key_expires_in, created_at, last_modified_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+            params![
+                org_id,
+                dev_row,
+                app_id,
+                input.name,
+                input.callback_url,
+                status_str(input.status.unwrap_or(Status::Approved)),
+                to_json(&input.scopes),
+                input.key_expires_in.filter(|ms| *ms >= 0),
+                now
+            ],
+        );
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::AlreadyExists {
+                    kind: Kind::App,
+                    name: input.name.clone(),
+                });
+            }
+            other => other?,
+        };
+        let app_row = tx.last_insert_rowid();
+        write_attributes(&tx, AttrTable::App, app_row, &input.attributes)?;
+        let key_row = super::keys::insert_key(
+            &tx,
+            org_id,
+            app_row,
+            (key.expose(), secret.expose()),
+            &input.scopes,
+            now,
+            expiry(now, input.key_expires_in),
+        )?;
+        super::keys::grant_products(&tx, org_id, key_row, &input.api_products)?;
+        tx.commit()?;
+        self.app_by_row(app_row)
+    }
+
+    /// Reads an app by developer (email or id) and name.
+    pub fn get_app(&self, org: &str, dev: &str, name: &str) -> Result<AppRecord> {
+        let (_, app_row) = self.app_row_id(org, dev, name)?;
+        self.app_by_row(app_row)
+    }
+
+    /// Reads an app by appId (org-wide).
+    pub fn get_app_by_id(&self, org: &str, app_id: &str) -> Result<AppRecord> {
+        let org_id = self.org_id(org)?;
+        let apps = self.load_apps(
+            "a.org_id = ?1 AND a.app_id = ?2",
+            params![org_id, app_id],
+            "a.app_id",
+            1,
+        )?;
+        apps.into_iter().next().ok_or_else(|| Error::NotFound {
+            kind: Kind::App,
+            name: app_id.to_string(),
+        })
+    }
+
+    /// Lists a developer's apps, with keys, sorted by name from `page.start_key` (an app
+    /// name, inclusive; `NotFound` if the developer has no app of that name).
+    pub fn list_developer_apps(&self, org: &str, dev: &str, page: &Page) -> Result<Vec<AppRecord>> {
+        let org_id = self.org_id(org)?;
+        let (dev_row, _) = self.developer_row_id(org_id, dev)?;
+        let start = match &page.start_key {
+            Some(k) => {
+                self.app_row_id(org, dev, k)?;
+                k.clone()
+            }
+            None => String::new(),
+        };
+        self.load_apps(
+            "a.developer_id = ?1 AND a.name >= ?2",
+            params![dev_row, start],
+            "a.name",
+            page.count,
+        )
+    }
+
+    /// Lists every app of the organization with its keys and grants, paginated by appId:
+    /// sorted by appId, from `page.start_key` (an appId, inclusive; `NotFound` if unknown).
+    pub fn list_org_apps(&self, org: &str, page: &Page) -> Result<Vec<AppRecord>> {
+        let org_id = self.org_id(org)?;
+        let start = match &page.start_key {
+            Some(k) => self.get_app_by_id(org, k)?.app_id,
+            None => String::new(),
+        };
+        self.load_apps(
+            "a.org_id = ?1 AND a.app_id >= ?2",
+            params![org_id, start],
+            "a.app_id",
+            page.count,
+        )
+    }
+
+    /// Updates an app (PUT): replaces attributes and callback URL when given; when
+    /// `api_products` is given and non-empty, mints a **new** key with those products and
+    /// `key_expires_in` (Apigee's documented behaviour). Existing keys are untouched.
+    pub fn update_app(
+        &mut self,
+        org: &str,
+        dev: &str,
+        name: &str,
+        update: &AppUpdate,
+    ) -> Result<AppRecord> {
+        let mint = update.api_products.as_ref().is_some_and(|p| !p.is_empty());
+        self.change_app(org, dev, name, update, mint)
+    }
+
+    /// Generates a new key pair for an app (POST app with a body): like [`Store::update_app`],
+    /// but always mints a key, with `api_products` possibly empty.
+    pub fn generate_key(
+        &mut self,
+        org: &str,
+        dev: &str,
+        name: &str,
+        update: &AppUpdate,
+    ) -> Result<AppRecord> {
+        self.change_app(org, dev, name, update, true)
+    }
+
+    fn change_app(
+        &mut self,
+        org: &str,
+        dev: &str,
+        name: &str,
+        update: &AppUpdate,
+        mint: bool,
+    ) -> Result<AppRecord> {
+        let (org_id, app_row) = self.app_row_id(org, dev, name)?;
+        let now = now_ms();
+        let pair = self.generate_pair();
+        let tx = self.tx()?;
+        if let Some(url) = &update.callback_url {
+            let url = Some(url.as_str()).filter(|u| !u.is_empty());
+            tx.execute(
+                "UPDATE apps SET callback_url = ?1 WHERE id = ?2",
+                params![url, app_row],
+            )?;
+        }
+        if let Some(attrs) = &update.attributes {
+            write_attributes(&tx, AttrTable::App, app_row, attrs)?;
+        }
+        if mint {
+            let scopes: String =
+                tx.query_row("SELECT scopes FROM apps WHERE id = ?1", [app_row], |r| {
+                    r.get(0)
+                })?;
+            let key_row = super::keys::insert_key(
+                &tx,
+                org_id,
+                app_row,
+                (pair.0.expose(), pair.1.expose()),
+                &from_json(&scopes),
+                now,
+                expiry(now, update.key_expires_in),
+            )?;
+            let products = update.api_products.clone().unwrap_or_default();
+            super::keys::grant_products(&tx, org_id, key_row, &products)?;
+        }
+        touch_app(&tx, app_row, now)?;
+        tx.commit()?;
+        self.app_by_row(app_row)
+    }
+
+    /// Sets an app `approved` or `revoked`.
+    pub fn set_app_status(&self, org: &str, dev: &str, name: &str, status: Status) -> Result<()> {
+        if status == Status::Pending {
+            return Err(Error::Invalid(
+                "an app is either approved or revoked".into(),
+            ));
+        }
+        let (_, app_row) = self.app_row_id(org, dev, name)?;
+        self.conn.execute(
+            "UPDATE apps SET status = ?1, last_modified_at = ?2 WHERE id = ?3",
+            params![status_str(status), now_ms(), app_row],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes an app with its keys; returns it as it was.
+    pub fn delete_app(&mut self, org: &str, dev: &str, name: &str) -> Result<AppRecord> {
+        let (_, app_row) = self.app_row_id(org, dev, name)?;
+        let record = self.app_by_row(app_row)?;
+        self.conn
+            .execute("DELETE FROM apps WHERE id = ?1", [app_row])?;
+        Ok(record)
+    }
+
+    /// Org row id and app row id of an app.
+    pub(super) fn app_row_id(&self, org: &str, dev: &str, name: &str) -> Result<(i64, i64)> {
+        let org_id = self.org_id(org)?;
+        let (dev_row, email) = self.developer_row_id(org_id, dev)?;
+        let found: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM apps WHERE developer_id = ?1 AND name = ?2")?
+            .query_row(params![dev_row, name], |r| r.get(0))
+            .optional()?;
+        let app_row = found.ok_or_else(|| Error::NotFound {
+            kind: Kind::App,
+            name: format!("{email}/{name}"),
+        })?;
+        Ok((org_id, app_row))
+    }
+
+    /// Reads one app by row id.
+    pub(super) fn app_by_row(&self, app_row: i64) -> Result<AppRecord> {
+        let apps = self.load_apps("a.id = ?1", params![app_row], "a.id", 1)?;
+        apps.into_iter().next().ok_or_else(|| Error::NotFound {
+            kind: Kind::App,
+            name: format!("#{app_row}"),
+        })
+    }
+
+    /// Loads apps matching `filter` (SQL over `apps a` / `developers d` with the bound
+    /// parameters `args`), ordered by `order`, at most `limit`, with everything they hold.
+    fn load_apps(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+        order: &str,
+        limit: usize,
+    ) -> Result<Vec<AppRecord>> {
+        let sql = format!(
+            "SELECT {APP_COLUMNS} FROM {APP_FROM} WHERE {filter} ORDER BY {order} LIMIT {}",
+            limit.min(i64::MAX as usize)
+        );
+        let rows = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(args, app_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let mut attrs = read_attributes(&self.conn, AttrTable::App, &ids)?;
+        let mut keys = super::keys::load_keys(&self.conn, "k.app_id", &ids)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, mut app)| {
+                app.attributes = attrs.remove(&id).unwrap_or_default();
+                app.credentials = keys
+                    .remove(&id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(_, k)| k)
+                    .collect();
+                app
+            })
+            .collect())
+    }
+}
+
+/// Bumps an app's lastModifiedAt.
+pub(super) fn touch_app(conn: &Connection, app_row: i64, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE apps SET last_modified_at = ?1 WHERE id = ?2",
+        params![now, app_row],
+    )?;
+    Ok(())
+}

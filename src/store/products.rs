@@ -1,0 +1,218 @@
+//! API products: create, read, list, replace, delete.
+//!
+//! Deleting a product also removes its grants from keys (neither Apigee flavour documents
+//! what happens; dangling grants would be worse).
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::schema::AttrTable;
+use super::{
+    Error, Kind, Page, ProductInput, ProductRecord, Result, Store, approval_str, from_json,
+    is_unique_violation, now_ms, parse_approval, read_attributes, to_json, write_attributes,
+};
+
+const PRODUCT_COLUMNS: &str = "id, name, display_name, description, approval_type, \
+     api_resources, environments, proxies, scopes, quota, quota_interval, quota_time_unit, \
+     created_at, last_modified_at";
+
+fn product_row(r: &Row<'_>) -> rusqlite::Result<(i64, ProductRecord)> {
+    Ok((
+        r.get(0)?,
+        ProductRecord {
+            product: ProductInput {
+                name: r.get(1)?,
+                display_name: r.get(2)?,
+                description: r.get(3)?,
+                approval_type: parse_approval(&r.get::<_, String>(4)?),
+                attributes: Vec::new(),
+                api_resources: from_json(&r.get::<_, String>(5)?),
+                environments: from_json(&r.get::<_, String>(6)?),
+                proxies: from_json(&r.get::<_, String>(7)?),
+                scopes: from_json(&r.get::<_, String>(8)?),
+                quota: r.get(9)?,
+                quota_interval: r.get(10)?,
+                quota_time_unit: r.get(11)?,
+            },
+            created_at: r.get(12)?,
+            last_modified_at: r.get(13)?,
+        },
+    ))
+}
+
+/// Checks a product name: `A-Z a-z 0-9 . _ - $ % #` and space, at most 100 characters,
+/// not starting or ending with a space.
+pub fn check_product_name(name: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || " ._-$%#".contains(c);
+    if name.is_empty()
+        || name.len() > 100
+        || name.starts_with(' ')
+        || name.ends_with(' ')
+        || !name.chars().all(ok_char)
+    {
+        return Err(Error::Invalid(format!(
+            "`{name}` is not a valid API product name: use 1 to 100 letters, digits, spaces and \
+             `. _ - $ % #`, not starting or ending with a space"
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates an API product. Errors: `AlreadyExists`, `Invalid` (name, display name).
+    pub fn create_product(&mut self, org: &str, p: &ProductInput) -> Result<ProductRecord> {
+        let org_id = self.org_id(org)?;
+        check_product_name(&p.name)?;
+        if p.display_name.trim().is_empty() {
+            return Err(Error::Invalid(
+                "`displayName` is required: give the API product a display name".into(),
+            ));
+        }
+        let now = now_ms();
+        let tx = self.tx()?;
+        let inserted = tx.execute(
+            &format!(
+                "INSERT INTO products (org_id, {}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                &PRODUCT_COLUMNS["id, ".len()..]
+            ),
+            params![
+                org_id,
+                p.name,
+                p.display_name,
+                p.description,
+                approval_str(p.approval_type),
+                to_json(&p.api_resources),
+                to_json(&p.environments),
+                to_json(&p.proxies),
+                to_json(&p.scopes),
+                p.quota,
+                p.quota_interval,
+                p.quota_time_unit,
+                now
+            ],
+        );
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::AlreadyExists {
+                    kind: Kind::Product,
+                    name: p.name.clone(),
+                });
+            }
+            other => other?,
+        };
+        let id = tx.last_insert_rowid();
+        write_attributes(&tx, AttrTable::Product, id, &p.attributes)?;
+        tx.commit()?;
+        self.get_product(org, &p.name)
+    }
+
+    /// Reads an API product by name.
+    pub fn get_product(&self, org: &str, name: &str) -> Result<ProductRecord> {
+        let org_id = self.org_id(org)?;
+        let row = self.find_product(org_id, name)?;
+        Ok(self.complete_products(vec![row])?.remove(0))
+    }
+
+    /// Lists API products sorted by name, from `page.start_key` (inclusive; `NotFound` if
+    /// no product has that name).
+    pub fn list_products(&self, org: &str, page: &Page) -> Result<Vec<ProductRecord>> {
+        let org_id = self.org_id(org)?;
+        let start = match &page.start_key {
+            Some(k) => self.find_product(org_id, k)?.1.product.name,
+            None => String::new(),
+        };
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products WHERE org_id = ?1 AND name >= ?2 \
+             ORDER BY name LIMIT ?3"
+        ))?;
+        let rows = stmt
+            .query_map(params![org_id, start, page.count as i64], product_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        self.complete_products(rows)
+    }
+
+    /// Replaces every field of a product but its name (immutable: a different `name` in
+    /// `p` is `Invalid`; an empty one is taken as unchanged).
+    pub fn update_product(
+        &mut self,
+        org: &str,
+        name: &str,
+        p: &ProductInput,
+    ) -> Result<ProductRecord> {
+        let org_id = self.org_id(org)?;
+        let (id, _) = self.find_product(org_id, name)?;
+        if !p.name.is_empty() && p.name != name {
+            return Err(Error::Invalid(format!(
+                "an API product's name cannot change (`{name}` → `{}`); create a new product \
+                 instead",
+                p.name
+            )));
+        }
+        if p.display_name.trim().is_empty() {
+            return Err(Error::Invalid(
+                "`displayName` is required: send the whole product, including displayName".into(),
+            ));
+        }
+        let tx = self.tx()?;
+        tx.execute(
+            "UPDATE products SET display_name = ?1, description = ?2, approval_type = ?3, \
+             api_resources = ?4, environments = ?5, proxies = ?6, scopes = ?7, quota = ?8, \
+             quota_interval = ?9, quota_time_unit = ?10, last_modified_at = ?11 WHERE id = ?12",
+            params![
+                p.display_name,
+                p.description,
+                approval_str(p.approval_type),
+                to_json(&p.api_resources),
+                to_json(&p.environments),
+                to_json(&p.proxies),
+                to_json(&p.scopes),
+                p.quota,
+                p.quota_interval,
+                p.quota_time_unit,
+                now_ms(),
+                id
+            ],
+        )?;
+        write_attributes(&tx, AttrTable::Product, id, &p.attributes)?;
+        tx.commit()?;
+        self.get_product(org, name)
+    }
+
+    /// Deletes an API product (and its grants on keys); returns it as it was.
+    pub fn delete_product(&mut self, org: &str, name: &str) -> Result<ProductRecord> {
+        let record = self.get_product(org, name)?;
+        let org_id = self.org_id(org)?;
+        self.conn.execute(
+            "DELETE FROM products WHERE org_id = ?1 AND name = ?2",
+            params![org_id, name],
+        )?;
+        Ok(record)
+    }
+
+    /// Row id and record of a product by name.
+    pub(super) fn find_product(&self, org_id: i64, name: &str) -> Result<(i64, ProductRecord)> {
+        let found = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE org_id = ?1 AND name = ?2"
+            ))?
+            .query_row(params![org_id, name], product_row)
+            .optional()?;
+        found.ok_or_else(|| Error::NotFound {
+            kind: Kind::Product,
+            name: name.to_string(),
+        })
+    }
+
+    fn complete_products(&self, rows: Vec<(i64, ProductRecord)>) -> Result<Vec<ProductRecord>> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let mut attrs = read_attributes(&self.conn, AttrTable::Product, &ids)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, mut rec)| {
+                rec.product.attributes = attrs.remove(&id).unwrap_or_default();
+                rec
+            })
+            .collect())
+    }
+}

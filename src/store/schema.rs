@@ -1,0 +1,182 @@
+//! The SQLite schema and its migrations.
+//!
+//! `schema_version` holds one row with the version the database is at. [`migrate`] applies
+//! every migration after it, each in its own transaction, so a database created by an older
+//! registrar is upgraded on open; a database from a newer registrar is refused.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::{Error, Result};
+
+/// Migrations in order; migration `i` brings the database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE orgs (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE developers (
+        id INTEGER PRIMARY KEY,
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        developer_id TEXT NOT NULL UNIQUE,
+        email TEXT NOT NULL COLLATE NOCASE,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_modified_at INTEGER NOT NULL,
+        UNIQUE (org_id, email)
+    );
+    CREATE TABLE products (
+        id INTEGER PRIMARY KEY,
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        approval_type TEXT NOT NULL,
+        api_resources TEXT NOT NULL,
+        environments TEXT NOT NULL,
+        proxies TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        quota TEXT,
+        quota_interval TEXT,
+        quota_time_unit TEXT,
+        created_at INTEGER NOT NULL,
+        last_modified_at INTEGER NOT NULL,
+        UNIQUE (org_id, name)
+    );
+    CREATE TABLE apps (
+        id INTEGER PRIMARY KEY,
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        developer_id INTEGER NOT NULL REFERENCES developers(id) ON DELETE CASCADE,
+        app_id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        callback_url TEXT,
+        status TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        key_expires_in INTEGER,
+        created_at INTEGER NOT NULL,
+        last_modified_at INTEGER NOT NULL,
+        UNIQUE (developer_id, name)
+    );
+    CREATE INDEX apps_org_app_id ON apps (org_id, app_id);
+    CREATE TABLE keys (
+        id INTEGER PRIMARY KEY,
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        consumer_key TEXT NOT NULL,
+        consumer_secret TEXT NOT NULL,
+        status TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        issued_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        UNIQUE (org_id, consumer_key)
+    );
+    CREATE INDEX keys_app ON keys (app_id);
+    CREATE TABLE key_products (
+        key_id INTEGER NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+        product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (key_id, product_id)
+    );
+    CREATE INDEX key_products_product ON key_products (product_id);
+    CREATE TABLE developer_attributes (
+        owner INTEGER NOT NULL REFERENCES developers(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (owner, name)
+    );
+    CREATE TABLE product_attributes (
+        owner INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (owner, name)
+    );
+    CREATE TABLE app_attributes (
+        owner INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (owner, name)
+    );
+    CREATE TABLE key_attributes (
+        owner INTEGER NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (owner, name)
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Sets connection pragmas (foreign keys, WAL for files, busy timeout).
+pub(super) fn configure(conn: &Connection, file: bool) -> Result<()> {
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    if file {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!("SQLite refused WAL mode (journal_mode is {mode})");
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    Ok(())
+}
+
+/// Brings the database to [`SCHEMA_VERSION`].
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    let current: Option<i64> = conn
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .optional()?;
+    let mut version = match current {
+        Some(v) => v,
+        None => {
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)", [])?;
+            0
+        }
+    };
+    if version > SCHEMA_VERSION {
+        return Err(Error::Invalid(format!(
+            "the registry database is at schema version {version}, newer than this registrar \
+             understands ({SCHEMA_VERSION}); upgrade registrar"
+        )));
+    }
+    while version < SCHEMA_VERSION {
+        let tx = conn.transaction()?;
+        tx.execute_batch(MIGRATIONS[version as usize])?;
+        version += 1;
+        tx.execute("UPDATE schema_version SET version = ?1", [version])?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The tables that hold attributes, one per owner kind. Table names are never user input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AttrTable {
+    Developer,
+    Product,
+    App,
+    Key,
+}
+
+impl AttrTable {
+    pub(super) fn table(self) -> &'static str {
+        match self {
+            AttrTable::Developer => "developer_attributes",
+            AttrTable::Product => "product_attributes",
+            AttrTable::App => "app_attributes",
+            AttrTable::Key => "key_attributes",
+        }
+    }
+}
