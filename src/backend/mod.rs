@@ -1,6 +1,7 @@
 //! Backends: the platforms registrar manages. Each reads actual state in bulk and executes
 //! single operations ([`Op`]); they know nothing of plans beyond that.
 
+pub mod apigee;
 pub mod op;
 
 use std::future::Future;
