@@ -276,30 +276,27 @@ impl Client {
                 builder.basic_auth(username, Some(password.expose()))
             }
         };
-        let outcome = self.receive(builder.send().await).await;
-        let status = match &outcome {
-            Ok((status, _)) => status.to_string(),
-            Err(_) => "-".to_string(),
-        };
+        let (status, outcome) = self.receive(req, builder.send().await).await;
         tracing::debug!(
             method = %req.method,
             path = %req.path.redacted(),
-            status = %status,
+            status = %status.map_or_else(|| "-".to_string(), |s| s.to_string()),
             ms = started.elapsed().as_millis() as u64,
             "apigee request"
         );
-        match outcome {
-            Ok((status, body)) => self.classify(req, status, &body),
-            Err(attempt) => attempt,
-        }
+        outcome
     }
 
-    /// Reads status and body, or turns a transport failure into a retry.
+    /// Reads status and body and classifies them; a transport failure becomes a retry.
     async fn receive(
         &self,
+        req: &Request,
         sent: Result<reqwest::Response, reqwest::Error>,
-    ) -> Result<(u16, Vec<u8>), Attempt> {
-        let response = sent.map_err(|e| self.transport(e))?;
+    ) -> (Option<u16>, Attempt) {
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => return (None, self.transport(e)),
+        };
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -307,31 +304,33 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry::retry_after(status, Some(v)));
         let body = match response.bytes().await {
-            Ok(bytes) => bytes.to_vec(),
+            Ok(bytes) => bytes,
             Err(e) => {
                 let message = match self.transport(e) {
                     Attempt::Retry { message, .. } => message,
                     _ => "the reply broke off".to_string(),
                 };
-                return Err(Attempt::Retry {
+                let retry = Attempt::Retry {
                     message: format!("HTTP {status}, then {message}"),
                     retry_after,
                     maybe_applied: true,
-                });
+                };
+                return (Some(status), retry);
             }
         };
         if retry::retryable_status(status) {
             let message = self.redactor.redact(&errors::decode(status, &body).text());
             if !is_missing_association(status, &message) {
-                return Err(Attempt::Retry {
+                let retry = Attempt::Retry {
                     message: format!("HTTP {status}: {message}"),
                     retry_after,
                     // A 429 was refused before any work; a 5xx may have been half done.
                     maybe_applied: status != 429,
-                });
+                };
+                return (Some(status), retry);
             }
         }
-        Ok((status, body))
+        (Some(status), self.classify(req, status, &body))
     }
 
     /// A transport error (timeout, connection, broken body) as a retry. Its text is built
@@ -382,8 +381,10 @@ impl Client {
                 ))),
             };
         }
-        let message = self.redactor.redact(&errors::decode(status, body).text());
-        Attempt::Fail(errors::classify(status, &req.what, message))
+        let error = errors::decode(status, body);
+        Attempt::Fail(errors::classify(status, &req.what, &error, |m| {
+            self.redactor.redact(m)
+        }))
     }
 }
 

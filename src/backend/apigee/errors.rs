@@ -102,15 +102,25 @@ pub(crate) const AUTH_HINT: &str = "set APIGEE_TOKEN to a valid token (Apigee X:
 basic authentication";
 
 /// A final (non-retryable) HTTP failure as a [`BackendError`]. `what` names the resource
-/// for not-found and conflict errors; `message` is already redacted.
-pub(crate) fn classify(status: u16, what: &str, message: String) -> BackendError {
+/// for not-found and conflict errors; `redact` masks secrets in the platform's words.
+pub(crate) fn classify(
+    status: u16,
+    what: &str,
+    error: &PlatformError,
+    redact: impl Fn(&str) -> String,
+) -> BackendError {
     match status {
         401 | 403 => BackendError::Auth(format!(
-            "Apigee refused the credentials (HTTP {status}: {message}); hint: {AUTH_HINT}"
+            "Apigee refused the credentials (HTTP {status}: {}); hint: {AUTH_HINT}",
+            redact(&error.text())
         )),
-        404 => BackendError::NotFound(format!("{what} ({message})")),
-        409 => BackendError::Conflict(format!("{what} ({message})")),
-        _ => BackendError::Rejected { status, message },
+        404 => BackendError::NotFound(format!("{what} ({})", redact(&error.message))),
+        409 if error.message.contains("already exists") => BackendError::Conflict(what.into()),
+        409 => BackendError::Conflict(format!("{what} ({})", redact(&error.message))),
+        _ => BackendError::Rejected {
+            status,
+            message: redact(&error.text()),
+        },
     }
 }
 
@@ -171,18 +181,39 @@ mod tests {
 
     #[test]
     fn statuses_map_to_backend_errors() {
-        assert!(
-            matches!(classify(404, "app `a/b`", "m".into()), BackendError::NotFound(s) if s == "app `a/b` (m)")
+        let e = |code: Option<&str>, message: &str| PlatformError {
+            code: code.map(str::to_string),
+            message: message.to_string(),
+        };
+        let same = |s: &str| s.to_string();
+        let gone = e(
+            Some("developer.service.AppDoesNotExist"),
+            "App named b does not exist",
         );
-        assert!(matches!(
-            classify(409, "x", "m".into()),
-            BackendError::Conflict(_)
-        ));
+        let nf = classify(404, "app `a/b`", &gone, same);
+        assert_eq!(
+            nf.to_string(),
+            "app `a/b` (App named b does not exist) not found"
+        );
+        let dup = e(None, "App with name b already exists");
+        assert_eq!(
+            classify(409, "app `a/b`", &dup, same).to_string(),
+            "app `a/b` already exists"
+        );
+        let taken = e(None, "ConsumerKey is taken");
         assert!(
-            matches!(classify(400, "x", "bad".into()), BackendError::Rejected { status: 400, message } if message == "bad")
+            matches!(classify(409, "x", &taken, same), BackendError::Conflict(m) if m == "x (ConsumerKey is taken)")
+        );
+        let bad = e(
+            Some("keymanagement.service.InvalidScopes"),
+            "Invalid scopes",
+        );
+        assert!(
+            matches!(classify(400, "x", &bad, same), BackendError::Rejected { status: 400, message }
+            if message == "keymanagement.service.InvalidScopes: Invalid scopes")
         );
         for s in [401, 403] {
-            let BackendError::Auth(text) = classify(s, "x", "denied".into()) else {
+            let BackendError::Auth(text) = classify(s, "x", &e(None, "denied"), same) else {
                 panic!("{s} is an auth error")
             };
             assert!(
@@ -190,5 +221,9 @@ mod tests {
                 "{text}"
             );
         }
+        let masked = classify(400, "x", &e(None, "key K1 is bad"), |s| {
+            s.replace("K1", "sha256:…")
+        });
+        assert!(!masked.to_string().contains("K1"));
     }
 }

@@ -1,4 +1,4 @@
-//! When to retry a request and how long to wait: 429, 5xx, timeouts and connection errors
+//! When to retry a request and how long to wait: 408, 429, 5xx, timeouts and connection errors
 //! are retried with capped exponential backoff and full jitter; `Retry-After` (seconds) on
 //! 429/503 sets a floor. Other 4xx are final.
 
@@ -47,9 +47,9 @@ impl RetryPolicy {
     }
 }
 
-/// Whether an HTTP status is worth retrying: 429 and every 5xx.
+/// Whether an HTTP status is worth retrying: 408 (request timeout), 429 and every 5xx.
 pub(crate) fn retryable_status(status: u16) -> bool {
-    status == 429 || (500..600).contains(&status)
+    status == 408 || status == 429 || (500..600).contains(&status)
 }
 
 /// `Retry-After` in seconds (integer or decimal), honoured on 429 and 503 only. HTTP dates
@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn only_429_and_5xx_are_retried() {
-        for s in [429, 500, 502, 503, 504] {
+        for s in [408, 429, 500, 502, 503, 504] {
             assert!(retryable_status(s), "{s}");
         }
         for s in [200, 400, 401, 403, 404, 409, 412, 422] {
