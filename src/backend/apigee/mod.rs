@@ -136,6 +136,19 @@ impl fmt::Debug for Auth {
     }
 }
 
+/// A URL as shown in plans and debug output: without any user name or password in it.
+fn display_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        Ok(_) => raw.to_string(),
+        Err(_) => "(invalid URL)".to_string(),
+    }
+}
+
 /// How to reach one Apigee organization.
 #[derive(Clone)]
 pub struct ApigeeConfig {
@@ -214,7 +227,7 @@ impl fmt::Debug for ApigeeConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApigeeConfig")
             .field("flavor", &self.flavor)
-            .field("base_url", &self.base_url)
+            .field("base_url", &display_url(&self.base_url))
             .field("org", &self.org)
             .field("auth", &self.auth)
             .field("rate_limit_per_sec", &self.rate_limit_per_sec)
@@ -228,6 +241,7 @@ impl fmt::Debug for ApigeeConfig {
 pub struct ApigeeBackend {
     client: Client,
     flavor: Flavor,
+    /// For display: without credentials.
     base_url: String,
     org: String,
 }
@@ -238,7 +252,7 @@ impl ApigeeBackend {
         Ok(ApigeeBackend {
             client: Client::new(&config)?,
             flavor: config.flavor,
-            base_url: config.base_url,
+            base_url: display_url(&config.base_url),
             org: config.org,
         })
     }
@@ -361,6 +375,14 @@ mod tests {
         assert_eq!(backend.quota_per_minute(), Some(6000));
         assert_eq!(backend.requests_made(), 0);
         assert!(!format!("{backend:?}").contains("ya29"));
+        let with_userinfo = ApigeeConfig::new(Flavor::Edge, "o", Auth::Bearer(Secret::new("t")))
+            .with_base_url(Some("https://admin:hunter2@mgmt.example.com:8443"));
+        assert!(!format!("{with_userinfo:?}").contains("hunter2"));
+        let backend = ApigeeBackend::new(with_userinfo).unwrap();
+        assert_eq!(
+            backend.describe(),
+            "Apigee Edge https://mgmt.example.com:8443 org `o`"
+        );
         let bad = ApigeeConfig::new(Flavor::X, "", Auth::Bearer(Secret::new("t")));
         assert!(ApigeeBackend::new(bad).is_err());
     }

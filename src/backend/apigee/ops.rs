@@ -16,7 +16,7 @@ use crate::model::{
     Status,
 };
 
-use super::client::{Attempt, Client, Request};
+use super::client::{Attempt, Client, Request, Sent};
 use super::decode;
 use super::encode::{self, Path};
 use super::wire::{WireApp, WireCredential};
@@ -72,6 +72,28 @@ fn required<T: DeserializeOwned>(body: Option<Value>, what: &str) -> Result<T, B
         .map_err(|e| BackendError::Other(format!("unexpected reply about {what}: {e}")))
 }
 
+/// What a create's reply calls for.
+#[derive(Debug)]
+enum AfterCreate {
+    /// Created; the reply body.
+    Created(Option<Value>),
+    /// 409 after an earlier attempt that may have been carried out: read to confirm. Holds
+    /// the conflict's message, the answer if the read finds nothing.
+    Confirm(String),
+    /// Failed.
+    Failed(BackendError),
+}
+
+fn after_create(sent: Sent) -> AfterCreate {
+    match sent.result {
+        Ok(body) => AfterCreate::Created(body),
+        Err(BackendError::Conflict(message)) if sent.maybe_applied_before => {
+            AfterCreate::Confirm(message)
+        }
+        Err(e) => AfterCreate::Failed(e),
+    }
+}
+
 /// Sends a create; a 409 after a possibly applied earlier attempt is confirmed by `confirm`
 /// (a GET), whose body then stands for the create's.
 async fn create(
@@ -79,9 +101,10 @@ async fn create(
     req: &Request,
     confirm: Request,
 ) -> Result<Option<Value>, BackendError> {
-    let sent = client.send_tracked(req, None).await;
-    match sent.result {
-        Err(BackendError::Conflict(message)) if sent.maybe_applied_before => {
+    match after_create(client.send_tracked(req, None).await) {
+        AfterCreate::Created(body) => Ok(body),
+        AfterCreate::Failed(e) => Err(e),
+        AfterCreate::Confirm(message) => {
             tracing::debug!("{}: reply lost, confirming by reading", req.what());
             match client.send(&confirm).await {
                 Ok(body) => Ok(body),
@@ -89,19 +112,22 @@ async fn create(
                 Err(e) => Err(e),
             }
         }
-        other => other,
     }
 }
 
-/// Sends a delete (or a detach); a 404 after a possibly applied earlier attempt is success.
-async fn delete(client: &Client, req: &Request) -> Result<(), BackendError> {
-    let sent = client.send_tracked(req, None).await;
+/// A delete's (or detach's) result: a 404, or the 500 "not associated" of a detach, after an
+/// earlier attempt that may have been carried out means that attempt did the work.
+fn after_delete(sent: Sent) -> Result<(), BackendError> {
     match sent.result {
         Ok(_) => Ok(()),
         Err(BackendError::NotFound(_)) if sent.maybe_applied_before => Ok(()),
         Err(BackendError::Rejected { status: 500, .. }) if sent.maybe_applied_before => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+async fn delete(client: &Client, req: &Request) -> Result<(), BackendError> {
+    after_delete(client.send_tracked(req, None).await)
 }
 
 async fn send(client: &Client, req: Request) -> Result<OpOutcome, BackendError> {
@@ -281,7 +307,7 @@ async fn tag(
     let path = Path::key(&key.developer, &key.app, &key.consumer_key);
     let req = Request::post(path, encode::key_update(products, &attributes), what);
     client.send(&req).await.map_err(|e| {
-        untagged(
+        after_mint(
             e,
             &format!("{what}: a key was minted but not tagged `{credential}`"),
         )
@@ -291,9 +317,9 @@ async fn tag(
     Ok(())
 }
 
-/// An error after a key was minted: says so, so that the next plan's untagged key is
-/// understood.
-fn untagged(e: BackendError, context: &str) -> BackendError {
+/// An error after a key was minted: says so, so that the key the next plan finds (untagged,
+/// or in the wrong state) is understood.
+fn after_mint(e: BackendError, context: &str) -> BackendError {
     BackendError::Other(format!("{context}: {e}"))
 }
 
@@ -327,14 +353,17 @@ async fn create_app(
     let what = what_app(&app.developer, &app.name);
     let body = encode::app_create(client.flavor(), app, products, scopes, key_expires_in_ms);
     let req = Request::post(Path::developer(&app.developer).seg("apps"), body, &what);
-    let reply = create(
-        client,
-        &req,
-        Request::get(Path::app(&app.developer, &app.name), &what),
-    );
-    let created: WireApp = required(reply.await?, &what)?;
+    let read = Request::get(Path::app(&app.developer, &app.name), &what);
+    let mut created: WireApp = match create(client, &req, read.clone()).await? {
+        Some(body) => required(Some(body), &what)?,
+        None => WireApp::default(),
+    };
+    if created.credentials.is_empty() {
+        // A reply without the key (an empty 201; not seen, but cheap to survive): read it.
+        created = required(client.send(&read).await?, &what)?;
+    }
     let cred = first_credential(&created).ok_or_else(|| {
-        BackendError::Other(format!("{what}: created, but the reply holds no key"))
+        BackendError::Other(format!("{what}: created, but the platform shows no key"))
     })?;
     let mut key = learned_key(client, cred, app);
     if credential != DEFAULT_CREDENTIAL_ID {
@@ -345,7 +374,7 @@ async fn create_app(
         client
             .send(&revoke)
             .await
-            .map_err(|e| untagged(e, &format!("{what}: created with a key, but not revoked")))?;
+            .map_err(|e| after_mint(e, &format!("{what}: created with a key, but not revoked")))?;
     }
     Ok(OpOutcome::Minted(Box::new(key)))
 }
@@ -418,7 +447,9 @@ async fn mint_key(
         client
             .send(&Request::put(path, encode::key_scopes(scopes), &what))
             .await
-            .map_err(|e| untagged(e, &format!("{what}: key minted and tagged, scopes not set")))?;
+            .map_err(|e| {
+                after_mint(e, &format!("{what}: key minted and tagged, scopes not set"))
+            })?;
         key.scopes = scopes.to_vec();
     }
     Ok(OpOutcome::Minted(Box::new(key)))
@@ -452,6 +483,59 @@ mod tests {
         let two = app_with(&[("old", Some(1)), ("n1", Some(5)), ("n2", Some(9))]);
         assert_eq!(new_credential(&two, &seen).unwrap().consumer_key, "n2");
         assert!(new_credential(&app_with(&[("old", Some(1))]), &seen).is_none());
+    }
+
+    fn sent(result: Result<Option<Value>, BackendError>, maybe_applied_before: bool) -> Sent {
+        Sent {
+            result,
+            maybe_applied_before,
+        }
+    }
+
+    #[test]
+    fn a_conflict_is_confirmed_only_after_a_lost_reply() {
+        let conflict = || Err(BackendError::Conflict("app `a/b`".into()));
+        assert!(matches!(
+            after_create(sent(conflict(), true)),
+            AfterCreate::Confirm(_)
+        ));
+        assert!(matches!(
+            after_create(sent(conflict(), false)),
+            AfterCreate::Failed(BackendError::Conflict(_))
+        ));
+        assert!(matches!(
+            after_create(sent(Ok(None), true)),
+            AfterCreate::Created(None)
+        ));
+        let rejected = || {
+            Err(BackendError::Rejected {
+                status: 400,
+                message: "bad".into(),
+            })
+        };
+        assert!(matches!(
+            after_create(sent(rejected(), true)),
+            AfterCreate::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn a_missing_resource_ends_a_delete_only_after_a_lost_reply() {
+        let gone = || Err(BackendError::NotFound("app `a/b`".into()));
+        assert!(after_delete(sent(gone(), true)).is_ok());
+        assert!(matches!(
+            after_delete(sent(gone(), false)),
+            Err(BackendError::NotFound(_))
+        ));
+        let detached = || {
+            Err(BackendError::Rejected {
+                status: 500,
+                message: "not associated".into(),
+            })
+        };
+        assert!(after_delete(sent(detached(), true)).is_ok());
+        assert!(after_delete(sent(detached(), false)).is_err());
+        assert!(after_delete(sent(Ok(None), false)).is_ok());
     }
 
     #[test]
