@@ -19,6 +19,7 @@ mod client;
 mod decode;
 mod encode;
 mod errors;
+mod mint;
 mod ops;
 mod page;
 mod ratelimit;
