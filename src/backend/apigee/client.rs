@@ -131,13 +131,16 @@ pub(crate) struct Client {
 impl Client {
     /// A client for `config`.
     pub(crate) fn new(config: &ApigeeConfig) -> Result<Client, BackendError> {
-        let parsed = url::Url::parse(&config.base_url).map_err(|e| {
-            BackendError::Other(format!("invalid Apigee URL `{}`: {e}", config.base_url))
-        })?;
+        let parsed = url::Url::parse(&config.base_url)
+            .map_err(|e| BackendError::Other(format!("invalid Apigee URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(BackendError::Other(format!(
-                "invalid Apigee URL `{}`: expected http or https",
-                config.base_url
+                "invalid Apigee URL `{parsed}`: expected http or https"
+            )));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(BackendError::Auth(format!(
+                "the Apigee URL must not carry credentials; hint: {AUTH_HINT}"
             )));
         }
         if config.org.is_empty() {

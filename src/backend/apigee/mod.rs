@@ -379,11 +379,14 @@ mod tests {
         let with_userinfo = ApigeeConfig::new(Flavor::Edge, "o", Auth::Bearer(Secret::new("t")))
             .with_base_url(Some("https://admin:hunter2@mgmt.example.com:8443"));
         assert!(!format!("{with_userinfo:?}").contains("hunter2"));
-        let backend = ApigeeBackend::new(with_userinfo).unwrap();
-        assert_eq!(
-            backend.describe(),
-            "Apigee Edge https://mgmt.example.com:8443 org `o`"
+        let refused = ApigeeBackend::new(with_userinfo).unwrap_err().to_string();
+        assert!(
+            !refused.contains("hunter2") && refused.contains("APIGEE_"),
+            "{refused}"
         );
+        let not_http = ApigeeConfig::new(Flavor::X, "o", Auth::Bearer(Secret::new("t")))
+            .with_base_url(Some("ftp://example.com"));
+        assert!(ApigeeBackend::new(not_http).is_err());
         let bad = ApigeeConfig::new(Flavor::X, "", Auth::Bearer(Secret::new("t")));
         assert!(ApigeeBackend::new(bad).is_err());
     }
