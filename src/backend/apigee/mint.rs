@@ -1,6 +1,8 @@
 //! The operations that mint a key: creating an app (its first key) and generating another
 //! key for an existing app. The new key is found, tagged with its credential id and returned
 //! with its secret; a mint whose reply was lost is adopted from a re-read, never repeated.
+//! Once a key exists, failed follow-ups (tag, revoke, scopes) are warnings, not errors: the
+//! key and its secret are still returned, so that apply stores the secret.
 
 use std::collections::HashSet;
 
@@ -34,21 +36,17 @@ async fn tag(
     attributes.insert(CREDENTIAL_ATTRIBUTE.to_string(), credential.to_string());
     let path = Path::key(&key.developer, &key.app, &key.consumer_key);
     let req = Request::post(path, encode::key_update(products, &attributes), what);
-    client.send(&req).await.map_err(|e| {
-        after_mint(
-            e,
-            &format!("{what}: a key was minted but not tagged `{credential}`"),
-        )
-    })?;
+    client.send(&req).await?;
     key.attributes = attributes;
     key.id = Some(credential.to_string());
     Ok(())
 }
 
-/// An error after a key was minted: says so, so that the key the next plan finds (untagged,
-/// or in the wrong state) is understood.
-fn after_mint(e: BackendError, context: &str) -> BackendError {
-    BackendError::Other(format!("{context}: {e}"))
+/// A follow-up of a mint (tag, revoke, scopes) failed. The key exists and its secret must
+/// reach the secrets store, so the operation still returns it; the warning says what is
+/// left for the next plan to show.
+fn warn_after_mint(what: &str, step: &str, e: &BackendError) {
+    tracing::warn!("{what}: a key was minted, but {step} failed: {e}; the next plan shows it");
 }
 
 /// The credential an app was created with: the first issued.
@@ -94,15 +92,16 @@ pub(crate) async fn create_app(
         BackendError::Other(format!("{what}: created, but the platform shows no key"))
     })?;
     let mut key = learned_key(client, cred, app);
-    if credential != DEFAULT_CREDENTIAL_ID {
-        tag(client, &mut key, credential, products, &what).await?;
+    if credential != DEFAULT_CREDENTIAL_ID
+        && let Err(e) = tag(client, &mut key, credential, products, &what).await
+    {
+        warn_after_mint(&what, &format!("tagging it `{credential}`"), &e);
     }
     if app.status == Status::Revoked {
         let revoke = Request::action(Path::app(&app.developer, &app.name), "revoke", &what);
-        client
-            .send(&revoke)
-            .await
-            .map_err(|e| after_mint(e, &format!("{what}: created with a key, but not revoked")))?;
+        if let Err(e) = client.send(&revoke).await {
+            warn_after_mint(&what, "revoking the app", &e);
+        }
     }
     Ok(OpOutcome::Minted(Box::new(key)))
 }
@@ -169,16 +168,18 @@ pub(crate) async fn mint_key(
         attempt += 1;
     };
     let mut key = learned_key(client, &minted, app);
-    tag(client, &mut key, credential, products, &what).await?;
+    if let Err(e) = tag(client, &mut key, credential, products, &what).await {
+        warn_after_mint(&what, &format!("tagging it `{credential}`"), &e);
+    }
     if !scopes.is_empty() {
         let path = Path::key(&app.developer, &app.name, &key.consumer_key);
-        client
+        match client
             .send(&Request::put(path, encode::key_scopes(scopes), &what))
             .await
-            .map_err(|e| {
-                after_mint(e, &format!("{what}: key minted and tagged, scopes not set"))
-            })?;
-        key.scopes = scopes.to_vec();
+        {
+            Ok(_) => key.scopes = scopes.to_vec(),
+            Err(e) => warn_after_mint(&what, "setting its scopes", &e),
+        }
     }
     Ok(OpOutcome::Minted(Box::new(key)))
 }
