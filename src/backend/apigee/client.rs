@@ -81,6 +81,19 @@ impl Request {
         self
     }
 
+    /// Path and query as sent (keys redacted), for tests.
+    #[cfg(test)]
+    pub(crate) fn target(&self) -> String {
+        let query: Vec<(&str, &str)> = self.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        match encoded.is_empty() {
+            true => self.path.redacted(),
+            false => format!("{}?{encoded}", self.path.redacted()),
+        }
+    }
+
     /// The resource this request is about, for messages.
     pub(crate) fn what(&self) -> &str {
         &self.what

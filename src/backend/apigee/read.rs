@@ -43,6 +43,20 @@ const APPS: ListCall = ListCall {
     extra: &[("includeCred", "true")],
 };
 
+/// The request for one page: `?expand=true&{count|rows}=N[&startKey=…]` plus the call's own.
+fn page_request(call: &ListCall, size: usize, start: Option<&str>) -> Request {
+    let mut req = Request::get(Path::root(call.collection), call.collection)
+        .query("expand", "true")
+        .query(call.size_param, size.to_string());
+    for (name, value) in call.extra {
+        req = req.query(name, *value);
+    }
+    if let Some(start) = start {
+        req = req.query("startKey", start);
+    }
+    req
+}
+
 /// Fetches every page of `call`; `items` takes the wrapper (`{"developer": […]}`) apart.
 async fn list_all<W: DeserializeOwned + Default, T>(
     client: &Client,
@@ -54,15 +68,7 @@ async fn list_all<W: DeserializeOwned + Default, T>(
     let mut pager = Pager::new(PAGE_SIZE);
     let mut all = Vec::new();
     while let Some(start) = pager.next() {
-        let mut req = Request::get(Path::root(call.collection), call.collection)
-            .query("expand", "true")
-            .query(call.size_param, pager.page_size().to_string());
-        for (name, value) in call.extra {
-            req = req.query(name, *value);
-        }
-        if let Some(start) = start {
-            req = req.query("startKey", start);
-        }
+        let req = page_request(call, pager.page_size(), start);
         let body = client.send_tracked(&req, Some(tally)).await.result?;
         let page = parse::<W>(body, call.collection)?;
         all.extend(pager.accept(items(page), &key));
@@ -171,4 +177,28 @@ pub(crate) async fn read(client: &Client, scope: ReadScope) -> Result<Actual, Ba
     }
     actual.requests = tally.load(Ordering::Relaxed);
     Ok(actual)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_requests() {
+        let first = page_request(&APPS, 1000, None);
+        assert_eq!(
+            first.target(),
+            "/apps?expand=true&rows=1000&includeCred=true"
+        );
+        let next = page_request(&DEVELOPERS, 1000, Some("a+b@example.com"));
+        assert_eq!(
+            next.target(),
+            "/developers?expand=true&count=1000&startKey=a%2Bb%40example.com"
+        );
+        let products = page_request(&PRODUCTS, 1000, Some("p 1"));
+        assert_eq!(
+            products.target(),
+            "/apiproducts?expand=true&count=1000&startKey=p+1"
+        );
+    }
 }
