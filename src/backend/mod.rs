@@ -1,6 +1,7 @@
 //! Backends: the platforms registrar manages. Each reads actual state in bulk and executes
 //! single operations ([`Op`]); they know nothing of plans beyond that.
 
+pub mod apigee;
 pub mod local;
 pub mod op;
 
@@ -106,6 +107,8 @@ pub trait Backend: Send + Sync + 'static {
 pub enum AnyBackend {
     /// The embedded registry.
     Local(local::LocalBackend),
+    /// Apigee X/hybrid or Edge.
+    Apigee(apigee::ApigeeBackend),
 }
 
 impl AnyBackend {
@@ -136,24 +139,28 @@ impl Backend for AnyBackend {
     fn describe(&self) -> String {
         match self {
             AnyBackend::Local(b) => b.describe(),
+            AnyBackend::Apigee(b) => b.describe(),
         }
     }
 
     fn quota_per_minute(&self) -> Option<u32> {
         match self {
             AnyBackend::Local(b) => b.quota_per_minute(),
+            AnyBackend::Apigee(b) => b.quota_per_minute(),
         }
     }
 
     async fn read(&self, scope: ReadScope) -> Result<Actual, BackendError> {
         match self {
             AnyBackend::Local(b) => b.read(scope).await,
+            AnyBackend::Apigee(b) => b.read(scope).await,
         }
     }
 
     async fn execute(&self, op: &Op) -> Result<OpOutcome, BackendError> {
         match self {
             AnyBackend::Local(b) => b.execute(op).await,
+            AnyBackend::Apigee(b) => b.execute(op).await,
         }
     }
 }
