@@ -118,7 +118,6 @@ impl AnyBackend {
         target: &crate::plan::planfile::Target,
         rate_limit: Option<f64>,
     ) -> anyhow::Result<AnyBackend> {
-        let _ = rate_limit;
         match target.backend {
             crate::cli::BackendKind::Local => {
                 let db = target
@@ -130,7 +129,15 @@ impl AnyBackend {
                     &target.org,
                 )?))
             }
-            other => anyhow::bail!("backend {other:?} is not available in this build"),
+            kind => {
+                let config = apigee::ApigeeConfig::from_args(
+                    kind,
+                    target.url.as_deref(),
+                    Some(&target.org),
+                )?
+                .with_rate_limit(rate_limit);
+                Ok(AnyBackend::Apigee(apigee::ApigeeBackend::new(config)?))
+            }
         }
     }
 }
