@@ -340,12 +340,16 @@ async fn apps_and_keys_with_the_platform_quirks() {
         imported.get("apiProducts").is_none(),
         "import ignores products: {imported}"
     );
-    s.post(
-        &format!("{web}/keys/create"),
-        json!({"consumerKey": "imported-2", "consumerSecret": "s", "expiresInSeconds": "60"}),
-    )
-    .await
-    .expect(201);
+    let k2 = s
+        .post(
+            &format!("{web}/keys/create"),
+            json!({"consumerKey": "imported-2", "consumerSecret": "s", "expiresInSeconds": "60"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let issued: i64 = k2["issuedAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(k2["expiresAt"], (issued + 60_000).to_string());
     let dup = s
         .post(
             &format!("{web}/keys/create"),

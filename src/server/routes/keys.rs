@@ -86,15 +86,7 @@ pub async fn replace(
     let o = org.clone();
     let k = st
         .db(&org, move |s| {
-            let mut k = if products.is_empty() {
-                s.get_key(&o, &dev, &app, &key)?
-            } else {
-                s.add_key_products(&o, &dev, &app, &key, &products, None)?
-            };
-            if let Some(scopes) = scopes {
-                k = s.set_key_scopes(&o, &dev, &app, &key, &scopes)?;
-            }
-            Ok(k)
+            s.replace_key(&o, &dev, &app, &key, &products, scopes.as_deref())
         })
         .await?;
     Ok(ok(encode::key(st.flavor, &k)))
