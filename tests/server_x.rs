@@ -203,6 +203,9 @@ async fn lists_are_wrappers_of_stubs_paginated_with_inclusive_start_key() {
             .iter()
             .all(|a| a.as_object().unwrap().keys().eq(["appId"]))
     );
+    let owners = s.get("developers?app=b").await.expect(200).body;
+    assert_eq!(owners, json!({"developer": [{"email": "d0@x.com"}]}));
+    assert_eq!(s.get("developers?app=zzz").await.body, json!({}));
     let shallow = s
         .get("developers/d0%40x.com/apps?shallowExpand=true")
         .await

@@ -1,6 +1,7 @@
 //! Routes of the management API under `/v1/organizations/{org}` (and `/v1/o/{org}` on
 //! Edge), the middleware stack, and helpers shared by the handlers.
 
+mod app_filter;
 mod apps;
 mod attributes;
 mod developers;
