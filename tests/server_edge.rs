@@ -134,7 +134,8 @@ async fn apps_keys_and_products_under_both_path_prefixes() {
         let imported = s
             .post(
                 &format!("{one}/keys/create"),
-                json!({"consumerKey": key, "consumerSecret": "secret", "apiProducts": ["p1"]}),
+                json!({"consumerKey": key, "consumerSecret": "secret", "apiProducts": ["p1"],
+                       "expiresInSeconds": 60}),
             )
             .await
             .expect(201)
@@ -143,6 +144,10 @@ async fn apps_keys_and_products_under_both_path_prefixes() {
             imported["apiProducts"],
             json!([]),
             "import ignores products"
+        );
+        assert_eq!(
+            imported["expiresAt"], -1,
+            "Edge cannot set an expiry on import"
         );
         let k = format!("{one}/keys/{key}");
         let added = s

@@ -139,6 +139,10 @@ fn not_found(kind: Kind, name: &str, org: &str) -> ApiError {
             "keymanagement.service.InvalidClientIdForGivenApp",
             "Invalid consumer key for Given App".to_string(),
         ),
+        Kind::Attribute => (
+            "registrar.AttributeDoesNotExist",
+            format!("Attribute {name} does not exist"),
+        ),
     };
     ApiError::new(StatusCode::NOT_FOUND, code, message)
 }
@@ -166,9 +170,9 @@ fn already_exists(kind: Kind, name: &str) -> ApiError {
             e.grpc_status = Some("ABORTED");
             return e;
         }
-        Kind::Org => (
+        Kind::Org | Kind::Attribute => (
             "registrar.AlreadyExists",
-            format!("Organization {name} already exists"),
+            format!("{kind} {name} already exists"),
         ),
     };
     ApiError::new(StatusCode::CONFLICT, code, message)

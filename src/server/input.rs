@@ -241,4 +241,17 @@ pub struct ListQuery {
     pub include_cred: Option<String>,
     /// `?action=…` on POSTs.
     pub action: Option<String>,
+    /// `/apps?filter=field=value` (X).
+    pub filter: Option<String>,
+    /// `/apps?status=approved|revoked`.
+    pub status: Option<String>,
+    /// `/apps?apiProduct=name`.
+    #[serde(rename = "apiProduct")]
+    pub api_product: Option<String>,
+    /// `/apps?keyStatus=approved|revoked`.
+    #[serde(rename = "keyStatus")]
+    pub key_status: Option<String>,
+    /// `/apps?pageSize=N` (X): same as `rows`.
+    #[serde(rename = "pageSize")]
+    pub page_size: Option<String>,
 }

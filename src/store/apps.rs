@@ -129,6 +129,24 @@ impl Store {
         })
     }
 
+    /// Reads the app that holds a consumer key (org-wide), as `/apps?filter=consumerKey=`
+    /// does. Unknown keys are `NotFound` (named by fingerprint).
+    pub fn find_app_by_consumer_key(&self, org: &str, key: &str) -> Result<AppRecord> {
+        let org_id = self.org_id(org)?;
+        let row: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT app_id FROM keys WHERE org_id = ?1 AND consumer_key = ?2")?
+            .query_row(params![org_id, key], |r| r.get(0))
+            .optional()?;
+        match row {
+            Some(app_row) => self.app_by_row(app_row),
+            None => Err(Error::NotFound {
+                kind: Kind::Key,
+                name: crate::model::fingerprint(key.as_bytes()),
+            }),
+        }
+    }
+
     /// Lists a developer's apps, with keys, sorted by name from `page.start_key` (an app
     /// name, inclusive; `NotFound` if the developer has no app of that name).
     pub fn list_developer_apps(&self, org: &str, dev: &str, page: &Page) -> Result<Vec<AppRecord>> {

@@ -166,6 +166,24 @@ pub(super) fn load_keys(
     Ok(out)
 }
 
+/// Scopes offered by the products granted to a key, in grant order, without duplicates.
+fn allowed_scopes(conn: &Connection, key_row: i64) -> Result<Vec<String>> {
+    let mut allowed: Vec<String> = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.scopes FROM key_products kp JOIN products p ON p.id = kp.product_id \
+         WHERE kp.key_id = ?1 ORDER BY kp.position",
+    )?;
+    let mut q = stmt.query([key_row])?;
+    while let Some(r) = q.next()? {
+        for s in from_json(&r.get::<_, String>(0)?) {
+            if !allowed.contains(&s) {
+                allowed.push(s);
+            }
+        }
+    }
+    Ok(allowed)
+}
+
 /// Where a key lives: org row id, app row id, key row id.
 struct KeyAt {
     org_id: i64,
@@ -245,31 +263,35 @@ impl Store {
         key: &str,
         scopes: &[String],
     ) -> Result<KeyRecord> {
+        self.replace_key(org, dev, app, key, &[], Some(scopes))
+    }
+
+    /// PUT of a key in one transaction: grants `products` (appended, duplicates ignored),
+    /// then, when given, replaces the scopes (each must be offered by one of the key's
+    /// products, else `InvalidScopes` and nothing changes).
+    pub fn replace_key(
+        &mut self,
+        org: &str,
+        dev: &str,
+        app: &str,
+        key: &str,
+        products: &[String],
+        scopes: Option<&[String]>,
+    ) -> Result<KeyRecord> {
         let at = self.find_key(org, dev, app, key)?;
-        let mut allowed: Vec<String> = Vec::new();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT p.scopes FROM key_products kp JOIN products p ON p.id = kp.product_id \
-             WHERE kp.key_id = ?1 ORDER BY kp.position",
-        )?;
-        let mut q = stmt.query([at.key_row])?;
-        while let Some(r) = q.next()? {
-            for s in from_json(&r.get::<_, String>(0)?) {
-                if !allowed.contains(&s) {
-                    allowed.push(s);
-                }
-            }
-        }
-        drop(q);
-        drop(stmt);
-        if let Some(bad) = scopes.iter().find(|s| !allowed.contains(s)) {
-            tracing::debug!("scope `{bad}` is not offered by the key's products");
-            return Err(Error::InvalidScopes { allowed });
-        }
         let tx = self.tx()?;
-        tx.execute(
-            "UPDATE keys SET scopes = ?1 WHERE id = ?2",
-            params![to_json(scopes), at.key_row],
-        )?;
+        grant_products(&tx, at.org_id, at.key_row, products)?;
+        if let Some(scopes) = scopes {
+            let allowed = allowed_scopes(&tx, at.key_row)?;
+            if let Some(bad) = scopes.iter().find(|s| !allowed.contains(s)) {
+                tracing::debug!("scope `{bad}` is not offered by the key's products");
+                return Err(Error::InvalidScopes { allowed });
+            }
+            tx.execute(
+                "UPDATE keys SET scopes = ?1 WHERE id = ?2",
+                params![to_json(scopes), at.key_row],
+            )?;
+        }
         touch_app(&tx, at.app_row, now_ms())?;
         tx.commit()?;
         self.key_by_row(at.key_row)

@@ -16,6 +16,7 @@
 //! apps by appId) and paginated with an inclusive `start_key` cursor, as Apigee does.
 
 mod apps;
+mod attributes;
 mod developers;
 mod keys;
 mod products;
@@ -31,6 +32,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{ApprovalType, DeveloperStatus, Secret, Status};
 
+pub use attributes::AttrOwner;
 pub use schema::SCHEMA_VERSION;
 pub use types::*;
 
@@ -50,6 +52,8 @@ pub enum Kind {
     App,
     /// A key (credential).
     Key,
+    /// An attribute of a developer, app or product.
+    Attribute,
 }
 
 impl fmt::Display for Kind {
@@ -60,6 +64,7 @@ impl fmt::Display for Kind {
             Kind::Product => "API product",
             Kind::App => "app",
             Kind::Key => "key",
+            Kind::Attribute => "attribute",
         })
     }
 }

@@ -450,3 +450,22 @@ fn file_database_uses_wal_and_reopens_at_the_current_version() {
     let err = Store::open(&path).unwrap_err();
     assert!(err.to_string().contains("upgrade registrar"), "{err}");
 }
+
+#[test]
+fn put_key_grants_and_scopes_in_one_transaction() {
+    let mut s = seeded();
+    let a = s
+        .create_app("local", "alice@example.com", &app("web", &[]))
+        .unwrap();
+    let key = a.credentials[0].consumer_key.expose().to_string();
+    let (o, d) = ("local", "alice@example.com");
+    let bad = s.replace_key(o, d, "web", &key, &["auto".into()], Some(&["admin".into()]));
+    assert!(matches!(bad, Err(Error::InvalidScopes { .. })));
+    let k = s.get_key(o, d, "web", &key).unwrap();
+    assert!(k.api_products.is_empty(), "the failed PUT granted nothing");
+    let k = s
+        .replace_key(o, d, "web", &key, &["auto".into()], Some(&["write".into()]))
+        .unwrap();
+    assert_eq!(k.api_products[0].product, "auto");
+    assert_eq!(k.scopes, ["write"]);
+}

@@ -3,7 +3,7 @@
 
 use axum::response::Response;
 
-use super::{St, action, created, cursor, missing_start_key, no_content, ok};
+use super::{St, action, app_filter, created, cursor, missing_start_key, no_content, ok};
 use crate::cli::Flavor;
 use crate::model::Status;
 use crate::server::encode::{self, AppView};
@@ -144,8 +144,8 @@ pub async fn delete(
     Ok(ok(encode::app(st.flavor, &a, AppView::Full)))
 }
 
-/// GET /apps: `expand`, `rows`, `startKey` (an appId, inclusive), `ids` (appIds),
-/// `includeCred`. Sorted by appId.
+/// GET /apps: `expand`, `rows` (or `pageSize`), `startKey` (an appId, inclusive), `ids`
+/// (appIds), `includeCred`, and the filters of [`app_filter`]. Sorted by appId.
 pub async fn list_for_org(
     st: St,
     P(org): P<String>,
@@ -155,6 +155,12 @@ pub async fn list_for_org(
     let expand = flag("expand", q.expand.as_deref())?;
     let credentials =
         q.include_cred.as_deref().map(str::to_ascii_lowercase) != Some("false".to_string());
+    let rows = count(
+        "rows",
+        q.rows.as_deref().or(q.page_size.as_deref()),
+        ORG_LIST_LIMIT,
+    )?;
+    let conds = app_filter::conditions(&q)?;
     let o = org.clone();
     let apps = if let Some(ids) = q.ids.filter(|i| !i.is_empty()) {
         let ids: Vec<String> = ids.split(',').map(|s| s.trim().to_string()).collect();
@@ -173,12 +179,32 @@ pub async fn list_for_org(
             .await?;
         apps.sort_by(|a, b| a.app_id.cmp(&b.app_id));
         apps.dedup_by(|a, b| a.app_id == b.app_id);
+        apps.retain(|a| app_filter::matches(a, &conds));
         apps
+    } else if !conds.is_empty() {
+        let start = q.start_key;
+        st.db(&org, move |s| {
+            let candidates = match app_filter::consumer_key(&conds) {
+                Some(key) => match s.find_app_by_consumer_key(&o, key) {
+                    Ok(app) => vec![app],
+                    Err(crate::store::Error::NotFound { .. }) => Vec::new(),
+                    Err(e) => return Err(e),
+                },
+                None => s.list_org_apps(&o, &Page::first(usize::MAX))?,
+            };
+            Ok(candidates
+                .into_iter()
+                .filter(|a| app_filter::matches(a, &conds))
+                .filter(|a| start.as_deref().is_none_or(|k| a.app_id.as_str() >= k))
+                .take(rows)
+                .collect())
+        })
+        .await?
     } else {
         let has_start = q.start_key.is_some();
         let page = Page {
             start_key: q.start_key,
-            count: count("rows", q.rows.as_deref(), ORG_LIST_LIMIT)?,
+            count: rows,
         };
         let found = st
             .db(&org, move |s| {

@@ -23,13 +23,18 @@ fn approve_or_revoke(q: &ListQuery) -> Result<Option<Status>, ApiError> {
 }
 
 /// POST …/keys/create (and …/keys on X): imports a caller-chosen key; products in the body
-/// are ignored and the key starts `approved`, as on Apigee.
+/// are ignored and the key starts `approved`, as on Apigee. `expiresInSeconds` is honoured
+/// on X only.
 pub async fn import(
     st: St,
     P((org, dev, app)): P<(String, String, String)>,
     JsonBody(body): JsonBody<KeyBody>,
 ) -> Result<Response, ApiError> {
-    let import = body.into_import()?;
+    let mut import = body.into_import()?;
+    if st.flavor == crate::cli::Flavor::Edge {
+        // Edge cannot set an expiry on import; only X reads `expiresInSeconds`.
+        import.expires_in_ms = None;
+    }
     let o = org.clone();
     let k = st
         .db(&org, move |s| s.import_key(&o, &dev, &app, &import))
@@ -86,15 +91,7 @@ pub async fn replace(
     let o = org.clone();
     let k = st
         .db(&org, move |s| {
-            let mut k = if products.is_empty() {
-                s.get_key(&o, &dev, &app, &key)?
-            } else {
-                s.add_key_products(&o, &dev, &app, &key, &products, None)?
-            };
-            if let Some(scopes) = scopes {
-                k = s.set_key_scopes(&o, &dev, &app, &key, &scopes)?;
-            }
-            Ok(k)
+            s.replace_key(&o, &dev, &app, &key, &products, scopes.as_deref())
         })
         .await?;
     Ok(ok(encode::key(st.flavor, &k)))

@@ -1,7 +1,9 @@
 //! Routes of the management API under `/v1/organizations/{org}` (and `/v1/o/{org}` on
 //! Edge), the middleware stack, and helpers shared by the handlers.
 
+mod app_filter;
 mod apps;
+mod attributes;
 mod developers;
 mod keys;
 mod products;
@@ -86,6 +88,19 @@ fn org_routes(flavor: Flavor) -> Router<Arc<ServerState>> {
         )
         .route("/apps", get(apps::list_for_org))
         .route("/apps/{app_id}", get(apps::get_by_id));
+    for owner in [DEV, APP, "/apiproducts/{product}"] {
+        r = r
+            .route(
+                &format!("{owner}/attributes"),
+                get(attributes::list).post(attributes::replace),
+            )
+            .route(
+                &format!("{owner}/attributes/{{name}}"),
+                get(attributes::get)
+                    .post(attributes::set)
+                    .delete(attributes::delete),
+            );
+    }
     if flavor == Flavor::X {
         r = r.route(&format!("{APP}/keys"), post(keys::import));
     }
