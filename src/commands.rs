@@ -157,11 +157,25 @@ async fn make_plan<B: Backend>(
         products: !state.products.is_empty() || !state.apps.is_empty() || opts.prune,
         apps: !state.apps.is_empty() || opts.prune || !state.developers.is_empty(),
     };
+    let started = std::time::Instant::now();
     let actual = backend
         .read(scope)
         .await
         .map_err(anyhow::Error::new)
         .with_context(|| format!("failed to read {}", backend.describe()))?;
+    tracing::info!(
+        "read {} developers, {} products, {} apps, {} keys {} in {} ms",
+        actual.developers.len(),
+        actual.products.len(),
+        actual.apps.len(),
+        actual.keys.len(),
+        if actual.requests == 0 {
+            "in-process".to_string()
+        } else {
+            format!("with {} HTTP requests", actual.requests)
+        },
+        started.elapsed().as_millis()
+    );
     let (stored, rotations) = stored_view(store);
     let options = diff::Options {
         prune: opts.prune,
