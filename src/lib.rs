@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod names;
 pub mod output;
 pub mod plan;
 pub mod secrets;

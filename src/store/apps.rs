@@ -38,21 +38,9 @@ fn app_row(r: &Row<'_>) -> rusqlite::Result<(i64, AppRecord)> {
     ))
 }
 
-/// Checks an app name: starts with a letter or digit; letters, digits, spaces and
-/// `. _ # - $ %`; at most 255 characters.
+/// Checks a name by the platform's rules ([`crate::names::check_app_name`]).
 pub fn check_app_name(name: &str) -> Result<()> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || " ._#-$%".contains(c);
-    let starts_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    if !starts_ok || name.len() > 255 || !name.chars().all(ok_char) {
-        return Err(Error::Invalid(format!(
-            "`{name}` is not a valid app name: start with a letter or digit and use up to 255 \
-             letters, digits, spaces and `. _ # - $ %`"
-        )));
-    }
-    Ok(())
+    crate::names::check_app_name(name).map_err(Error::Invalid)
 }
 
 impl Store {

@@ -39,22 +39,9 @@ fn product_row(r: &Row<'_>) -> rusqlite::Result<(i64, ProductRecord)> {
     ))
 }
 
-/// Checks a product name: `A-Z a-z 0-9 . _ - $ % #` and space, at most 100 characters,
-/// not starting or ending with a space.
+/// Checks a name by the platform's rules ([`crate::names::check_product_name`]).
 pub fn check_product_name(name: &str) -> Result<()> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || " ._-$%#".contains(c);
-    if name.is_empty()
-        || name.len() > 100
-        || name.starts_with(' ')
-        || name.ends_with(' ')
-        || !name.chars().all(ok_char)
-    {
-        return Err(Error::Invalid(format!(
-            "`{name}` is not a valid API product name: use 1 to 100 letters, digits, spaces and \
-             `. _ - $ % #`, not starting or ending with a space"
-        )));
-    }
-    Ok(())
+    crate::names::check_product_name(name).map_err(Error::Invalid)
 }
 
 impl Store {

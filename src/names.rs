@@ -1,0 +1,152 @@
+//! Apigee's naming rules (spec/apigee-api.md §3.9, §4.8), shared by config validation and the
+//! registry store, so `validate` and `registrar serve` agree on what a valid name is.
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() > 24 {
+        format!("{}…", s.chars().take(24).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+/// A valid email address (the platform's natural key for developers).
+pub fn check_email(email: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("invalid email `{email}`: {why}"));
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return bad("it needs an `@`");
+    };
+    if local.is_empty() || local.len() > 64 {
+        return bad("the part before `@` must have 1 to 64 characters");
+    }
+    if local
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "@,;:<>()[]\\\"".contains(c))
+    {
+        return bad("the part before `@` has a character email does not allow");
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return bad("dots in the part before `@` must stand between other characters");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2
+        || labels.iter().any(|l| {
+            l.is_empty()
+                || l.len() > 63
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    {
+        return bad(
+            "the domain must be names of letters, digits and `-` joined by dots, like `example.com`",
+        );
+    }
+    Ok(())
+}
+
+fn allowed_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.' | '#' | '$' | '%')
+}
+
+/// App names: letters, digits, space and `_ - . # $ %`, beginning with a letter or digit
+/// (Apigee X naming rules, which Edge also accepts), at most 255 characters.
+pub fn check_app_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("app name must not be empty".into());
+    }
+    if name.chars().count() > 255 {
+        return Err(format!(
+            "app name `{}` is longer than 255 characters",
+            shorten(name)
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "app name `{name}` must begin with a letter or digit"
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| !allowed_name_char(*c)) {
+        return Err(format!(
+            "app name `{name}` has `{c}`: use letters, digits, space and `_ - . # $ %`"
+        ));
+    }
+    Ok(())
+}
+
+/// Product names: letters, digits, space and `_ - . # $ %`, at most 100 characters, not
+/// ending in white space.
+pub fn check_product_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("product name must not be empty".into());
+    }
+    if name.chars().count() > 100 {
+        return Err(format!(
+            "product name `{}` is longer than 100 characters",
+            shorten(name)
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| !allowed_name_char(*c)) {
+        return Err(format!(
+            "product name `{name}` has `{c}`: use letters, digits, space and `_ - . # $ %`"
+        ));
+    }
+    if name.ends_with(' ') || name.starts_with(' ') {
+        return Err(format!(
+            "product name `{name}` must not begin or end with a space"
+        ));
+    }
+    Ok(())
+}
+
+/// Credential ids: lowercase letters, digits, `-` and `_`, at most 63 characters (they name
+/// files in the secrets store).
+pub fn check_credential_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 63
+        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "credential id `{id}` must be 1 to 63 lowercase letters, digits, `-` or `_`, beginning with a letter or digit"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(check_email("alice@example.com").is_ok());
+        assert!(check_email("a.b+tag@sub.example.co").is_ok());
+        for bad in [
+            "alice",
+            "@example.com",
+            "a@b",
+            "a b@example.com",
+            "a@-x.com",
+            "a..b@example.com",
+            "a@exa_mple.com",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_app_name("checkout-web v2.1").is_ok());
+        assert!(check_app_name("-x").is_err());
+        assert!(check_app_name("a/b").is_err());
+        assert!(check_product_name("payments-read").is_ok());
+        assert!(check_product_name("p ").is_err());
+        assert!(check_product_name(&"p".repeat(101)).is_err());
+        assert!(check_credential_id("primary").is_ok());
+        assert!(check_credential_id("Primary").is_err());
+        assert!(check_credential_id("../x").is_err());
+    }
+}
