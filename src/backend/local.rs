@@ -216,12 +216,12 @@ fn developer_input(d: &m::Developer) -> DeveloperInput {
     }
 }
 
-fn key_of(key: &KeyRef) -> Result<&str, BackendError> {
+fn key_of(key: &KeyRef) -> store::Result<&str> {
     key.consumer_key
         .as_ref()
         .map(Secret::expose)
         .ok_or_else(|| {
-            BackendError::Other(format!(
+            store::Error::Invalid(format!(
                 "no consumer key resolved for key {}/{}/{}",
                 key.developer, key.app, key.id
             ))
@@ -454,45 +454,22 @@ impl Backend for LocalBackend {
                         org,
                         &key.developer,
                         &key.app,
-                        key_of(key).map_err(|e| store::Error::Invalid(e.to_string()))?,
+                        key_of(key)?,
                         std::slice::from_ref(product),
                         Some(&to_list(attributes)),
                     )?;
                 }
                 Op::DetachProduct { key, product } => {
-                    s.remove_key_product(
-                        org,
-                        &key.developer,
-                        &key.app,
-                        key_of(key).map_err(|e| store::Error::Invalid(e.to_string()))?,
-                        product,
-                    )?;
+                    s.remove_key_product(org, &key.developer, &key.app, key_of(key)?, product)?;
                 }
                 Op::SetScopes { key, scopes } => {
-                    s.set_key_scopes(
-                        org,
-                        &key.developer,
-                        &key.app,
-                        key_of(key).map_err(|e| store::Error::Invalid(e.to_string()))?,
-                        scopes,
-                    )?;
+                    s.set_key_scopes(org, &key.developer, &key.app, key_of(key)?, scopes)?;
                 }
                 Op::SetKeyStatus { key, status } => {
-                    s.set_key_status(
-                        org,
-                        &key.developer,
-                        &key.app,
-                        key_of(key).map_err(|e| store::Error::Invalid(e.to_string()))?,
-                        *status,
-                    )?;
+                    s.set_key_status(org, &key.developer, &key.app, key_of(key)?, *status)?;
                 }
                 Op::DeleteKey { key } => {
-                    s.delete_key(
-                        org,
-                        &key.developer,
-                        &key.app,
-                        key_of(key).map_err(|e| store::Error::Invalid(e.to_string()))?,
-                    )?;
+                    s.delete_key(org, &key.developer, &key.app, key_of(key)?)?;
                 }
             }
             Ok(OpOutcome::Done)
