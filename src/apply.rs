@@ -87,6 +87,21 @@ fn level(c: &Change) -> u8 {
     }
 }
 
+/// Changes of one group run one after another. A key's group is its app: minting two keys
+/// of one app at once could let each adopt the other's key from the platform's reply.
+fn group(c: &Change) -> Address {
+    match c.address.kind {
+        Kind::Key => {
+            let mut parts = c.address.path.splitn(3, '/');
+            Address::app(
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            )
+        }
+        _ => c.address.clone(),
+    }
+}
+
 /// Addresses whose failure must stop this change (its developer, app and products).
 fn dependencies(c: &Change) -> Vec<Address> {
     let mut deps = Vec::new();
@@ -136,12 +151,12 @@ pub async fn execute<B: Backend>(
         minted: Mutex::new(0),
     });
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
-    let mut levels: BTreeMap<u8, BTreeMap<&Address, Vec<usize>>> = BTreeMap::new();
+    let mut levels: BTreeMap<u8, BTreeMap<Address, Vec<usize>>> = BTreeMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
         levels
             .entry(level(c))
             .or_default()
-            .entry(&c.address)
+            .entry(group(c))
             .or_default()
             .push(i);
     }
@@ -198,11 +213,12 @@ async fn run_group<B: Backend>(
     group: Vec<(usize, Change)>,
 ) -> Vec<(usize, Outcome)> {
     let mut out = Vec::with_capacity(group.len());
-    let mut broken: Option<String> = None;
+    // A resource whose change did not complete gets no further changes in this apply.
+    let mut broken: HashMap<Address, String> = HashMap::new();
     for (i, change) in group {
         let outcome = if shared.stop.lock().expect("lock").is_some() {
             Outcome::Skipped("apply stopped".into())
-        } else if let Some(why) = &broken {
+        } else if let Some(why) = broken.get(&change.address) {
             Outcome::Skipped(why.clone())
         } else if let Some(dep) = dependencies(&change)
             .into_iter()
@@ -221,7 +237,7 @@ async fn run_group<B: Backend>(
                 .lock()
                 .expect("lock")
                 .insert(change.address.clone());
-            broken.get_or_insert_with(|| {
+            broken.entry(change.address.clone()).or_insert_with(|| {
                 format!("an earlier change to {} did not complete", change.address)
             });
         }

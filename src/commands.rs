@@ -1,7 +1,7 @@
 //! `registrar plan` and `registrar apply`: load the config, pick the backend, read actual
 //! state, diff, render, and (apply) execute with the secrets store as the sink for minted keys.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -112,16 +112,20 @@ fn open_secrets(target: &Target) -> anyhow::Result<SecretStore> {
     SecretStore::open(&target.secrets_dir, &target.recipients)
 }
 
-/// Keys the platform holds for declared credentials that the secrets store does not have.
-fn unstored<'a>(addresses: &[(Address, &'a Key)], stored: &[StoredKey]) -> Vec<(Address, &'a Key)> {
-    let known: HashSet<&str> = stored
-        .iter()
-        .map(|s| s.consumer_key_fingerprint.as_str())
+/// Keys the platform holds for declared credentials whose secret the store lacks: not stored
+/// at all, or stored with another secret (changed out of band).
+fn unstored<'a>(addresses: &[(Address, &'a Key)], store: &SecretStore) -> Vec<(Address, &'a Key)> {
+    let stored: HashMap<String, String> = store
+        .entries()
+        .into_iter()
+        .map(|e| (e.consumer_key_fingerprint, e.consumer_secret_fingerprint))
         .collect();
     addresses
         .iter()
         .filter(|(a, k)| {
-            !a.path.contains("sha256:") && !known.contains(k.consumer_key.fingerprint().as_str())
+            !a.path.contains("sha256:")
+                && stored.get(&k.consumer_key.fingerprint())
+                    != Some(&k.consumer_secret.fingerprint())
         })
         .map(|(a, k)| (a.clone(), *k))
         .collect()
@@ -133,6 +137,70 @@ fn credential_of(address: &Address) -> &str {
         .rsplit('/')
         .next()
         .unwrap_or(DEFAULT_CREDENTIAL_ID)
+}
+
+/// What to read: what the config declares (and, with `--prune`, what it might delete), and of
+/// that only the kinds `--select` can match.
+fn read_scope(state: &crate::model::DesiredState, opts: &PlanOptions) -> ReadScope {
+    let mut scope = ReadScope {
+        developers: true,
+        products: !state.products.is_empty() || opts.prune,
+        apps: !state.apps.is_empty() || opts.prune,
+    };
+    if !opts.select.is_empty() {
+        // A select without a kind (`alice@example.com`) can match any kind.
+        let wants = |kind: &str| {
+            opts.select.iter().any(|s| {
+                s.starts_with(kind)
+                    || !["developer ", "product ", "app ", "key "]
+                        .iter()
+                        .any(|k| s.starts_with(k))
+            })
+        };
+        scope.products &= wants("product ");
+        scope.apps &= wants("app ") || wants("key ");
+        scope.developers = wants("developer ") || scope.apps;
+    }
+    scope
+}
+
+/// Notes where the secrets store and the platform disagree (from fingerprints only).
+fn drift_notes(actual: &Actual, store: &SecretStore) -> Vec<crate::plan::Note> {
+    use crate::secrets::drift::{RemoteKey, drift};
+    let mut by_app: std::collections::BTreeMap<(String, String), (Vec<_>, Vec<RemoteKey>)> =
+        std::collections::BTreeMap::new();
+    for e in store.entries() {
+        by_app
+            .entry((e.developer.clone(), e.app.clone()))
+            .or_default()
+            .0
+            .push(e);
+    }
+    for k in &actual.keys {
+        if let Some(slot) = by_app.get_mut(&(k.developer.clone(), k.app.clone())) {
+            slot.1.push(RemoteKey::from_key(k));
+        }
+    }
+    let mut notes = Vec::new();
+    for ((dev, app), (entries, remote)) in by_app {
+        let d = drift(&entries, &remote);
+        for e in d.missing_remotely {
+            notes.push(crate::plan::Note {
+                address: Address::key(&dev, &app, &e.id),
+                message: format!(
+                    "the stored key {} no longer exists on the platform (deleted out of band?)",
+                    e.consumer_key_fingerprint
+                ),
+            });
+        }
+        for (e, r) in d.secret_mismatch {
+            notes.push(crate::plan::Note {
+                address: Address::key(&dev, &app, &e.id),
+                message: format!("the secret of key {} changed on the platform ({} stored, {} now): apply stores the new one", e.consumer_key_fingerprint, e.consumer_secret_fingerprint, r.consumer_secret_fingerprint),
+            });
+        }
+    }
+    notes
 }
 
 /// Everything a plan was made from.
@@ -152,11 +220,7 @@ async fn make_plan<B: Backend>(
     store: &SecretStore,
 ) -> anyhow::Result<Planned> {
     let state = desired.state();
-    let scope = ReadScope {
-        developers: true,
-        products: !state.products.is_empty() || !state.apps.is_empty() || opts.prune,
-        apps: !state.apps.is_empty() || opts.prune || !state.developers.is_empty(),
-    };
+    let scope = read_scope(&state, opts);
     let started = std::time::Instant::now();
     let actual = backend
         .read(scope)
@@ -202,7 +266,10 @@ async fn make_plan<B: Backend>(
         .map(|(d, a, i)| (d.as_str(), a.as_str(), i.as_str()))
         .collect();
     let addresses = diff::key_addresses(&actual, &stored, &creds);
-    for (address, _) in unstored(&addresses, &stored) {
+    if scope.apps {
+        plan.notes.extend(drift_notes(&actual, store));
+    }
+    for (address, _) in unstored(&addresses, store) {
         plan.notes.push(crate::plan::Note {
             address,
             message: "its secret is not in the secrets store: apply stores it".into(),
@@ -431,7 +498,7 @@ async fn execute(
     let addresses = diff::key_addresses(&planned.actual, &planned.stored, &creds);
     // First, secrets the store lacks (an earlier apply that could not store, keys made elsewhere).
     let mut recovered = 0;
-    for (address, key) in unstored(&addresses, &planned.stored) {
+    for (address, key) in unstored(&addresses, &store) {
         let cred = StoredCredential {
             consumer_key: key.consumer_key.clone(),
             consumer_secret: key.consumer_secret.clone(),
@@ -462,8 +529,10 @@ async fn execute(
         let parts: Vec<&str> = address.path.splitn(3, '/').collect();
         let entries = sink.store.entries();
         let gone: Vec<_> = match address.kind {
-            Kind::Key if address.path.contains('@') => {
-                let fp = address.path.rsplit('@').next().unwrap_or_default();
+            Kind::Key => {
+                // Deleted keys are addressed by `fingerprint` or `id@fingerprint`.
+                let last = parts.get(2).copied().unwrap_or_default();
+                let fp = last.rsplit('@').next().unwrap_or_default();
                 entries
                     .into_iter()
                     .filter(|e| e.consumer_key_fingerprint == fp)

@@ -60,11 +60,21 @@ impl Work {
 
     /// Runs registrar with the backend flags after the subcommand's own arguments.
     fn run(&mut self, label: &str, args: &[&str]) -> Output {
+        let backend = self.backend.clone();
+        self.run_with(label, args, &backend)
+    }
+
+    /// Runs a command that takes no backend flags (`rotate`, `secrets …`).
+    fn local_cmd(&mut self, label: &str, args: &[&str]) -> Output {
+        self.run_with(label, args, &[])
+    }
+
+    fn run_with(&mut self, label: &str, args: &[&str], backend: &[String]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_registrar"));
         cmd.current_dir(self.dir.path())
             .args(["--log", "trace"])
             .args(args)
-            .args(&self.backend)
+            .args(backend)
             .env("NO_COLOR", "1")
             .env("APIGEE_TOKEN", "test-token")
             .env_remove("REGISTRAR_LOG")
@@ -301,6 +311,94 @@ fn lifecycle(w: &mut Work) {
         Some(0),
         "the other owner's resources were not touched"
     );
+
+    // Rotation: the next apply mints and stores a new key; after the overlap, the old key is
+    // revoked, deleted, and dropped from the store.
+    let keys = |w: &Work| w.index()["keys"].as_array().cloned().unwrap_or_default();
+    let ours = |w: &Work| {
+        keys(w)
+            .into_iter()
+            .filter(|k| {
+                k["developer"]
+                    .as_str()
+                    .is_some_and(|d| d == "alice@example.com" || d == "bob@example.com")
+            })
+            .count()
+    };
+    let active_web = |w: &Work| {
+        keys(w)
+            .into_iter()
+            .filter(|k| {
+                k["developer"] == "alice@example.com"
+                    && k["app"] == "checkout-web"
+                    && k["state"] == "active"
+            })
+            .map(|k| k["consumerKeyFingerprint"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ours(w), 5, "{:?}", w.index());
+    let old = active_web(w);
+    let out = w.local_cmd(
+        "rotate",
+        &[
+            "rotate",
+            "checkout-web",
+            "--developer",
+            "alice@example.com",
+            "--overlap",
+            "1s",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        w.plan("plan-rotate"),
+        pairs(&[("mint", "alice@example.com/checkout-web/default")])
+    );
+    w.ok("apply-rotate", &["apply", "--auto-approve"]);
+    let new = active_web(w);
+    assert_eq!(new.len(), 1);
+    assert_ne!(new, old, "a new active key");
+    assert_eq!(
+        ours(w),
+        6,
+        "the retiring key keeps its entry during the overlap: {:?}",
+        w.index()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    let retire = w.plan("plan-retire");
+    assert_eq!(
+        retire.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        vec!["revoke", "delete"],
+        "{retire:?}"
+    );
+    w.ok("apply-retire", &["apply", "--auto-approve"]);
+    assert_eq!(
+        ours(w),
+        5,
+        "the retired key left the store: {:?}",
+        w.index()
+    );
+    assert_eq!(active_web(w), new);
+    assert!(w.plan("plan-after-rotation").is_empty());
+
+    // Pruning a declared credential deletes the key and its stored secret.
+    w.edit("      - id: api\n        expiresIn: 30d\n", "");
+    let out = w.ok("plan-prune-key", &["plan", "--prune", "--format", "json"]);
+    assert!(out.contains("\"delete\""), "{out}");
+    w.ok("apply-prune-key", &["apply", "--auto-approve", "--prune"]);
+    assert!(
+        keys(w)
+            .iter()
+            .all(|k| k["id"] != "api" || k["developer"] != "alice@example.com"),
+        "{:?}",
+        w.index()
+    );
+    assert_eq!(ours(w), 4);
+    assert!(w.plan("plan-after-prune-key").is_empty());
     w.canary();
 }
 

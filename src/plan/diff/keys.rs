@@ -112,7 +112,7 @@ impl Differ<'_> {
                     );
                     continue;
                 }
-                let key = key_ref(k, fp_id(k));
+                let key = ref_at(&address);
                 if k.status == Status::Approved {
                     self.changes.push(Change {
                         address: address.clone(),
@@ -151,14 +151,14 @@ impl Differ<'_> {
                 let address = Address::key(dev, app_name, &k.consumer_key.fingerprint());
                 if input.options.prune && owned {
                     self.deletes.push(Change {
+                        op: Op::DeleteKey {
+                            key: ref_at(&address),
+                        },
                         address,
                         action: Action::Delete,
                         fields: vec![],
                         mints: false,
                         reason: Some("not declared in the config (--prune)".into()),
-                        op: Op::DeleteKey {
-                            key: key_ref(k, fp_id(k)),
-                        },
                         precondition: Precondition::Absent,
                     });
                 } else {
@@ -352,15 +352,19 @@ pub fn key_fingerprint(k: &Key) -> String {
     }))
 }
 
-fn fp_id(k: &Key) -> String {
-    k.consumer_key.fingerprint()
-}
-
-fn key_ref(k: &Key, id: String) -> KeyRef {
+/// The key reference of a key address: apply resolves it through the same addresses
+/// ([`key_addresses`]), so retiring (`id@fingerprint`) and undeclared (`fingerprint`) keys match.
+fn ref_at(address: &Address) -> KeyRef {
+    let mut parts = address.path.splitn(3, '/');
+    let (developer, app, id) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     KeyRef {
-        developer: k.developer.clone(),
-        app: k.app.clone(),
-        id,
+        developer: developer.into(),
+        app: app.into(),
+        id: id.into(),
         consumer_key: None,
     }
 }
