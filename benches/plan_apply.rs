@@ -1,0 +1,654 @@
+//! Plan and apply at scale, on the release binary (issue 5, DESIGN "Performance budget").
+//!
+//! 1. A generated org of 10,000 apps, 2,000 developers and 300 products (one key per app,
+//!    granted one product), written straight into a SQLite registry with the store API, and
+//!    the matching config. `registrar plan` reads it over HTTP from `registrar serve --flavor x`
+//!    (figures: HTTP requests as the plan counts them and as the server logged them, wall time,
+//!    peak memory) and from the local backend (wall time, peak memory).
+//! 2. `registrar apply` of 1,000 app creations (plus 1 developer and 1 product) to an empty
+//!    `registrar serve --flavor x --latency 50ms` at `--parallelism 16`, compared with the
+//!    bound 1,000 × 50 ms / 16.
+//!
+//! Run with `cargo bench --bench plan_apply`. It prints figures and asserts nothing about time.
+//! Environment: `RUNS` (plans per backend, default 3).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use registrar::config::{load_and_check, validate::Known, yaml::ProcessEnv};
+use registrar::model::{self as m, DEFAULT_CREDENTIAL_ID};
+use registrar::store::{AppInput, Attribute, DeveloperInput, ProductInput, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_registrar");
+const ORG: &str = "local";
+const TIME: &str = "/usr/bin/time";
+
+/// The large config: every app has one (default) key granted one product.
+fn generate_big(devs: usize, products: usize, apps: usize) -> String {
+    let mut s = String::with_capacity(apps * 300);
+    s.push_str("version: 1\nowner: bench\ndevelopers:\n");
+    for d in 0..devs {
+        let _ = write!(
+            s,
+            "  - email: dev{d}@example.com\n    firstName: Dev\n    lastName: Number{d}\n    attributes: {{team: t{}}}\n",
+            d % 17
+        );
+    }
+    s.push_str("products:\n");
+    for p in 0..products {
+        let _ = write!(
+            s,
+            "  - name: product-{p}\n    displayName: Product {p}\n    approvalType: auto\n    environments: [prod]\n    apiResources: [\"/p{p}/**\"]\n    scopes: [p{p}.read, p{p}.write]\n    quota: {{limit: 1000, interval: 1, timeUnit: minute}}\n"
+        );
+    }
+    s.push_str("apps:\n");
+    for a in 0..apps {
+        let p = a % products;
+        let _ = write!(
+            s,
+            "  - name: app-{a}\n    developer: dev{}@example.com\n    displayName: App {a}\n    callbackUrl: https://app{a}.example.com/callback\n    apiProducts: [product-{p}]\n    scopes: [p{p}.read]\n    keyExpiresIn: 90d\n    attributes: {{tier: gold}}\n",
+            a % devs
+        );
+    }
+    s
+}
+
+/// The apply config: 1 developer, 1 product, `apps` apps with the default credential.
+fn generate_apply(apps: usize) -> String {
+    let mut s = String::with_capacity(apps * 80);
+    s.push_str(
+        "version: 1\nowner: bench\ndevelopers:\n  - email: dev0@example.com\n    firstName: Dev\n    lastName: Zero\n\
+         products:\n  - name: product-0\n    displayName: Product 0\n    approvalType: auto\n    environments: [prod]\n    apiResources: [\"/p0/**\"]\n\
+         apps:\n",
+    );
+    for a in 0..apps {
+        let _ = write!(
+            s,
+            "  - name: app-{a}\n    developer: dev0@example.com\n    apiProducts: [product-0]\n"
+        );
+    }
+    s
+}
+
+fn attrs(a: &m::Attributes) -> Vec<Attribute> {
+    a.iter()
+        .map(|(k, v)| Attribute::new(k.clone(), v.clone()))
+        .collect()
+}
+
+/// Writes the desired state of `config` into a fresh registry at `db`, as an apply to the
+/// local backend would have (same field mapping as src/backend/local.rs).
+fn populate(config: &Path, db: &Path) -> (usize, usize, usize) {
+    let (desired, diags) = load_and_check(&[config.to_path_buf()], &ProcessEnv, &Known::default());
+    assert!(
+        diags.is_empty(),
+        "generated config must be valid: {:?}",
+        &diags[..diags.len().min(3)]
+    );
+    let state = desired.state();
+    let mut store = Store::open(db).expect("open the registry");
+    store.ensure_org(ORG).expect("org");
+    for d in &state.developers {
+        store
+            .create_developer(
+                ORG,
+                &DeveloperInput {
+                    email: d.email.clone(),
+                    first_name: d.first_name.clone(),
+                    last_name: d.last_name.clone(),
+                    user_name: d.user_name.clone(),
+                    attributes: attrs(&d.attributes),
+                },
+            )
+            .expect("create developer");
+    }
+    for p in &state.products {
+        store
+            .create_product(
+                ORG,
+                &ProductInput {
+                    name: p.name.clone(),
+                    display_name: p.display_name.clone(),
+                    description: p.description.clone(),
+                    approval_type: p.approval_type,
+                    attributes: attrs(&p.attributes),
+                    api_resources: p.api_resources.clone(),
+                    environments: p.environments.clone(),
+                    proxies: p.proxies.clone(),
+                    scopes: p.scopes.clone(),
+                    quota: p.quota.as_ref().map(|q| q.limit.to_string()),
+                    quota_interval: p.quota.as_ref().map(|q| q.interval.to_string()),
+                    quota_time_unit: p.quota.as_ref().map(|q| q.time_unit.as_str().to_string()),
+                },
+            )
+            .expect("create product");
+    }
+    let keys: HashMap<(&str, &str), &m::DesiredKey> = state
+        .keys
+        .iter()
+        .filter(|k| k.id == DEFAULT_CREDENTIAL_ID)
+        .map(|k| ((k.developer.as_str(), k.app.as_str()), k))
+        .collect();
+    for a in &state.apps {
+        let key = keys[&(a.developer.as_str(), a.name.as_str())];
+        store
+            .create_app(
+                ORG,
+                &a.developer,
+                &AppInput {
+                    name: a.name.clone(),
+                    api_products: key.products.clone(),
+                    attributes: attrs(&a.attributes),
+                    callback_url: (!a.callback_url.is_empty()).then(|| a.callback_url.clone()),
+                    scopes: key.scopes.clone(),
+                    key_expires_in: key.expires_in_ms.map(|v| v as i64),
+                    status: None,
+                },
+            )
+            .expect("create app");
+    }
+    (
+        state.developers.len(),
+        state.products.len(),
+        state.apps.len(),
+    )
+}
+
+/// A `registrar serve` child, killed on drop; its stderr (the request log) goes to a file.
+struct Server {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(db: &Path, log: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args([
+                "--log",
+                "registrar=debug",
+                "--color",
+                "never",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--flavor",
+                "x",
+            ])
+            .args(extra)
+            .arg("--db")
+            .arg(db)
+            .stdout(Stdio::piped())
+            .stderr(File::create(log).expect("server log"))
+            .spawn()
+            .expect("start registrar serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let url = line.trim().trim_start_matches("listening on ").to_string();
+        assert!(
+            url.starts_with("http://"),
+            "unexpected first line: {line:?}"
+        );
+        Server {
+            child,
+            url,
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// Requests logged so far (one debug line per request: `METHOD /path STATUS Nms`), by
+    /// method.
+    fn requests(&self) -> (usize, Vec<(String, usize)>) {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut by_method: HashMap<String, usize> = HashMap::new();
+        for line in text.lines() {
+            let Some((_, rest)) = line.split_once(" DEBUG ") else {
+                continue;
+            };
+            let mut words = rest.split_whitespace();
+            let (Some(method), Some(path)) = (words.next(), words.next()) else {
+                continue;
+            };
+            if path.starts_with('/') && method.chars().all(|c| c.is_ascii_uppercase()) {
+                *by_method.entry(method.to_string()).or_default() += 1;
+            }
+        }
+        let mut v: Vec<(String, usize)> = by_method.into_iter().collect();
+        v.sort();
+        (v.iter().map(|(_, n)| n).sum(), v)
+    }
+
+    /// The log's lines that are not per-request lines (to explain surprises).
+    fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One run of the registrar CLI in `cwd`: wall time, output, peak RSS (KiB) when measurable.
+struct Run {
+    wall: Duration,
+    out: Output,
+    peak_kib: Option<u64>,
+}
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+}
+
+/// Runs `registrar args…`; under `/usr/bin/time -v` when present (peak RSS from its report,
+/// which it appends to stderr), else polling `VmHWM` in /proc.
+fn run(cwd: &Path, args: &[&str]) -> Run {
+    let timed = Path::new(TIME).exists();
+    let mut cmd = if timed {
+        let mut c = Command::new(TIME);
+        c.arg("-v").arg(BIN);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("APIGEE_TOKEN", "x")
+        .env("NO_COLOR", "1")
+        .env_remove("REGISTRAR_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let child = cmd.spawn().expect("start registrar");
+    let (out, peak_kib) = if timed {
+        let out = child.wait_with_output().expect("wait for registrar");
+        let peak = String::from_utf8_lossy(&out.stderr).lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes):")
+                .and_then(|v| v.trim().parse().ok())
+        });
+        (out, peak)
+    } else {
+        // Poll VmHWM while the child runs; pipes are drained by threads.
+        let mut child = child;
+        let pid = child.id();
+        let mut so = child.stdout.take().expect("stdout");
+        let mut se = child.stderr.take().expect("stderr");
+        let t1 = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut so, &mut v);
+            v
+        });
+        let t2 = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut se, &mut v);
+            v
+        });
+        let mut peak: Option<u64> = None;
+        let status = loop {
+            if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                && let Some(kib) = s.lines().find_map(|l| {
+                    l.strip_prefix("VmHWM:")
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                })
+            {
+                peak = Some(peak.map_or(kib, |p| p.max(kib)));
+            }
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let out = Output {
+            status,
+            stdout: t1.join().unwrap_or_default(),
+            stderr: t2.join().unwrap_or_default(),
+        };
+        (out, peak)
+    };
+    Run {
+        wall: start.elapsed(),
+        out,
+        peak_kib,
+    }
+}
+
+/// `read N developers, … with R HTTP requests in T ms` from a plan's info log.
+fn read_line(stderr: &str) -> Option<String> {
+    stderr
+        .lines()
+        .find_map(|l| l.split_once(" INFO ").map(|(_, r)| r.trim().to_string()))
+        .filter(|l| l.starts_with("read "))
+}
+
+fn http_requests(read: &str) -> Option<usize> {
+    let (_, after) = read.split_once(" with ")?;
+    after.split_whitespace().next()?.parse().ok()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+}
+
+/// min / median / max of wall times, and the highest peak RSS.
+fn summary(runs: &[Run]) -> String {
+    let mut walls: Vec<Duration> = runs.iter().map(|r| r.wall).collect();
+    walls.sort();
+    format!(
+        "wall min {:.0} ms, median {:.0} ms, max {:.0} ms over {} runs; peak RSS {}",
+        ms(walls[0]),
+        ms(walls[walls.len() / 2]),
+        ms(walls[walls.len() - 1]),
+        walls.len(),
+        mib(runs.iter().filter_map(|r| r.peak_kib).max())
+    )
+}
+
+/// What a plan said about changes (exit code of `--detailed-exitcode`, its summary line, and
+/// how many notes it printed).
+fn plan_outcome(r: &Run) -> String {
+    let code = r.out.status.code();
+    let stdout = r.stdout();
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("Plan:") || l.starts_with("No changes"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let not_stored = stdout
+        .lines()
+        .filter(|l| l.contains("not in the secrets store"))
+        .count();
+    let notes = if not_stored > 0 {
+        format!(", {not_stored} notes that a key's secret is not in the (empty) secrets store")
+    } else {
+        String::new()
+    };
+    match code {
+        Some(0) => format!("exit 0, {summary}{notes}"),
+        Some(2) => format!("exit 2 (CHANGES), {summary}{notes}"),
+        _ => panic!("plan failed ({code:?}):\n{stdout}\n{}", r.stderr()),
+    }
+}
+
+/// Seconds since midnight of a log line's RFC 3339 timestamp (`2026-01-01T12:34:56.789012Z`).
+fn log_time(line: &str) -> Option<f64> {
+    let t = line.get(11..26)?;
+    let (h, rest) = t.split_once(':')?;
+    let (m, s) = rest.split_once(':')?;
+    Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?)
+}
+
+/// Server side of the app level: `(span s, mean in-flight, median ms)` of the app-creation POSTs.
+fn app_posts(log: &Path) -> Option<(f64, f64, u64)> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let mut ends = Vec::new();
+    let mut durations = Vec::new();
+    for line in text.lines() {
+        let Some((_, rest)) = line.split_once(" DEBUG POST ") else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        if !words.next()?.ends_with("/apps") {
+            continue;
+        }
+        let ms: u64 = words.nth(1)?.trim_end_matches("ms").parse().ok()?;
+        ends.push(log_time(line)?);
+        durations.push(ms);
+    }
+    let first_start = ends.first()? - *durations.first()? as f64 / 1e3;
+    let span = ends.last()? - first_start;
+    let busy: u64 = durations.iter().sum();
+    durations.sort();
+    Some((
+        span,
+        busy as f64 / 1e3 / span,
+        durations[durations.len() / 2],
+    ))
+}
+
+/// Client side: mean ms between consecutive `stored key` log lines (the secrets store writes
+/// one key at a time) over the first and the last 100 keys, and in all.
+fn store_intervals(stderr: &str) -> Option<(f64, f64, f64, usize)> {
+    let t: Vec<f64> = stderr
+        .lines()
+        .filter(|l| l.contains("stored key"))
+        .filter_map(log_time)
+        .collect();
+    if t.len() < 201 {
+        return None;
+    }
+    let n = t.len();
+    Some((
+        (t[100] - t[0]) * 10.0,
+        (t[n - 1] - t[n - 101]) * 10.0,
+        t[n - 1] - t[0],
+        n,
+    ))
+}
+
+fn main() {
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cwd = dir.path();
+    println!(
+        "plan_apply: release binary, {} cores, load average {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|_| "n/a".into())
+    );
+
+    // 1. Plan against a large org.
+    let big = cwd.join("big.yaml");
+    std::fs::write(&big, generate_big(2_000, 300, 10_000)).expect("write big.yaml");
+    let db = cwd.join("big.db");
+    let started = Instant::now();
+    let (devs, products, apps) = populate(&big, &db);
+    println!(
+        "generated org: {apps} apps, {devs} developers, {products} products, {apps} keys in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let big_s = big.to_str().expect("utf-8 path");
+    let db_s = db.to_str().expect("utf-8 path");
+
+    let server = Server::start(&db, &cwd.join("serve-big.log"), &[]);
+    let mut http_runs = Vec::new();
+    let mut read_lines = Vec::new();
+    let mut logged = Vec::new();
+    for _ in 0..runs {
+        let (before, _) = server.requests();
+        let r = run(
+            cwd,
+            &[
+                "--log",
+                "info",
+                "--color",
+                "never",
+                "plan",
+                "-f",
+                big_s,
+                "--backend",
+                "apigee",
+                "--url",
+                &server.url,
+                "--org",
+                ORG,
+                "--detailed-exitcode",
+            ],
+        );
+        let outcome = plan_outcome(&r);
+        // The server logs after the response is written: give it a moment.
+        std::thread::sleep(Duration::from_millis(200));
+        let (after, methods) = server.requests();
+        logged.push((after - before, methods));
+        read_lines.push((read_line(&r.stderr()).unwrap_or_default(), outcome));
+        http_runs.push(r);
+    }
+    drop(server);
+    let (read, outcome) = &read_lines[0];
+    println!("plan over HTTP (serve --flavor x): {outcome}");
+    println!("  plan's own count: {read}");
+    let counted: Vec<String> = read_lines
+        .iter()
+        .map(|(l, _)| http_requests(l).map_or("?".into(), |n| n.to_string()))
+        .collect();
+    println!(
+        "  HTTP requests per plan: {} by the plan, {} logged by the server (last run: {:?}) (target <= 120)",
+        counted.join("/"),
+        logged
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect::<Vec<_>>()
+            .join("/"),
+        logged.last().map(|(_, m)| m.clone()).unwrap_or_default()
+    );
+    println!("  {}", summary(&http_runs));
+
+    let mut local_runs = Vec::new();
+    for _ in 0..runs {
+        local_runs.push(run(
+            cwd,
+            &[
+                "--log",
+                "info",
+                "--color",
+                "never",
+                "plan",
+                "-f",
+                big_s,
+                "--backend",
+                "local",
+                "--db",
+                db_s,
+                "--org",
+                ORG,
+                "--detailed-exitcode",
+            ],
+        ));
+    }
+    println!(
+        "plan against the local backend: {}",
+        plan_outcome(&local_runs[0])
+    );
+    println!(
+        "  {}",
+        read_line(&local_runs[0].stderr()).unwrap_or_default()
+    );
+    println!("  {} (targets: <= 1 s, <= 150 MB)", summary(&local_runs));
+
+    // 2. Apply of 1,000 app creations at 50 ms latency, parallelism 16.
+    const APPS: usize = 1_000;
+    const PARALLELISM: usize = 16;
+    const LATENCY_MS: f64 = 50.0;
+    let work = cwd.join("apply");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    let cfg = work.join("registry.yaml");
+    std::fs::write(&cfg, generate_apply(APPS)).expect("write apply config");
+    let apply_log = cwd.join("serve-apply.log");
+    let server = Server::start(&cwd.join("fresh.db"), &apply_log, &["--latency", "50ms"]);
+    let r = run(
+        &work,
+        &[
+            "--log",
+            "info",
+            "--color",
+            "never",
+            "apply",
+            "-f",
+            cfg.to_str().expect("utf-8 path"),
+            "--auto-approve",
+            "--parallelism",
+            &PARALLELISM.to_string(),
+            "--rate-limit",
+            "100000/s",
+            "--backend",
+            "apigee",
+            "--url",
+            &server.url,
+            "--org",
+            ORG,
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let (seen, methods) = server.requests();
+    let stdout = r.stdout();
+    let complete = stdout
+        .lines()
+        .find(|l| l.starts_with("Apply "))
+        .unwrap_or("")
+        .to_string();
+    if !r.out.status.success() || !complete.starts_with("Apply complete") {
+        println!(
+            "apply FAILED ({:?}):\n{}\n{}\nserver log tail:\n{}",
+            r.out.status.code(),
+            stdout.lines().rev().take(20).collect::<Vec<_>>().join("\n"),
+            r.stderr()
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            server.log_tail(10)
+        );
+    }
+    drop(server);
+    let executor_secs: Option<f64> = complete
+        .split_once(" skipped in ")
+        .and_then(|(_, t)| t.split('s').next())
+        .and_then(|t| t.trim().parse().ok());
+    let bound = APPS as f64 * LATENCY_MS / 1e3 / PARALLELISM as f64;
+    // The developer and product creates run one level before the apps: one more latency.
+    let bound_levels = bound + LATENCY_MS / 1e3;
+    println!(
+        "apply of {APPS} app creations (+1 developer, +1 product) to serve --flavor x --latency 50ms, --parallelism {PARALLELISM}, --rate-limit 100000/s (the default 80/s alone would take >= 12.5 s):"
+    );
+    println!("  {complete}");
+    println!(
+        "  executor {}, whole command {:.2} s (plan read included); bound {APPS} x 50 ms / {PARALLELISM} = {bound:.3} s ({bound_levels:.3} s with the developer/product level): executor ratio {}, command ratio {:.2}x (target <= 1.25x); peak RSS {}",
+        executor_secs.map_or("?".into(), |s| format!("{s:.1} s")),
+        r.wall.as_secs_f64(),
+        executor_secs.map_or("?".into(), |s| format!("{:.2}x", s / bound)),
+        r.wall.as_secs_f64() / bound,
+        mib(r.peak_kib)
+    );
+    println!(
+        "  HTTP requests logged by the server: {seen} {methods:?} ({:.2} per app)",
+        seen as f64 / APPS as f64
+    );
+    if let Some((span, in_flight, median)) = app_posts(&apply_log) {
+        println!(
+            "  server: the 1,000 app POSTs spanned {span:.2} s, median {median} ms each, {in_flight:.1} in flight on average (of {PARALLELISM} allowed)"
+        );
+    }
+    if let Some((first, last, total, n)) = store_intervals(&r.stderr()) {
+        println!(
+            "  client: `stored key` every {first:.1} ms over the first 100 keys, every {last:.1} ms over the last 100 ({n} keys in {total:.2} s): the secrets store writes one key at a time, rewriting index.yaml each time"
+        );
+    }
+}
