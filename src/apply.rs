@@ -264,7 +264,13 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
                 }
                 _ => key.id.clone().unwrap_or_default(),
             };
-            if let Err(e) = shared.sink.store(&credential, &key) {
+            // Encrypting and fsyncing block: keep them off the async workers.
+            let sink = shared.sink.clone();
+            let (cred, stored_key) = (credential.clone(), key.clone());
+            let stored = tokio::task::spawn_blocking(move || sink.store(&cred, &stored_key))
+                .await
+                .unwrap_or_else(|e| Err(anyhow::anyhow!("the secrets store task failed: {e}")));
+            if let Err(e) = stored {
                 let msg = format!(
                     "failed to store the secret of key {} ({}): {e:#}. The key exists on the platform; fix the secrets store and run apply again: it stores keys it finds missing",
                     Address::key(&key.developer, &key.app, &credential),

@@ -120,9 +120,9 @@ pub struct BackendArgs {
     /// Organization.
     #[arg(long)]
     pub org: Option<String>,
-    /// SQLite file of the local backend.
-    #[arg(long, value_name = "PATH", default_value = ".registrar/registry.db")]
-    pub db: PathBuf,
+    /// SQLite file of the local backend (default: `.registrar/registry.db` beside the config).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
 
 /// Output format of plans.

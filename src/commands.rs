@@ -68,7 +68,13 @@ fn target(opts: &PlanOptions, desired: &Desired) -> anyhow::Result<Target> {
         backend: kind,
         url,
         org,
-        db: (kind == BackendKind::Local).then(|| opts.backend.db.clone()),
+        db: (kind == BackendKind::Local).then(|| {
+            opts.backend
+                .db
+                .clone()
+                .unwrap_or_else(|| desired.registrar_dir().join("registry.db"))
+        }),
+        local_identity: desired.registrar_dir().join("identity.txt"),
         secrets_dir: desired.secrets_dir(),
         recipients: desired
             .secrets
@@ -109,7 +115,8 @@ fn stored_view(store: &SecretStore) -> (Vec<StoredKey>, Vec<RotationRequest>) {
 }
 
 fn open_secrets(target: &Target) -> anyhow::Result<SecretStore> {
-    SecretStore::open(&target.secrets_dir, &target.recipients)
+    Ok(SecretStore::open(&target.secrets_dir, &target.recipients)?
+        .with_local_identity(&target.local_identity))
 }
 
 /// Keys the platform holds for declared credentials whose secret the store lacks: not stored
@@ -310,7 +317,7 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.out {
         SavedPlan {
             kind: crate::plan::planfile::PLAN_KIND.into(),
-            target: planned.target.clone(),
+            target: planned.target.clone().absolute(),
             credentials: planned.credentials.clone(),
             plan: planned.plan.clone(),
         }
@@ -496,6 +503,7 @@ async fn execute(
         .map(|(d, a, i)| (d.as_str(), a.as_str(), i.as_str()))
         .collect();
     let addresses = diff::key_addresses(&planned.actual, &planned.stored, &creds);
+    store.begin_batch();
     // First, secrets the store lacks (an earlier apply that could not store, keys made elsewhere).
     let mut recovered = 0;
     for (address, key) in unstored(&addresses, &store) {
@@ -521,6 +529,10 @@ async fn execute(
         progress_bar: crate::output::interactive(),
     };
     let report = apply::execute(backend.clone(), &planned.plan, keys, sink.clone(), &opts).await;
+    sink.store
+        .end_batch()
+        .context("failed to write the secrets index")
+        .hint("the key files are written; run apply again to index them")?;
     // Tidy the secrets store after deletes that succeeded.
     for (address, action, outcome) in &report.outcomes {
         if *outcome != Outcome::Done || *action != Action::Delete {

@@ -229,6 +229,8 @@ pub struct Settings {
     pub recipients: Vec<String>,
     /// Every app: developer email, app name, credential ids.
     pub apps: Vec<(String, String, Vec<String>)>,
+    /// `.registrar/` beside the config (the local identity lives there).
+    pub registrar_dir: PathBuf,
 }
 
 /// Loads a valid config and returns what the secrets commands need.
@@ -238,6 +240,12 @@ pub fn load_settings(files: &[PathBuf]) -> anyhow::Result<Settings> {
 }
 
 impl Desired {
+    /// registrar's working directory, `.registrar/` beside the (first) config file: the local
+    /// registry and the generated local identity live there.
+    pub fn registrar_dir(&self) -> PathBuf {
+        self.base_dir().join(".registrar")
+    }
+
     /// The secrets directory, resolved against the first config file's directory.
     pub fn secrets_dir(&self) -> PathBuf {
         let dir = self
@@ -273,6 +281,7 @@ impl Desired {
                     )
                 })
                 .collect(),
+            registrar_dir: self.registrar_dir(),
         }
     }
 

@@ -33,6 +33,19 @@ pub struct Target {
     /// age recipients of the secrets store.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub recipients: Vec<String>,
+    /// The local identity used when there are no recipients.
+    pub local_identity: PathBuf,
+}
+
+impl Target {
+    /// The same target with absolute paths, so a saved plan applies from any directory.
+    pub fn absolute(mut self) -> Target {
+        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        self.db = self.db.map(abs);
+        self.secrets_dir = abs(self.secrets_dir);
+        self.local_identity = abs(self.local_identity);
+        self
+    }
 }
 
 /// A plan file.

@@ -25,7 +25,8 @@ impl Context {
     /// Loads the config and opens its store (reads only `index.yaml`).
     pub fn open(config: &ConfigArgs) -> anyhow::Result<Context> {
         let settings = crate::config::load_settings(&config.files)?;
-        let store = SecretStore::open(&settings.secrets_dir, &settings.recipients)?;
+        let store = SecretStore::open(&settings.secrets_dir, &settings.recipients)?
+            .with_local_identity(settings.registrar_dir.join("identity.txt"));
         Ok(Context { settings, store })
     }
 

@@ -65,7 +65,12 @@ pub struct SecretStore {
     local_identity: PathBuf,
     write_recipients: Mutex<Option<Vec<Recipient>>>,
     pub(super) index: Mutex<Index>,
+    /// In a batch ([`SecretStore::begin_batch`]): entries stored but not yet in `index.yaml`.
+    pending: Mutex<Option<Vec<IndexEntry>>>,
 }
+
+/// Index entries a batch writes at once.
+pub(super) const BATCH_FLUSH: usize = 64;
 
 impl SecretStore {
     /// Opens the store in `dir` (which need not exist yet) for the given recipients
@@ -83,6 +88,7 @@ impl SecretStore {
             local_identity: PathBuf::from(LOCAL_IDENTITY),
             write_recipients: Mutex::new(None),
             index: Mutex::new(index),
+            pending: Mutex::new(None),
         })
     }
 
@@ -151,8 +157,6 @@ impl SecretStore {
     ) -> anyhow::Result<IndexEntry> {
         check_names(developer, app, id)?;
         let file = format!("{developer}/{app}/{id}.age");
-        let mut index = self.write_lock()?;
-        self.write_file(&file, cred)?;
         let entry = IndexEntry {
             developer: developer.to_string(),
             app: app.to_string(),
@@ -165,14 +169,70 @@ impl SecretStore {
             revoke_after: None,
             file,
         };
-        let mut next = index.clone();
-        next.keys
-            .retain(|e| !(e.state == KeyState::Active && e.file == entry.file));
-        next.keys.push(entry.clone());
-        next.save(&self.dir)?;
-        *index = next;
+        let batched = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if batched {
+            // The file is durable before this returns; the index follows in batches.
+            self.write_file(&entry.file, cred)?;
+            put_active(&mut self.lock(), &entry);
+            let full = {
+                let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                let list = pending.get_or_insert_with(Vec::new);
+                list.push(entry.clone());
+                list.len() >= BATCH_FLUSH
+            };
+            if full {
+                self.flush()?;
+            }
+        } else {
+            let mut index = self.write_lock()?;
+            self.write_file(&entry.file, cred)?;
+            let mut next = index.clone();
+            put_active(&mut next, &entry);
+            next.save(&self.dir)?;
+            *index = next;
+        }
         tracing::info!(key = %entry.address(), consumer_key = %entry.consumer_key_fingerprint, "stored key");
         Ok(entry)
+    }
+
+    /// Starts a batch: [`SecretStore::store`] writes each key's file durably at once but adds
+    /// its index entry to `index.yaml` in groups (apply stores hundreds of keys; rewriting the
+    /// whole index for each would make that quadratic). [`SecretStore::flush`] or
+    /// [`SecretStore::end_batch`] writes what is pending. Should the process die in between,
+    /// the files are there and the next apply re-stores the keys the index lacks.
+    pub fn begin_batch(&self) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.get_or_insert_with(Vec::new);
+    }
+
+    /// Writes the index entries a batch holds (no-op outside a batch).
+    pub fn flush(&self) -> anyhow::Result<()> {
+        let entries = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            match pending.as_mut() {
+                Some(list) if !list.is_empty() => std::mem::take(list),
+                _ => return Ok(()),
+            }
+        };
+        let mut index = self.write_lock()?;
+        let mut next = index.clone();
+        for e in &entries {
+            put_active(&mut next, e);
+        }
+        next.save(&self.dir)?;
+        *index = next;
+        Ok(())
+    }
+
+    /// Flushes and ends a batch.
+    pub fn end_batch(&self) -> anyhow::Result<()> {
+        self.flush()?;
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
     }
 
     /// Encrypts and writes one file (relative path) atomically.
@@ -200,6 +260,23 @@ impl SecretStore {
             .unwrap_or_else(|p| p.into_inner());
         if let Some(r) = &*cached {
             return Ok(r.clone());
+        }
+        // Read from disk: callers may hold the index lock.
+        let stored = if self.local_identity.exists() {
+            0
+        } else {
+            Index::load(&self.dir).map(|i| i.keys.len()).unwrap_or(0)
+        };
+        if stored > 0 && !self.local_identity.exists() {
+            // A new identity would leave a store whose older files nobody here can read.
+            return Err(hinted(
+                format!(
+                    "the secrets store `{}` holds {stored} key(s), but the local identity `{}` is missing and no `secrets.recipients` are configured",
+                    self.dir.display(),
+                    self.local_identity.display()
+                ),
+                "restore the identity file (or run from the directory that has it), or add your public keys to `secrets.recipients` and run `registrar secrets rekey` with the old identity",
+            ));
         }
         let (recipient, created) = crypto::local_identity(&self.local_identity)?;
         let path = self.local_identity.display();
@@ -489,4 +566,12 @@ pub(super) fn check_names(developer: &str, app: &str, id: &str) -> anyhow::Resul
         anyhow::bail!("credential id `{id}` must not contain `.retiring-`");
     }
     Ok(())
+}
+
+/// Makes `entry` the active entry of its file in `index`.
+fn put_active(index: &mut Index, entry: &IndexEntry) {
+    index
+        .keys
+        .retain(|e| !(e.state == KeyState::Active && e.file == entry.file));
+    index.keys.push(entry.clone());
 }

@@ -449,3 +449,74 @@ fn concurrent_stores_from_threads_all_land() {
     assert_eq!(f.open().entries().len(), 8);
     assert!(store.verify().unwrap().is_clean());
 }
+
+#[test]
+fn a_batch_writes_files_at_once_and_the_index_in_groups() {
+    let f = Fixture::new();
+    let store = f.open();
+    store.begin_batch();
+    for n in 0..3 {
+        store
+            .store("a@x.com", &format!("app{n}"), "default", &cred(n))
+            .unwrap();
+        // The file is durable before store() returns; the index waits for the batch.
+        assert!(f.dir().join(format!("a@x.com/app{n}/default.age")).exists());
+    }
+    assert_eq!(
+        store.entries().len(),
+        3,
+        "entries are visible in this process at once"
+    );
+    assert_eq!(
+        index::Index::load(&f.dir()).unwrap().keys.len(),
+        0,
+        "index.yaml not yet written"
+    );
+    store.end_batch().unwrap();
+    assert_eq!(index::Index::load(&f.dir()).unwrap().keys.len(), 3);
+    // Past the batch size, the index is flushed on the way.
+    store.begin_batch();
+    for n in 0..(store::BATCH_FLUSH as u32 + 1) {
+        store
+            .store("b@x.com", &format!("app{n}"), "default", &cred(n))
+            .unwrap();
+    }
+    assert_eq!(
+        index::Index::load(&f.dir()).unwrap().keys.len(),
+        3 + store::BATCH_FLUSH
+    );
+    store.end_batch().unwrap();
+    assert_eq!(
+        index::Index::load(&f.dir()).unwrap().keys.len(),
+        4 + store::BATCH_FLUSH
+    );
+    let read = store
+        .read(&f.identity(), "b@x.com", "app5", "default")
+        .unwrap();
+    assert_eq!(read, cred(5));
+}
+
+#[test]
+fn a_missing_local_identity_is_not_replaced_while_keys_are_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("secrets");
+    let identity = tmp.path().join("identity.txt");
+    let store = SecretStore::open(&dir, &[])
+        .unwrap()
+        .with_local_identity(&identity);
+    store.store("a@x.com", "app", "default", &cred(1)).unwrap();
+    std::fs::remove_file(&identity).unwrap();
+    let store = SecretStore::open(&dir, &[])
+        .unwrap()
+        .with_local_identity(&identity);
+    let err = store
+        .store("a@x.com", "app2", "default", &cred(2))
+        .unwrap_err();
+    let text = render(&err);
+    assert!(
+        text.contains("the local identity") && text.contains("is missing"),
+        "{text}"
+    );
+    assert!(text.contains("hint: restore the identity file"), "{text}");
+    assert!(!identity.exists(), "no new identity was generated");
+}
