@@ -210,6 +210,33 @@ fn drift_notes(actual: &Actual, store: &SecretStore) -> Vec<crate::plan::Note> {
     notes
 }
 
+/// Adds advice to a failed read: an unreachable URL, an unknown organization.
+fn with_read_hint(err: anyhow::Error, target: &Target) -> anyhow::Error {
+    let hint = match err.downcast_ref::<backend::BackendError>() {
+        Some(backend::BackendError::Transient { message, .. }) if message.contains("connect") => {
+            Some(match &target.url {
+                Some(url) => format!(
+                    "is the management API reachable at `{url}`? Check `--url` (a local sandbox: `registrar serve`)"
+                ),
+                None => "is the management API reachable? Check the network, or pass `--url`"
+                    .to_string(),
+            })
+        }
+        Some(backend::BackendError::NotFound(_)) => Some(format!(
+            "check the organization `{}` (`--org`, or `backend.org` in the config)",
+            target.org
+        )),
+        _ => None,
+    };
+    match hint {
+        Some(h) => {
+            let message = err.to_string();
+            err.context(crate::error::Hinted::new(message, h))
+        }
+        None => err,
+    }
+}
+
 /// Everything a plan was made from.
 struct Planned {
     plan: Plan,
@@ -233,7 +260,8 @@ async fn make_plan<B: Backend>(
         .read(scope)
         .await
         .map_err(anyhow::Error::new)
-        .with_context(|| format!("failed to read {}", backend.describe()))?;
+        .with_context(|| format!("failed to read {}", backend.describe()))
+        .map_err(|e| with_read_hint(e, &target))?;
     tracing::info!(
         "read {} developers, {} products, {} apps, {} keys {} in {} ms",
         actual.developers.len(),

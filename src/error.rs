@@ -19,6 +19,14 @@ pub struct Hinted {
 }
 
 impl Hinted {
+    /// An error with a message and a hint.
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Hinted {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
     /// The hint text.
     pub fn hint(&self) -> &str {
         &self.hint
@@ -62,13 +70,18 @@ impl<T, E: Into<anyhow::Error>> HintExt<T> for Result<T, E> {
 
 /// Renders an error as the CLI prints it: `error: …`, then `Caused by:` lines, then hints.
 pub fn render(err: &anyhow::Error) -> String {
-    let mut out = format!("error: {err}\n");
+    let top = err.to_string();
+    let top = top
+        .split_once("; hint: ")
+        .map_or(top.as_str(), |(m, _)| m)
+        .to_string();
+    let mut out = format!("error: {top}\n");
     let mut hints: Vec<String> = err
         .downcast_ref::<Hinted>()
         .map(|h| h.hint().to_string())
         .into_iter()
         .collect();
-    let mut last = err.to_string();
+    let mut last = top.clone();
     let mut causes = Vec::new();
     for cause in err.chain() {
         if let Some(h) = cause.downcast_ref::<Hinted>()
@@ -76,7 +89,14 @@ pub fn render(err: &anyhow::Error) -> String {
         {
             hints.push(h.hint().to_string());
         }
-        let text = cause.to_string();
+        let mut text = cause.to_string();
+        // Some messages (from the HTTP backends) carry their advice inline.
+        if let Some((message, hint)) = text.split_once("; hint: ") {
+            if !hints.iter().any(|h| h == hint) {
+                hints.push(hint.to_string());
+            }
+            text = message.to_string();
+        }
         if text != last && !causes.contains(&text) {
             causes.push(text.clone());
         }
@@ -109,6 +129,21 @@ mod tests {
         assert_eq!(
             render(&err),
             "error: failed to read `a.yaml`\n\nCaused by:\n  permission denied\nhint: check the file's permissions\n"
+        );
+    }
+
+    #[test]
+    fn inline_hints_print_on_their_own_line() {
+        let err =
+            anyhow::anyhow!("no credentials; hint: set APIGEE_TOKEN").context("failed to read");
+        assert_eq!(
+            render(&err),
+            "error: failed to read\n\nCaused by:\n  no credentials\nhint: set APIGEE_TOKEN\n"
+        );
+        let err = anyhow::anyhow!("no credentials; hint: set APIGEE_TOKEN");
+        assert_eq!(
+            render(&err),
+            "error: no credentials\nhint: set APIGEE_TOKEN\n"
         );
     }
 }

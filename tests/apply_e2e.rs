@@ -470,3 +470,34 @@ fn non_interactive_apply_needs_approval() {
     let out = w.run("plan-detailed", &["plan", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(2), "changes pending");
 }
+
+#[test]
+fn errors_say_what_to_do() {
+    let server = Server::start("x", &[]);
+    let mut w = Work::new(&["--backend", "apigee", "--url", &server.url, "--org", "nope"]);
+    let out = w.run("unknown-org", &["plan"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hint: check the organization `nope`"), "{err}");
+    let mut w = Work::new(&[
+        "--backend",
+        "apigee",
+        "--url",
+        "http://127.0.0.1:9",
+        "--org",
+        "local",
+    ]);
+    let out = w.run("unreachable", &["plan"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("hint: is the management API reachable at `http://127.0.0.1:9`?"),
+        "{err}"
+    );
+    let out = w.run("no-config", &["plan", "-f", "missing.yaml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no config file `missing.yaml`")
+            && err.contains("hint: pass the config with `-f FILE`"),
+        "{err}"
+    );
+}

@@ -202,6 +202,17 @@ pub fn cmd_schema() -> anyhow::Result<ExitCode> {
 
 /// Loads a config and fails (listing the diagnostics) unless it is valid.
 pub fn load_valid(files: &[PathBuf], known: &validate::Known) -> anyhow::Result<Desired> {
+    if let [only] = files
+        && !only.exists()
+    {
+        let here = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| ".".into());
+        return Err(crate::error::hinted(
+            format!("no config file `{}` (looked in `{here}`)", only.display()),
+            "pass the config with `-f FILE` (or a directory), or start from `examples/minimal.yaml`",
+        ));
+    }
     let (desired, diags) = load_and_check(files, &yaml::ProcessEnv, known);
     if diags.is_empty() {
         return Ok(desired);
