@@ -56,6 +56,28 @@ pub fn parse_expiry(s: &str) -> Result<Option<Duration>, String> {
     }
 }
 
+/// Shows a duration in milliseconds as users write it: `90d`, `12h`, `1d12h`, `50ms`.
+pub fn show_ms(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut rest = ms;
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +114,16 @@ mod tests {
             "99999999999999999999999d",
         ] {
             assert!(parse_duration(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn shows_as_written() {
+        for text in ["90d", "12h", "1d12h", "50ms", "30m", "1s"] {
+            assert_eq!(
+                show_ms(parse_duration(text).unwrap().as_millis() as u64),
+                text
+            );
         }
     }
 

@@ -244,6 +244,23 @@ fn field(name: &str) -> Option<Field> {
     }
 }
 
+/// `export NAME=value` (a shell line) reads as `NAME=value`.
+fn strip_export(line: &str) -> &str {
+    line.strip_prefix("export ").map_or(line, str::trim_start)
+}
+
+/// Whether a line looks like a shell assignment `NAME=value` rather than a bare key or
+/// secret (`=` padding of a base64 secret does not count).
+fn looks_like_assignment(line: &str) -> bool {
+    let line = strip_export(line);
+    line.split_once('=').is_some_and(|(name, value)| {
+        let name_ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && (name.contains('_') || name.chars().all(|c| !c.is_ascii_lowercase()));
+        name_ok && !value.trim().is_empty() && !value.trim().chars().all(|c| c == '=')
+    })
+}
+
 /// Parses stdin: two lines (consumer key, then secret), or `CONSUMER_KEY=…`,
 /// `CONSUMER_SECRET=…` and optionally `ISSUED_AT=<ms>` / `EXPIRES_AT=<ms>` lines (also `consumerKey`,
 /// `client_id`, `client_secret`). Errors never contain the input.
@@ -264,10 +281,19 @@ fn parse_input(input: &[u8]) -> anyhow::Result<Parsed> {
         ));
     }
     let is_field = |l: &str| {
-        l.split_once('=')
+        strip_export(l)
+            .split_once('=')
             .is_some_and(|(n, _)| field(n.trim()).is_some())
     };
     if !is_field(lines[0].1) {
+        if let Some((n, _)) = lines.iter().find(|(_, l)| looks_like_assignment(l)) {
+            return Err(hinted(
+                format!(
+                    "line {n} of stdin looks like `NAME=value` with a name registrar does not know"
+                ),
+                "name the values `CONSUMER_KEY` and `CONSUMER_SECRET`, or give the bare key and secret on two lines",
+            ));
+        }
         if lines.len() != 2 {
             return Err(hinted(
                 format!("expected 2 lines on stdin, got {}", lines.len()),
@@ -283,7 +309,7 @@ fn parse_input(input: &[u8]) -> anyhow::Result<Parsed> {
     }
     let (mut key, mut secret, mut issued, mut expires) = (None, None, None, None);
     for (n, line) in lines {
-        let Some((name, value)) = line.split_once('=') else {
+        let Some((name, value)) = strip_export(line).split_once('=') else {
             return Err(hinted(
                 format!("line {n} of stdin is not `NAME=value`"),
                 usage,
@@ -298,14 +324,11 @@ fn parse_input(input: &[u8]) -> anyhow::Result<Parsed> {
             Some(Field::IssuedAt) => issued = Some(millis(value, n, "ISSUED_AT")?),
             Some(Field::ExpiresAt) => expires = Some(millis(value, n, "EXPIRES_AT")?),
             None => {
-                let name = name.trim();
-                let shown = if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    format!("`{name}`")
-                } else {
-                    "a name".into()
-                };
+                // Never echo the name: a secret with `=` padding would split into one.
                 return Err(hinted(
-                    format!("line {n} of stdin sets {shown}, which is not known"),
+                    format!(
+                        "line {n} of stdin sets a name registrar does not know (expected CONSUMER_KEY, CONSUMER_SECRET, ISSUED_AT or EXPIRES_AT)"
+                    ),
                     usage,
                 ));
             }
@@ -395,12 +418,28 @@ mod tests {
             b"CONSUMER_KEY=SEKRIT\nCONSUMER_SECRET=\n",
             b"CONSUMER_KEY=SEKRIT\nSEKRIT-line\n",
             b"CONSUMER_KEY=SEKRIT\nCONSUMER_SECRET=x\nPASSWORD=SEKRIT\n",
+            // A base64 secret split at its padding must not be echoed as a name.
+            b"CONSUMER_KEY=a\nCONSUMER_SECRET=b\nSEKRITbase64==\n",
+            // Shell lines with unknown names are refused, not stored as a literal key.
+            b"export CLIENT_KEY=SEKRIT\nexport CLIENT_SEC=SEKRIT\n",
         ] {
             let err = parse_input(input).err().unwrap();
             let text = crate::error::render(&err);
             assert!(!text.contains("SEKRIT"), "{text}");
             assert!(text.contains("hint:"), "{text}");
         }
+    }
+
+    #[test]
+    fn export_lines_and_padding() {
+        let p = parse_input(b"export CONSUMER_KEY=ck\nexport CONSUMER_SECRET=cs\n").unwrap();
+        assert_eq!((p.key.expose(), p.secret.expose()), ("ck", "cs"));
+        let p = parse_input(b"ck-1\nQUJD==\n").unwrap();
+        assert_eq!(
+            p.secret.expose(),
+            "QUJD==",
+            "base64 padding is not an assignment"
+        );
     }
 
     #[test]

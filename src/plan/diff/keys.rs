@@ -90,9 +90,7 @@ impl Differ<'_> {
                             let reason = format!(
                                 "rotation requested: the current key ({}) keeps working for {} after this key is minted, then is revoked and deleted",
                                 k.consumer_key.fingerprint(),
-                                humantime::format_duration(std::time::Duration::from_millis(
-                                    rot.overlap_ms
-                                ))
+                                crate::config::duration::show_ms(rot.overlap_ms)
                             );
                             self.mint(app, want, reason);
                         }
@@ -197,10 +195,7 @@ impl Differ<'_> {
                     "expiresIn",
                     None,
                     Some(want.expires_in_ms.map_or(json!("never"), |ms| {
-                        json!(
-                            humantime::format_duration(std::time::Duration::from_millis(ms))
-                                .to_string()
-                        )
+                        json!(crate::config::duration::show_ms(ms).to_string())
                     })),
                 ),
             ]
@@ -322,8 +317,7 @@ impl Differ<'_> {
         if differs {
             let show = |l: Option<i64>| {
                 l.map_or("never".to_string(), |ms| {
-                    humantime::format_duration(std::time::Duration::from_millis(ms.max(0) as u64))
-                        .to_string()
+                    crate::config::duration::show_ms(ms.max(0) as u64).to_string()
                 })
             };
             self.note(address, format!(
