@@ -100,8 +100,7 @@ impl Request {
     }
 }
 
-/// How one attempt ended.
-#[derive(Debug)]
+/// How one attempt ended. (No `Debug`: bodies hold keys and secrets.)
 pub(crate) enum Attempt {
     /// 2xx, with the JSON body if there was one.
     Done(Option<Value>),
@@ -118,8 +117,7 @@ pub(crate) enum Attempt {
     Fail(BackendError),
 }
 
-/// The end of a call with retries.
-#[derive(Debug)]
+/// The end of a call with retries. (No `Debug`: bodies hold keys and secrets.)
 pub(crate) struct Sent {
     /// The final result.
     pub result: Result<Option<Value>, BackendError>,

@@ -79,8 +79,9 @@ pub(crate) enum WireProductRef {
     Name(String),
 }
 
-/// A key as an app's `credentials[]` (or a keys endpoint) carries it.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A key as an app's `credentials[]` (or a keys endpoint) carries it. Its `Debug` shows the
+/// key and secret by fingerprint only.
+#[derive(Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub(crate) struct WireCredential {
     pub consumer_key: String,
@@ -96,6 +97,24 @@ pub(crate) struct WireCredential {
     pub issued_at: Option<i64>,
     #[serde(deserialize_with = "int64")]
     pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for WireCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WireCredential")
+            .field(
+                "consumer_key",
+                &crate::model::fingerprint(self.consumer_key.as_bytes()),
+            )
+            .field(
+                "consumer_secret",
+                &crate::model::fingerprint(self.consumer_secret.as_bytes()),
+            )
+            .field("api_products", &self.api_products)
+            .field("scopes", &self.scopes)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An app, from the org-wide `/apps` list or a developer-app call.
