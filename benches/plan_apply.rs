@@ -648,7 +648,7 @@ fn main() {
     }
     if let Some((first, last, total, n)) = store_intervals(&r.stderr()) {
         println!(
-            "  client: `stored key` every {first:.1} ms over the first 100 keys, every {last:.1} ms over the last 100 ({n} keys in {total:.2} s): the secrets store writes one key at a time, rewriting index.yaml each time"
+            "  client: `stored key` every {first:.1} ms over the first 100 keys, every {last:.1} ms over the last 100 ({n} keys in {total:.2} s)"
         );
     }
 }
