@@ -319,10 +319,49 @@ async fn make_plan<B: Backend>(
     })
 }
 
-/// Loads the config; references to developers and products that only exist on the platform
-/// are checked against it when planning.
-fn load_config(opts: &PlanOptions) -> anyhow::Result<Desired> {
-    config::load_valid(&opts.config.files, &Known::default())
+/// Loads the config. References to developers and products it does not declare are checked
+/// against the platform: an app may belong to a developer that only exists there.
+fn load_config(opts: &PlanOptions, rt: &tokio::runtime::Runtime) -> anyhow::Result<Desired> {
+    let files = &opts.config.files;
+    let (desired, diags) =
+        config::load_and_check(files, &config::yaml::ProcessEnv, &Known::default());
+    if diags.is_empty() {
+        return Ok(desired);
+    }
+    if !diags
+        .iter()
+        .all(|d| matches!(d.code, "reference" | "scope"))
+    {
+        return config::load_valid(files, &Known::default());
+    }
+    let target = target(opts, &desired)?;
+    let backend = backend::AnyBackend::for_target(&target, None)?;
+    let actual = rt
+        .block_on(backend.read(ReadScope {
+            developers: true,
+            products: true,
+            apps: false,
+        }))
+        .map_err(anyhow::Error::new)
+        .with_context(|| {
+            format!(
+                "failed to read {} to check the config's references",
+                backend.describe()
+            )
+        })?;
+    let known = Known {
+        developers: actual
+            .developers
+            .iter()
+            .map(|d| d.value.email.clone())
+            .collect(),
+        products: actual
+            .products
+            .iter()
+            .map(|p| (p.value.name.clone(), p.value.scopes.clone()))
+            .collect(),
+    };
+    config::load_valid(files, &known)
 }
 
 fn render(plan: &Plan, format: PlanFormat) -> String {
@@ -335,10 +374,10 @@ fn render(plan: &Plan, format: PlanFormat) -> String {
 
 /// Runs `registrar plan`.
 pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    let desired = load_config(&args.options)?;
+    let rt = runtime()?;
+    let desired = load_config(&args.options, &rt)?;
     let target = target(&args.options, &desired)?;
     let store = open_secrets(&target)?;
-    let rt = runtime()?;
     let backend = backend::AnyBackend::for_target(&target, None)?;
     let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
     print!("{}", render(&planned.plan, args.options.format));
@@ -464,7 +503,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             (planned, true)
         }
         None => {
-            let desired = load_config(&args.options)?;
+            let desired = load_config(&args.options, &rt)?;
             let target = target(&args.options, &desired)?;
             let store = open_secrets(&target)?;
             let backend = backend::AnyBackend::for_target(&target, rate)?;

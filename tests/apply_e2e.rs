@@ -501,3 +501,36 @@ fn errors_say_what_to_do() {
         "{err}"
     );
 }
+
+#[test]
+fn references_may_name_resources_that_exist_only_on_the_platform() {
+    let mut w = Work::local();
+    w.ok("apply", &["apply", "--auto-approve"]);
+    let extra = "version: 1\nowner: extra-team\nsecrets: {dir: extra-secrets}\napps:\n  - name: extra-app\n    developer: alice@example.com\n    apiProducts: [payments-read]\n    scopes: [payments.read]\n";
+    std::fs::write(w.path("extra.yaml"), extra).unwrap();
+    // Offline, the developer and product are unknown...
+    let out = w.local_cmd("validate-extra", &["validate", "-f", "extra.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unknown developer `alice@example.com`"));
+    // ...but a plan finds them on the platform, and a scope they do not offer is still wrong.
+    let out = w.ok(
+        "plan-extra",
+        &["plan", "-f", "extra.yaml", "--format", "json"],
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["changes"][0]["address"]["path"],
+        "alice@example.com/extra-app"
+    );
+    std::fs::write(
+        w.path("extra.yaml"),
+        extra.replace("scopes: [payments.read]", "scopes: [payments.admin]"),
+    )
+    .unwrap();
+    let out = w.run("plan-extra-bad-scope", &["plan", "-f", "extra.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("scope `payments.admin` is not offered by `payments-read`")
+    );
+}
