@@ -24,39 +24,12 @@ use registrar::config::{load_and_check, validate::Known, yaml::ProcessEnv};
 use registrar::model::{self as m, DEFAULT_CREDENTIAL_ID};
 use registrar::store::{AppInput, Attribute, DeveloperInput, ProductInput, Store};
 
+#[path = "common/generate.rs"]
+mod generate;
+
 const BIN: &str = env!("CARGO_BIN_EXE_registrar");
 const ORG: &str = "local";
 const TIME: &str = "/usr/bin/time";
-
-/// The large config: every app has one (default) key granted one product.
-fn generate_big(devs: usize, products: usize, apps: usize) -> String {
-    let mut s = String::with_capacity(apps * 300);
-    s.push_str("version: 1\nowner: bench\ndevelopers:\n");
-    for d in 0..devs {
-        let _ = write!(
-            s,
-            "  - email: dev{d}@example.com\n    firstName: Dev\n    lastName: Number{d}\n    attributes: {{team: t{}}}\n",
-            d % 17
-        );
-    }
-    s.push_str("products:\n");
-    for p in 0..products {
-        let _ = write!(
-            s,
-            "  - name: product-{p}\n    displayName: Product {p}\n    approvalType: auto\n    environments: [prod]\n    apiResources: [\"/p{p}/**\"]\n    scopes: [p{p}.read, p{p}.write]\n    quota: {{limit: 1000, interval: 1, timeUnit: minute}}\n"
-        );
-    }
-    s.push_str("apps:\n");
-    for a in 0..apps {
-        let p = a % products;
-        let _ = write!(
-            s,
-            "  - name: app-{a}\n    developer: dev{}@example.com\n    displayName: App {a}\n    callbackUrl: https://app{a}.example.com/callback\n    apiProducts: [product-{p}]\n    scopes: [p{p}.read]\n    keyExpiresIn: 90d\n    attributes: {{tier: gold}}\n",
-            a % devs
-        );
-    }
-    s
-}
 
 /// The apply config: 1 developer, 1 product, `apps` apps with the default credential.
 fn generate_apply(apps: usize) -> String {
@@ -466,7 +439,7 @@ fn main() {
 
     // 1. Plan against a large org.
     let big = cwd.join("big.yaml");
-    std::fs::write(&big, generate_big(2_000, 300, 10_000)).expect("write big.yaml");
+    std::fs::write(&big, generate::config(2_000, 300, 10_000)).expect("write big.yaml");
     let db = cwd.join("big.db");
     let started = Instant::now();
     let (devs, products, apps) = populate(&big, &db);

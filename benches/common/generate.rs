@@ -1,0 +1,34 @@
+//! The generated config the benchmarks share.
+
+use std::fmt::Write as _;
+
+/// A large valid config: `devs` developers, `products` products, `apps` apps, each app with
+/// one (default) key granted one product.
+pub fn config(devs: usize, products: usize, apps: usize) -> String {
+    let mut s = String::with_capacity(apps * 300);
+    s.push_str("version: 1\nowner: bench\ndevelopers:\n");
+    for d in 0..devs {
+        let _ = write!(
+            s,
+            "  - email: dev{d}@example.com\n    firstName: Dev\n    lastName: Number{d}\n    attributes: {{team: t{}}}\n",
+            d % 17
+        );
+    }
+    s.push_str("products:\n");
+    for p in 0..products {
+        let _ = write!(
+            s,
+            "  - name: product-{p}\n    displayName: Product {p}\n    approvalType: auto\n    environments: [prod]\n    apiResources: [\"/p{p}/**\"]\n    scopes: [p{p}.read, p{p}.write]\n    quota: {{limit: 1000, interval: 1, timeUnit: minute}}\n"
+        );
+    }
+    s.push_str("apps:\n");
+    for a in 0..apps {
+        let p = a % products;
+        let _ = write!(
+            s,
+            "  - name: app-{a}\n    developer: dev{}@example.com\n    displayName: App {a}\n    callbackUrl: https://app{a}.example.com/callback\n    apiProducts: [product-{p}]\n    scopes: [p{p}.read]\n    keyExpiresIn: 90d\n    attributes: {{tier: gold}}\n",
+            a % devs
+        );
+    }
+    s
+}
