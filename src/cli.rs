@@ -226,6 +226,9 @@ pub struct ServeArgs {
     /// Answer this fraction of requests with 503, e.g. `0.1`.
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub fail_rate: f64,
+    /// Carry out this fraction of writes but answer them 503, as if the reply were lost.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub drop_reply_rate: f64,
     /// Seed of the fault injection's random numbers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -534,3 +534,60 @@ fn references_may_name_resources_that_exist_only_on_the_platform() {
             .contains("scope `payments.admin` is not offered by `payments-read`")
     );
 }
+
+#[test]
+fn lost_replies_are_confirmed_by_reading_not_repeated() {
+    // A quarter of the writes are carried out but answered 503: creates must be confirmed
+    // by reading, and a mint must adopt its key rather than mint another.
+    for flavor in ["x", "edge"] {
+        let server = Server::start(flavor, &["--drop-reply-rate", "0.25", "--seed", "3"]);
+        let mut w = Work::http(&server, flavor);
+        let mut converged = false;
+        for i in 0..6 {
+            let out = w.run(
+                &format!("lossy-apply-{flavor}-{i}"),
+                &["apply", "--auto-approve"],
+            );
+            if out.status.success()
+                && w.run(
+                    &format!("lossy-check-{flavor}-{i}"),
+                    &["plan", "--detailed-exitcode"],
+                )
+                .status
+                .code()
+                    == Some(0)
+            {
+                converged = true;
+                break;
+            }
+        }
+        assert!(converged, "{flavor}: apply converges despite lost replies");
+        // Exactly one key per declared credential on the platform, each stored once.
+        let out = w.ok(
+            &format!("lossy-plan-{flavor}"),
+            &["plan", "--format", "json"],
+        );
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let extra: Vec<&Value> = v["notes"]
+            .as_array()
+            .map(|n| {
+                n.iter()
+                    .filter(|n| {
+                        n["message"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .contains("not declared")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(extra.is_empty(), "{flavor}: no key minted twice: {extra:?}");
+        assert_eq!(
+            w.index()["keys"].as_sequence_len(),
+            5,
+            "{flavor}: {:?}",
+            w.index()
+        );
+        w.canary();
+    }
+}

@@ -19,6 +19,7 @@ use super::errors::ApiError;
 pub struct Faults {
     latency: Option<Duration>,
     fail_rate: f64,
+    drop_reply_rate: f64,
     rng: Mutex<StdRng>,
     limiter: Option<Mutex<Bucket>>,
 }
@@ -83,6 +84,7 @@ impl Faults {
         Faults {
             latency,
             fail_rate,
+            drop_reply_rate: 0.0,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             limiter: limit.map(|l| {
                 let capacity = l.per_second.max(1.0);
@@ -96,17 +98,31 @@ impl Faults {
         }
     }
 
+    /// Also loses this fraction of the replies to writes: the request is carried out, then
+    /// answered 503, as when a reply is lost on the way back.
+    pub fn with_drop_reply_rate(mut self, rate: f64) -> Faults {
+        self.drop_reply_rate = rate;
+        self
+    }
+
     /// Whether any fault is configured.
     pub fn any(&self) -> bool {
-        self.latency.is_some() || self.fail_rate > 0.0 || self.limiter.is_some()
+        self.latency.is_some()
+            || self.fail_rate > 0.0
+            || self.drop_reply_rate > 0.0
+            || self.limiter.is_some()
     }
 
     fn should_fail(&self) -> bool {
-        if self.fail_rate <= 0.0 {
+        self.draw(self.fail_rate)
+    }
+
+    fn draw(&self, rate: f64) -> bool {
+        if rate <= 0.0 {
             return false;
         }
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        rng.random::<f64>() < self.fail_rate
+        rng.random::<f64>() < rate
     }
 
     fn admit(&self) -> Result<(), Duration> {
@@ -120,7 +136,7 @@ impl Faults {
     }
 }
 
-/// Middleware: rate limit, then random failure, then latency.
+/// Middleware: rate limit, then random failure, then latency; after the handler, a lost reply.
 pub async fn inject(State(state): State<Arc<ServerState>>, req: Request, next: Next) -> Response {
     let faults = &state.faults;
     if let Err(wait) = faults.admit() {
@@ -143,7 +159,17 @@ pub async fn inject(State(state): State<Arc<ServerState>>, req: Request, next: N
     if let Some(latency) = faults.latency {
         tokio::time::sleep(latency).await;
     }
-    next.run(req).await
+    let write = req.method() != axum::http::Method::GET;
+    let response = next.run(req).await;
+    if write && response.status().is_success() && faults.draw(faults.drop_reply_rate) {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "registrar.ReplyLost",
+            "The reply was lost (injected by --drop-reply-rate: the request was carried out); retry",
+        )
+        .into_response();
+    }
+    response
 }
 
 #[cfg(test)]

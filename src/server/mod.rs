@@ -139,6 +139,15 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
             "give a number from 0 to 1, e.g. `0.1` for 10% of requests",
         ));
     }
+    if !(0.0..=1.0).contains(&args.drop_reply_rate) {
+        return Err(hinted(
+            format!(
+                "`--drop-reply-rate {}` is not a fraction",
+                args.drop_reply_rate
+            ),
+            "give a number from 0 to 1, e.g. `0.1` for 10% of replies to writes",
+        ));
+    }
     let limit = args
         .rate_limit
         .as_deref()
@@ -180,7 +189,8 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
             flavor: args.flavor,
             orgs,
             token,
-            faults: Faults::new(latency, args.fail_rate, args.seed, limit),
+            faults: Faults::new(latency, args.fail_rate, args.seed, limit)
+                .with_drop_reply_rate(args.drop_reply_rate),
             pool,
             next: AtomicUsize::new(0),
         },
