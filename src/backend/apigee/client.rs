@@ -334,13 +334,7 @@ impl Client {
         };
         if retry::retryable_status(status) {
             let message = self.redactor.redact(&errors::decode(status, &body).text());
-            if !is_missing_association(status, &message) {
-                let retry = Attempt::Retry {
-                    message: format!("HTTP {status}: {message}"),
-                    retry_after,
-                    // A 429 was refused before any work; a 5xx may have been half done.
-                    maybe_applied: status != 429,
-                };
+            if let Some(retry) = retry_for(status, message, retry_after) {
                 return (Some(status), retry);
             }
         }
@@ -402,13 +396,71 @@ impl Client {
     }
 }
 
-/// Removing a product a key does not have answers 500 "APIProduct is not associated with
-/// consumer key": final, not transient.
-fn is_missing_association(status: u16, message: &str) -> bool {
-    status == 500 && message.contains("is not associated with")
+/// The retry a retryable status calls for, `None` when it is final after all: removing a
+/// product a key does not have answers 500 "APIProduct is not associated with consumer key".
+fn retry_for(status: u16, message: String, retry_after: Option<Duration>) -> Option<Attempt> {
+    if !retry::retryable_status(status)
+        || (status == 500 && message.contains("is not associated with"))
+    {
+        return None;
+    }
+    Some(Attempt::Retry {
+        message: format!("HTTP {status}: {message}"),
+        retry_after,
+        // A 429 was refused before any work; anything else may have been half done.
+        maybe_applied: status != 429,
+    })
 }
 
 /// The error for a missing or unusable credential environment.
 pub(crate) fn missing_credentials() -> BackendError {
     BackendError::Auth(format!("no Apigee credentials; hint: {AUTH_HINT}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_replies_are_retried() {
+        let wait = Some(Duration::from_secs(2));
+        let Some(Attempt::Retry {
+            retry_after,
+            maybe_applied,
+            message,
+        }) = retry_for(429, "slow down".into(), wait)
+        else {
+            panic!("429 is retried")
+        };
+        assert_eq!((retry_after, maybe_applied), (wait, false));
+        assert_eq!(message, "HTTP 429: slow down");
+        assert!(matches!(
+            retry_for(503, "down".into(), None),
+            Some(Attempt::Retry {
+                maybe_applied: true,
+                ..
+            })
+        ));
+        let not_on_key = "APIProduct is not associated with consumer key".to_string();
+        assert!(retry_for(500, not_on_key, None).is_none());
+        for final_status in [400, 401, 403, 404, 409] {
+            assert!(
+                retry_for(final_status, "no".into(), wait).is_none(),
+                "{final_status}"
+            );
+        }
+    }
+
+    #[test]
+    fn action_requests_name_keys_by_fingerprint() {
+        let k = Secret::new("F91jQrfX6CKhyEheXFBL3gxxxxx");
+        let req = Request::action(Path::key("a@x.com", "app", &k), "revoke", "key");
+        assert!(matches!(req.body, Body::Action("revoke")));
+        let target = req.target();
+        assert!(!target.contains("F91jQ"), "{target}");
+        assert_eq!(
+            target,
+            format!("/developers/a%40x.com/apps/app/keys/{}", k.fingerprint())
+        );
+    }
 }

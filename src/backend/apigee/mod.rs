@@ -1,6 +1,6 @@
 //! The Apigee management API backend: Apigee X/hybrid and Apigee Edge through one reqwest
 //! client, with the flavour differences (int64 spelling, empty fields, error bodies, default
-//! URL, quota) kept in [`Flavor`], [`wire`] and [`errors`].
+//! URL, quota) kept in [`Flavor`] and the private `wire`, `encode` and `errors` modules.
 //!
 //! Build it from flags and the environment:
 //! ```no_run
@@ -14,6 +14,8 @@
 //! Reads are bulk (`?expand=true`, pages of 1000, kinds read concurrently); writes follow
 //! spec/apigee-api.md §5; every request passes a shared rate limiter and is retried on 429,
 //! 5xx and transport failures. Consumer keys and secrets never reach a log or an error.
+
+#![warn(missing_docs)]
 
 mod client;
 mod decode;
