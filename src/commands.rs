@@ -468,7 +468,7 @@ fn confirm(plan: &Plan) -> anyhow::Result<bool> {
 pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let rate = args.rate_limit.as_deref().map(parse_rate).transpose()?;
     let rt = runtime()?;
-    let (planned, from_file) = match &args.plan_file {
+    let (planned, store, backend, from_file) = match &args.plan_file {
         Some(path) => {
             let saved = SavedPlan::load(path)?;
             check_flags_match(&args.options, &saved.target)?;
@@ -500,7 +500,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                     stored,
                 })
             })?;
-            (planned, true)
+            (planned, store, b, true)
         }
         None => {
             let desired = load_config(&args.options, &rt)?;
@@ -509,7 +509,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             let backend = backend::AnyBackend::for_target(&target, rate)?;
             let planned =
                 rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
-            (planned, false)
+            (planned, store, backend, false)
         }
     };
     if !from_file {
@@ -527,8 +527,12 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let store = open_secrets(&planned.target)?;
-    rt.block_on(execute(&planned, store, rate, args.parallelism.into()))
+    rt.block_on(execute(
+        &planned,
+        store,
+        Arc::new(backend),
+        args.parallelism.into(),
+    ))
 }
 
 fn check_flags_match(opts: &PlanOptions, t: &Target) -> anyhow::Result<()> {
@@ -560,10 +564,9 @@ fn check_flags_match(opts: &PlanOptions, t: &Target) -> anyhow::Result<()> {
 async fn execute(
     planned: &Planned,
     store: SecretStore,
-    rate: Option<f64>,
+    backend: Arc<backend::AnyBackend>,
     parallelism: usize,
 ) -> anyhow::Result<ExitCode> {
-    let backend = Arc::new(backend::AnyBackend::for_target(&planned.target, rate)?);
     let creds: Vec<(&str, &str, &str)> = planned
         .credentials
         .iter()

@@ -228,7 +228,8 @@ fn key_of(key: &KeyRef) -> store::Result<&str> {
         })
 }
 
-/// Tags a freshly minted key with its credential id (unless default) and sets its scopes.
+/// Tags a freshly minted key with its credential id (unless default), sets its scopes, and
+/// returns it as the operation's outcome.
 fn finish_key(
     s: &mut Store,
     org: &str,
@@ -237,7 +238,7 @@ fn finish_key(
     credential: &str,
     products: &[String],
     scopes: &[String],
-) -> store::Result<KeyRecord> {
+) -> store::Result<OpOutcome> {
     let ck = key.consumer_key.expose().to_string();
     let mut rec = key.clone();
     if credential != DEFAULT_CREDENTIAL_ID {
@@ -253,7 +254,7 @@ fn finish_key(
     if have != want {
         rec = s.set_key_scopes(org, dev, app, &ck, scopes)?;
     }
-    Ok(rec)
+    Ok(OpOutcome::Minted(Box::new(to_key(dev, app, &rec))))
 }
 
 impl Backend for LocalBackend {
@@ -368,7 +369,7 @@ impl Backend for LocalBackend {
                     let key = rec.credentials.first().ok_or_else(|| {
                         store::Error::Invalid("the registry created the app without a key".into())
                     })?;
-                    let key = finish_key(
+                    let minted = finish_key(
                         s,
                         org,
                         (&app.developer, &app.name),
@@ -380,11 +381,7 @@ impl Backend for LocalBackend {
                     if app.status == m::Status::Revoked {
                         s.set_app_status(org, &app.developer, &app.name, app.status)?;
                     }
-                    return Ok(OpOutcome::Minted(Box::new(to_key(
-                        &app.developer,
-                        &app.name,
-                        &key,
-                    ))));
+                    return Ok(minted);
                 }
                 Op::UpdateApp { app } => {
                     let update = AppUpdate {
@@ -430,7 +427,7 @@ impl Backend for LocalBackend {
                         .ok_or_else(|| {
                             store::Error::Invalid("the registry generated no new key".into())
                         })?;
-                    let key = finish_key(
+                    let minted = finish_key(
                         s,
                         org,
                         (&app.developer, &app.name),
@@ -439,11 +436,7 @@ impl Backend for LocalBackend {
                         products,
                         scopes,
                     )?;
-                    return Ok(OpOutcome::Minted(Box::new(to_key(
-                        &app.developer,
-                        &app.name,
-                        &key,
-                    ))));
+                    return Ok(minted);
                 }
                 Op::AttachProduct {
                     key,

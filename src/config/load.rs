@@ -487,53 +487,53 @@ fn strsim(a: &str, b: &str) -> usize {
 }
 
 fn merge(desired: &mut Desired, part: usize, file: ConfigFile, diags: &mut Vec<Diagnostic>) {
-    fn single<T>(
-        desired: &Desired,
-        slot: &Option<Sourced<T>>,
+    /// Sets a setting that only one file may set; a second one is a diagnostic naming both.
+    fn set_once<T>(
+        desired: &mut Desired,
+        slot: fn(&mut Desired) -> &mut Option<Sourced<T>>,
+        value: Option<T>,
         part: usize,
         key: &str,
         diags: &mut Vec<Diagnostic>,
-    ) -> bool {
-        if let Some(prev) = slot {
-            let first = desired.place(prev.part, &[key]);
-            diags.push(desired.at(
-                part,
-                &[key],
-                true,
-                "duplicate",
-                format!("`{key}` is set in more than one file (also at {first}): set it once"),
-            ));
-            return false;
+    ) {
+        let Some(value) = value else { return };
+        match slot(desired).as_ref().map(|prev| prev.part) {
+            Some(prev) => {
+                let first = desired.place(prev, &[key]);
+                diags.push(desired.at(
+                    part,
+                    &[key],
+                    true,
+                    "duplicate",
+                    format!("`{key}` is set in more than one file (also at {first}): set it once"),
+                ));
+            }
+            None => {
+                *slot(desired) = Some(Sourced {
+                    value,
+                    part,
+                    index: 0,
+                })
+            }
         }
-        true
     }
-    if let Some(owner) = file.owner
-        && single(desired, &desired.owner, part, "owner", diags)
-    {
-        desired.owner = Some(Sourced {
-            value: owner,
-            part,
-            index: 0,
-        });
-    }
-    if let Some(secrets) = file.secrets
-        && single(desired, &desired.secrets, part, "secrets", diags)
-    {
-        desired.secrets = Some(Sourced {
-            value: secrets,
-            part,
-            index: 0,
-        });
-    }
-    if let Some(backend) = file.backend
-        && single(desired, &desired.backend, part, "backend", diags)
-    {
-        desired.backend = Some(Sourced {
-            value: backend,
-            part,
-            index: 0,
-        });
-    }
+    set_once(desired, |d| &mut d.owner, file.owner, part, "owner", diags);
+    set_once(
+        desired,
+        |d| &mut d.secrets,
+        file.secrets,
+        part,
+        "secrets",
+        diags,
+    );
+    set_once(
+        desired,
+        |d| &mut d.backend,
+        file.backend,
+        part,
+        "backend",
+        diags,
+    );
     desired.developers.extend(
         file.developers
             .into_iter()
