@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::backend::{Backend, Op, OpOutcome};
-use crate::model::{Key, Secret};
-use crate::plan::{Action, Address, Change, Kind, Plan};
+use crate::backend::Backend;
+use crate::model::{Address, KIND_LEVELS, Key};
+use crate::op::{Op, OpOutcome};
+use crate::plan::{Action, Change, Plan};
 
 /// Where minted credentials go (the secrets store).
 pub trait SecretSink: Send + Sync {
@@ -74,69 +75,58 @@ impl Report {
     }
 }
 
-/// The level a change runs at: creates and updates top-down, deletes bottom-up.
-fn level(c: &Change) -> u8 {
-    let delete = c.action == Action::Delete;
-    match (c.address.kind, delete) {
-        (Kind::Developer | Kind::Product, false) => 0,
-        (Kind::App, false) => 1,
-        (Kind::Key, false) => 2,
-        (Kind::Key, true) => 3,
-        (Kind::App, true) => 4,
-        (Kind::Developer | Kind::Product, true) => 5,
+/// The step a change runs at: creates and updates level by level of [`KIND_LEVELS`],
+/// then deletes in reverse.
+fn level(c: &Change) -> usize {
+    let level = c.address.kind().level();
+    if c.action == Action::Delete {
+        2 * KIND_LEVELS.len() - 1 - level
+    } else {
+        level
     }
 }
 
 /// Changes of one group run one after another. A key's group is its app: minting two keys
 /// of one app at once could let each adopt the other's key from the platform's reply.
 fn group(c: &Change) -> Address {
-    match c.address.kind {
-        Kind::Key => {
-            let mut parts = c.address.path.splitn(3, '/');
-            Address::app(
-                parts.next().unwrap_or_default(),
-                parts.next().unwrap_or_default(),
-            )
-        }
-        _ => c.address.clone(),
+    match &c.address {
+        Address::Key { app, .. } => Address::App { app: app.clone() },
+        other => other.clone(),
     }
 }
 
 /// Addresses whose failure must stop this change (its developer, app and products).
 fn dependencies(c: &Change) -> Vec<Address> {
     let mut deps = Vec::new();
-    let parts: Vec<&str> = c.address.path.splitn(3, '/').collect();
-    if matches!(c.address.kind, Kind::App | Kind::Key) && c.action != Action::Delete {
-        deps.push(Address::developer(parts[0]));
-        if parts.len() > 1 && c.address.kind == Kind::Key {
-            deps.push(Address::app(parts[0], parts[1]));
+    if c.action != Action::Delete {
+        match &c.address {
+            Address::App { app } => deps.push(Address::developer(&app.developer)),
+            Address::Key { app, .. } => {
+                deps.push(Address::developer(&app.developer));
+                deps.push(Address::App { app: app.clone() });
+            }
+            _ => {}
         }
     }
-    match &c.op {
-        Op::CreateApp { products, .. } | Op::MintKey { products, .. } => {
-            deps.extend(products.iter().map(|p| Address::product(p)))
-        }
-        Op::AttachProduct { product, .. } => deps.push(Address::product(product)),
-        _ => {}
-    }
+    deps.extend(c.op.products().iter().map(|p| Address::product(p)));
     deps
 }
 
 struct Shared<B> {
     backend: Arc<B>,
     sink: Arc<dyn SecretSink>,
-    keys: Mutex<HashMap<Address, Secret>>,
+    keys: Mutex<HashMap<Address, Key>>,
     failed: Mutex<HashSet<Address>>,
     stop: Mutex<Option<String>>,
     progress: Progress,
     minted: Mutex<usize>,
 }
 
-/// Executes `plan`. `keys` maps key addresses to consumer keys as read before apply.
+/// Executes `plan`. `keys` maps key addresses to the keys read before apply.
 pub async fn execute<B: Backend>(
     backend: Arc<B>,
     plan: &Plan,
-    keys: HashMap<Address, Secret>,
+    keys: HashMap<Address, Key>,
     sink: Arc<dyn SecretSink>,
     opts: &Options,
 ) -> Report {
@@ -151,7 +141,7 @@ pub async fn execute<B: Backend>(
         minted: Mutex::new(0),
     });
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
-    let mut levels: BTreeMap<u8, BTreeMap<Address, Vec<usize>>> = BTreeMap::new();
+    let mut levels: BTreeMap<usize, BTreeMap<Address, Vec<usize>>> = BTreeMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
         levels
             .entry(level(c))
@@ -247,20 +237,24 @@ async fn run_group<B: Backend>(
 }
 
 async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome {
-    let mut op = change.op.clone();
-    if let Some(key) = op_key_mut(&mut op) {
-        let address = Address::key(&key.developer, &key.app, &key.id);
-        match shared.keys.lock().expect("lock").get(&address) {
-            Some(secret) => key.consumer_key = Some(secret.clone()),
-            None => return Outcome::Failed(format!("{address} was not found on the platform")),
+    let op = &change.op;
+    // The key a key operation is about rides beside it, as read; it is never in the plan.
+    let key = match op.key() {
+        Some(r) => {
+            let address = r.address();
+            match shared.keys.lock().expect("lock").get(&address) {
+                Some(key) => Some(key.clone()),
+                None => return Outcome::Failed(format!("{address} was not found on the platform")),
+            }
         }
-    }
-    match shared.backend.execute(&op).await {
+        None => None,
+    };
+    match shared.backend.execute(op, key.as_ref()).await {
         Ok(OpOutcome::Done) => Outcome::Done,
         Ok(OpOutcome::Minted(key)) => {
-            let credential = match &op {
-                Op::CreateApp { credential, .. } | Op::MintKey { credential, .. } => {
-                    credential.clone()
+            let credential = match op {
+                Op::CreateApp { credential, .. } | Op::MintKey { credential } => {
+                    credential.id.clone()
                 }
                 _ => key.id.clone().unwrap_or_default(),
             };
@@ -273,31 +267,18 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
             if let Err(e) = stored {
                 let msg = format!(
                     "failed to store the secret of key {} ({}): {e:#}. The key exists on the platform; fix the secrets store and run apply again: it stores keys it finds missing",
-                    Address::key(&key.developer, &key.app, &credential),
+                    Address::credential(&key.developer, &key.app, &credential),
                     key.consumer_key.fingerprint()
                 );
                 *shared.stop.lock().expect("lock") = Some(msg.clone());
                 return Outcome::Failed(msg);
             }
             *shared.minted.lock().expect("lock") += 1;
-            shared.keys.lock().expect("lock").insert(
-                Address::key(&key.developer, &key.app, &credential),
-                key.consumer_key.clone(),
-            );
+            let address = Address::credential(&key.developer, &key.app, &credential);
+            shared.keys.lock().expect("lock").insert(address, *key);
             Outcome::Done
         }
         Err(e) => Outcome::Failed(e.to_string()),
-    }
-}
-
-fn op_key_mut(op: &mut Op) -> Option<&mut crate::backend::KeyRef> {
-    match op {
-        Op::AttachProduct { key, .. }
-        | Op::DetachProduct { key, .. }
-        | Op::SetScopes { key, .. }
-        | Op::SetKeyStatus { key, .. }
-        | Op::DeleteKey { key } => Some(key),
-        _ => None,
     }
 }
 

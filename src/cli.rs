@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::output::ColorChoice;
+pub use crate::target::{BackendKind, Flavor};
+
 /// Manage OAuth client registrations (developers, API products, apps and their keys) as code.
 ///
 /// Declare the desired state in YAML, `validate` it, `plan` the difference against a platform,
@@ -30,17 +33,6 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// When to use colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    /// Colour on a terminal, unless NO_COLOR is set.
-    Auto,
-    /// Always colour.
-    Always,
-    /// Never colour.
-    Never,
 }
 
 /// registrar's commands.
@@ -94,18 +86,6 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
     pub format: DiagnosticFormat,
-}
-
-/// Which platform to talk to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackendKind {
-    /// The embedded registry (SQLite), the default.
-    Local,
-    /// Apigee X or hybrid.
-    Apigee,
-    /// Apigee Edge.
-    ApigeeEdge,
 }
 
 /// Backend selection; flags win over `backend:` in the config.
@@ -191,15 +171,6 @@ pub struct ApplyArgs {
     /// Request budget, e.g. `100/s` or `4800/min` (default: 80% of the platform's quota).
     #[arg(long, value_name = "N/s|N/min")]
     pub rate_limit: Option<String>,
-}
-
-/// Which Apigee flavour `serve` speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Flavor {
-    /// Apigee X / hybrid.
-    X,
-    /// Apigee Edge.
-    Edge,
 }
 
 /// Arguments of `serve`.

@@ -71,10 +71,6 @@ impl<T, E: Into<anyhow::Error>> HintExt<T> for Result<T, E> {
 /// Renders an error as the CLI prints it: `error: …`, then `Caused by:` lines, then hints.
 pub fn render(err: &anyhow::Error) -> String {
     let top = err.to_string();
-    let top = top
-        .split_once("; hint: ")
-        .map_or(top.as_str(), |(m, _)| m)
-        .to_string();
     let mut out = format!("error: {top}\n");
     let mut hints: Vec<String> = err
         .downcast_ref::<Hinted>()
@@ -89,14 +85,7 @@ pub fn render(err: &anyhow::Error) -> String {
         {
             hints.push(h.hint().to_string());
         }
-        let mut text = cause.to_string();
-        // Some messages (from the HTTP backends) carry their advice inline.
-        if let Some((message, hint)) = text.split_once("; hint: ") {
-            if !hints.iter().any(|h| h == hint) {
-                hints.push(hint.to_string());
-            }
-            text = message.to_string();
-        }
+        let text = cause.to_string();
         if text != last && !causes.contains(&text) {
             causes.push(text.clone());
         }
@@ -132,15 +121,19 @@ mod tests {
         );
     }
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Wrapper(#[source] Hinted);
+
     #[test]
-    fn inline_hints_print_on_their_own_line() {
-        let err =
-            anyhow::anyhow!("no credentials; hint: set APIGEE_TOKEN").context("failed to read");
+    fn hints_inside_an_error_print_on_their_own_line() {
+        let inner = Wrapper(Hinted::new("no credentials", "set APIGEE_TOKEN"));
+        let err = anyhow::Error::new(inner).context("failed to read");
         assert_eq!(
             render(&err),
             "error: failed to read\n\nCaused by:\n  no credentials\nhint: set APIGEE_TOKEN\n"
         );
-        let err = anyhow::anyhow!("no credentials; hint: set APIGEE_TOKEN");
+        let err = anyhow::Error::new(Wrapper(Hinted::new("no credentials", "set APIGEE_TOKEN")));
         assert_eq!(
             render(&err),
             "error: no credentials\nhint: set APIGEE_TOKEN\n"

@@ -10,11 +10,14 @@ pub mod config;
 pub mod error;
 pub mod model;
 pub mod names;
+pub mod op;
 pub mod output;
 pub mod plan;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod target;
+pub mod units;
 
 use std::process::ExitCode;
 
@@ -24,12 +27,12 @@ use cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     output::init(cli.color, &cli.log);
     match cli.command {
-        Command::Validate(args) => config::cmd_validate(&args),
-        Command::Schema => config::cmd_schema(),
-        Command::Plan(args) => commands::cmd_plan(&args),
-        Command::Apply(args) => commands::cmd_apply(&args),
-        Command::Serve(args) => server::cmd_serve(args),
-        Command::Secrets(cmd) => secrets::cmd_secrets(cmd),
-        Command::Rotate(args) => secrets::cmd_rotate(args),
+        Command::Validate(args) => commands::validate::cmd_validate(&args),
+        Command::Schema => commands::validate::cmd_schema(),
+        Command::Plan(args) => commands::plan::cmd_plan(&args),
+        Command::Apply(args) => commands::apply::cmd_apply(&args),
+        Command::Serve(args) => commands::serve::cmd_serve(args),
+        Command::Secrets(cmd) => commands::secrets::cmd_secrets(&cmd),
+        Command::Rotate(args) => commands::secrets::cmd_rotate(&args),
     }
 }

@@ -3,7 +3,16 @@
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
-use crate::cli::ColorChoice;
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
 
 static COLOR: OnceLock<bool> = OnceLock::new();
 

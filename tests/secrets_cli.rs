@@ -370,14 +370,14 @@ fn rotate_records_the_request_and_explains_the_next_apply() {
     assert_ok(&out);
     let text = stdout(&out);
     assert!(
-        text.contains("Recorded rotation of `alice@example.com/web/default` (overlap 3days)"),
+        text.contains("Recorded rotation of `alice@example.com/web/default` (overlap 3d)"),
         "{text}"
     );
     assert!(text.contains("mint a new key"), "{text}");
     assert!(text.contains("default.retiring-"), "{text}");
     let index = std::fs::read_to_string(w.path("secrets/index.yaml")).unwrap();
     assert!(
-        index.contains("rotations:") && index.contains("overlap: 3days"),
+        index.contains("rotations:") && index.contains("overlap: 3d"),
         "{index}"
     );
 

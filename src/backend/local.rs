@@ -5,8 +5,12 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{Actual, Backend, BackendError, KeyRef, Observed, Op, OpOutcome, ReadScope};
-use crate::model::{self as m, Attributes, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, Secret};
+use super::{Backend, BackendError};
+use crate::model::{
+    self as m, Actual, Attributes, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, DesiredKey,
+    Observed, ReadScope,
+};
+use crate::op::{KeyRef, Op, OpOutcome};
 use crate::store::{
     self, AppInput, AppRecord, AppUpdate, Attribute, DeveloperInput, KeyRecord, Page, ProductInput,
     Store,
@@ -216,16 +220,14 @@ fn developer_input(d: &m::Developer) -> DeveloperInput {
     }
 }
 
-fn key_of(key: &KeyRef) -> store::Result<&str> {
-    key.consumer_key
-        .as_ref()
-        .map(Secret::expose)
-        .ok_or_else(|| {
-            store::Error::Invalid(format!(
-                "no consumer key resolved for key {}/{}/{}",
-                key.developer, key.app, key.id
-            ))
-        })
+/// The consumer key of the key an operation is about, as read before apply.
+fn key_of<'a>(r: &KeyRef, key: Option<&'a m::Key>) -> store::Result<&'a str> {
+    key.map(|k| k.consumer_key.expose()).ok_or_else(|| {
+        store::Error::Invalid(format!(
+            "key {}/{} was not read before execution",
+            r.app, r.key
+        ))
+    })
 }
 
 /// Tags a freshly minted key with its credential id (unless default), sets its scopes, and
@@ -233,12 +235,11 @@ fn key_of(key: &KeyRef) -> store::Result<&str> {
 fn finish_key(
     s: &mut Store,
     org: &str,
-    (dev, app): (&str, &str),
     key: &KeyRecord,
-    credential: &str,
-    products: &[String],
-    scopes: &[String],
+    want: &DesiredKey,
 ) -> store::Result<OpOutcome> {
+    let (dev, app) = (want.developer.as_str(), want.app.as_str());
+    let (credential, products, scopes) = (want.id.as_str(), &want.products, &want.scopes);
     let ck = key.consumer_key.expose().to_string();
     let mut rec = key.clone();
     if credential != DEFAULT_CREDENTIAL_ID {
@@ -321,7 +322,7 @@ impl Backend for LocalBackend {
         })
     }
 
-    async fn execute(&self, op: &Op) -> Result<OpOutcome, BackendError> {
+    async fn execute(&self, op: &Op, observed: Option<&m::Key>) -> Result<OpOutcome, BackendError> {
         self.with(|s, org| {
             match op {
                 Op::CreateDeveloper { developer } => {
@@ -348,36 +349,22 @@ impl Backend for LocalBackend {
                 Op::DeleteProduct { name } => {
                     s.delete_product(org, name)?;
                 }
-                Op::CreateApp {
-                    app,
-                    credential,
-                    products,
-                    scopes,
-                    key_expires_in_ms,
-                } => {
+                Op::CreateApp { app, credential } => {
                     let input = AppInput {
                         name: app.name.clone(),
-                        api_products: products.clone(),
+                        api_products: credential.products.clone(),
                         attributes: to_list(&app.attributes),
                         callback_url: (!app.callback_url.is_empty())
                             .then(|| app.callback_url.clone()),
-                        scopes: scopes.clone(),
-                        key_expires_in: key_expires_in_ms.map(|v| v as i64),
+                        scopes: credential.scopes.clone(),
+                        key_expires_in: credential.expires_in_ms.map(|v| v as i64),
                         status: None,
                     };
                     let rec = s.create_app(org, &app.developer, &input)?;
                     let key = rec.credentials.first().ok_or_else(|| {
                         store::Error::Invalid("the registry created the app without a key".into())
                     })?;
-                    let minted = finish_key(
-                        s,
-                        org,
-                        (&app.developer, &app.name),
-                        key,
-                        credential,
-                        products,
-                        scopes,
-                    )?;
+                    let minted = finish_key(s, org, key, credential)?;
                     if app.status == m::Status::Revoked {
                         s.set_app_status(org, &app.developer, &app.name, app.status)?;
                     }
@@ -400,26 +387,23 @@ impl Backend for LocalBackend {
                 Op::DeleteApp { developer, app } => {
                     s.delete_app(org, developer, app)?;
                 }
-                Op::MintKey {
-                    app,
-                    credential,
-                    products,
-                    scopes,
-                    expires_in_ms,
-                } => {
-                    let before: HashSet<String> = s
-                        .get_app(org, &app.developer, &app.name)?
+                Op::MintKey { credential: want } => {
+                    let (dev, name) = (want.developer.as_str(), want.app.as_str());
+                    let app = s.get_app(org, dev, name)?;
+                    let before: HashSet<String> = app
                         .credentials
                         .iter()
                         .map(|k| k.consumer_key.expose().to_string())
                         .collect();
+                    // The registry, like Apigee, replaces the app's callback URL and
+                    // attributes on this call: resend them as they are.
                     let update = AppUpdate {
-                        attributes: Some(to_list(&app.attributes)),
-                        callback_url: Some(app.callback_url.clone()),
-                        api_products: Some(products.clone()),
-                        key_expires_in: expires_in_ms.map(|v| v as i64),
+                        attributes: Some(app.attributes.clone()),
+                        callback_url: app.callback_url.clone(),
+                        api_products: Some(want.products.clone()),
+                        key_expires_in: want.expires_in_ms.map(|v| v as i64),
                     };
-                    let rec = s.generate_key(org, &app.developer, &app.name, &update)?;
+                    let rec = s.generate_key(org, dev, name, &update)?;
                     let key = rec
                         .credentials
                         .iter()
@@ -427,42 +411,33 @@ impl Backend for LocalBackend {
                         .ok_or_else(|| {
                             store::Error::Invalid("the registry generated no new key".into())
                         })?;
-                    let minted = finish_key(
-                        s,
-                        org,
-                        (&app.developer, &app.name),
-                        key,
-                        credential,
-                        products,
-                        scopes,
-                    )?;
-                    return Ok(minted);
+                    return finish_key(s, org, key, want);
                 }
-                Op::AttachProduct {
-                    key,
-                    product,
-                    attributes,
-                } => {
-                    s.add_key_products(
-                        org,
-                        &key.developer,
-                        &key.app,
-                        key_of(key)?,
-                        std::slice::from_ref(product),
-                        Some(&to_list(attributes)),
-                    )?;
+                Op::AttachProduct { key, product } => {
+                    let ck = key_of(key, observed)?;
+                    let attributes = match (&key.key.credential, observed) {
+                        (Some(id), Some(k)) => Some(to_list(&k.attributes_tagged(id))),
+                        _ => None,
+                    };
+                    let (dev, app) = (&key.app.developer, &key.app.app);
+                    let products = std::slice::from_ref(product);
+                    s.add_key_products(org, dev, app, ck, products, attributes.as_deref())?;
                 }
                 Op::DetachProduct { key, product } => {
-                    s.remove_key_product(org, &key.developer, &key.app, key_of(key)?, product)?;
+                    let (dev, app) = (&key.app.developer, &key.app.app);
+                    s.remove_key_product(org, dev, app, key_of(key, observed)?, product)?;
                 }
                 Op::SetScopes { key, scopes } => {
-                    s.set_key_scopes(org, &key.developer, &key.app, key_of(key)?, scopes)?;
+                    let (dev, app) = (&key.app.developer, &key.app.app);
+                    s.set_key_scopes(org, dev, app, key_of(key, observed)?, scopes)?;
                 }
                 Op::SetKeyStatus { key, status } => {
-                    s.set_key_status(org, &key.developer, &key.app, key_of(key)?, *status)?;
+                    let (dev, app) = (&key.app.developer, &key.app.app);
+                    s.set_key_status(org, dev, app, key_of(key, observed)?, *status)?;
                 }
                 Op::DeleteKey { key } => {
-                    s.delete_key(org, &key.developer, &key.app, key_of(key)?)?;
+                    let (dev, app) = (&key.app.developer, &key.app.app);
+                    s.delete_key(org, dev, app, key_of(key, observed)?)?;
                 }
             }
             Ok(OpOutcome::Done)

@@ -3,57 +3,13 @@
 
 pub mod apigee;
 pub mod local;
-pub mod op;
 
 use std::future::Future;
 
-pub use op::{KeyRef, Op, OpOutcome};
-
-use crate::model::{App, Developer, Key, Product};
-
-/// What to read: only the kinds the config and `--select` need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadScope {
-    /// Read developers.
-    pub developers: bool,
-    /// Read API products.
-    pub products: bool,
-    /// Read apps and their keys.
-    pub apps: bool,
-}
-
-impl ReadScope {
-    /// Everything.
-    pub const ALL: ReadScope = ReadScope {
-        developers: true,
-        products: true,
-        apps: true,
-    };
-}
-
-/// A resource as read, with what a saved plan's precondition checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Observed<T> {
-    /// The resource, normalized.
-    pub value: T,
-    /// The platform's last-modified time (ms since the epoch), when it reports one.
-    pub last_modified_at: Option<i64>,
-}
-
-/// Everything read from a platform.
-#[derive(Debug, Clone, Default)]
-pub struct Actual {
-    /// Developers.
-    pub developers: Vec<Observed<Developer>>,
-    /// Products.
-    pub products: Vec<Observed<Product>>,
-    /// Apps.
-    pub apps: Vec<Observed<App>>,
-    /// Keys of the apps read.
-    pub keys: Vec<Key>,
-    /// HTTP requests the read took (0 for the local backend).
-    pub requests: usize,
-}
+use crate::error::Hinted;
+use crate::model::{Actual, Key, ReadScope};
+use crate::op::{Op, OpOutcome};
+use crate::target::{BackendKind, Platform};
 
 /// Why a backend call failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +28,15 @@ pub enum BackendError {
         /// The platform's message.
         message: String,
     },
-    /// A transient failure (429, 5xx, timeout, connection) that outlived the retries.
+    /// Nothing answered: every attempt failed to connect.
+    #[error("gave up after {attempts} attempts: {message}")]
+    Unreachable {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        message: String,
+    },
+    /// A transient failure (429, 5xx, timeout, broken reply) that outlived the retries.
     #[error("gave up after {attempts} attempts: {message}")]
     Transient {
         /// Attempts made.
@@ -80,9 +44,12 @@ pub enum BackendError {
         /// The last failure.
         message: String,
     },
-    /// Credentials missing or refused.
+    /// Credentials missing or refused, with what to do.
     #[error("{0}")]
-    Auth(String),
+    Auth(#[source] Hinted),
+    /// The backend cannot be set up as given (URL, organization), with what to do.
+    #[error("{0}")]
+    Setup(#[source] Hinted),
     /// Anything else (bad response, local store failure).
     #[error("{0}")]
     Other(String),
@@ -99,8 +66,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Reads actual state with bulk list calls.
     fn read(&self, scope: ReadScope) -> impl Future<Output = Result<Actual, BackendError>> + Send;
 
-    /// Executes one operation. Key operations receive the consumer key in `KeyRef::consumer_key`.
-    fn execute(&self, op: &Op) -> impl Future<Output = Result<OpOutcome, BackendError>> + Send;
+    /// Executes one operation. Key operations receive the key as read (`key`, with its
+    /// consumer key), which the operation's [`crate::op::KeyRef`] names.
+    fn execute(
+        &self,
+        op: &Op,
+        key: Option<&Key>,
+    ) -> impl Future<Output = Result<OpOutcome, BackendError>> + Send;
 }
 
 /// The backend a target names, dispatched statically.
@@ -112,14 +84,11 @@ pub enum AnyBackend {
 }
 
 impl AnyBackend {
-    /// Builds the backend for a plan target. `rate_limit` (requests/second) overrides the
+    /// Builds the backend of a platform. `rate_limit` (requests/second) overrides the
     /// default budget of HTTP backends.
-    pub fn for_target(
-        target: &crate::plan::planfile::Target,
-        rate_limit: Option<f64>,
-    ) -> anyhow::Result<AnyBackend> {
+    pub fn for_platform(target: &Platform, rate_limit: Option<f64>) -> anyhow::Result<AnyBackend> {
         match target.backend {
-            crate::cli::BackendKind::Local => {
+            BackendKind::Local => {
                 let db = target
                     .db
                     .clone()
@@ -164,10 +133,10 @@ impl Backend for AnyBackend {
         }
     }
 
-    async fn execute(&self, op: &Op) -> Result<OpOutcome, BackendError> {
+    async fn execute(&self, op: &Op, key: Option<&Key>) -> Result<OpOutcome, BackendError> {
         match self {
-            AnyBackend::Local(b) => b.execute(op).await,
-            AnyBackend::Apigee(b) => b.execute(op).await,
+            AnyBackend::Local(b) => b.execute(op, key).await,
+            AnyBackend::Apigee(b) => b.execute(op, key).await,
         }
     }
 }

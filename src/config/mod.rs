@@ -2,21 +2,18 @@
 //! Schema), [`load`] (files, `${VAR}` interpolation, merge), [`validate`] (cross-checks), and
 //! diagnostics with `file:line:col`.
 
-pub mod duration;
 pub mod load;
 pub mod model;
 pub mod validate;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use serde::Serialize;
 
-pub use duration::{parse_duration, parse_expiry};
+pub use crate::units::{parse_duration, parse_expiry};
 pub use load::{Desired, Sourced};
 
-use crate::cli::{DiagnosticFormat, ValidateArgs};
 use crate::model::{
     self as m, ACCESS_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, DISPLAY_NAME_ATTRIBUTE, NOTES_ATTRIBUTE,
     OWNER_ATTRIBUTE,
@@ -131,73 +128,6 @@ impl Desired {
                 .sum(),
         }
     }
-}
-
-/// Runs `registrar validate`.
-pub fn cmd_validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let (desired, diags) = load_and_check(
-        &args.config.files,
-        &yaml::ProcessEnv,
-        &validate::Known::default(),
-    );
-    let summary = desired.summary();
-    match args.format {
-        DiagnosticFormat::Json => {
-            #[derive(Serialize)]
-            struct Report<'a> {
-                version: u32,
-                valid: bool,
-                summary: Summary,
-                diagnostics: &'a [Diagnostic],
-            }
-            let report = Report {
-                version: 1,
-                valid: diags.is_empty(),
-                summary,
-                diagnostics: &diags,
-            };
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
-        DiagnosticFormat::Text => {
-            for d in &diags {
-                println!("{d}");
-            }
-            if diags.is_empty() {
-                println!("{}", describe_valid(&args.config.files, summary));
-            } else {
-                let n = diags.len();
-                eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
-            }
-        }
-    }
-    Ok(if diags.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(crate::error::EXIT_ERROR)
-    })
-}
-
-fn describe_valid(inputs: &[PathBuf], s: Summary) -> String {
-    let what = if inputs.len() == 1 && s.files == 1 {
-        inputs[0].display().to_string()
-    } else {
-        format!("{} files", s.files)
-    };
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    format!(
-        "{what}: valid ({}, {}, {}, {})",
-        plural(s.developers, "developer", "developers"),
-        plural(s.products, "product", "products"),
-        plural(s.apps, "app", "apps"),
-        plural(s.keys, "key", "keys")
-    )
-}
-
-/// Runs `registrar schema`.
-pub fn cmd_schema() -> anyhow::Result<ExitCode> {
-    print!("{}", model::schema_json());
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads a config and fails (listing the diagnostics) unless it is valid.

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ApprovalType, DeveloperStatus, TimeUnit};
+use crate::target::BackendKind;
 
 /// One registrar config file. Several files merge into one desired state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -56,26 +57,13 @@ pub struct SecretsConfig {
 pub struct BackendConfig {
     /// `local` (embedded registry, default), `apigee` (X/hybrid) or `apigee-edge`.
     #[serde(default)]
-    pub kind: BackendKindConfig,
+    pub kind: BackendKind,
     /// Management API base URL; default per platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
-}
-
-/// Platform kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackendKindConfig {
-    /// The embedded registry (SQLite).
-    #[default]
-    Local,
-    /// Apigee X or hybrid.
-    Apigee,
-    /// Apigee Edge.
-    ApigeeEdge,
 }
 
 /// A developer.

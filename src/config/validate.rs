@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::Diagnostic;
-use super::duration::parse_expiry;
 use super::load::{Desired, Sourced};
 use super::model::{AppConfig, ProductConfig};
 use crate::model::{
@@ -12,6 +11,7 @@ use crate::model::{
     NOTES_ATTRIBUTE, OWNER_ATTRIBUTE,
 };
 pub use crate::names::{check_app_name, check_credential_id, check_email, check_product_name};
+use crate::units::parse_expiry;
 
 /// Names the platform already knows, for references to resources the config does not declare
 /// (when planning against a live registry). Empty for `validate`: every reference must resolve

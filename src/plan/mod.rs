@@ -5,86 +5,20 @@
 //! A plan is plain serde data. Keys appear only by credential id and fingerprint.
 
 pub mod diff;
+pub mod matching;
 pub mod planfile;
 pub mod render;
-
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::backend::Op;
+pub use crate::model::{Address, Kind};
+use crate::op::Op;
 
 /// Version of the plan's JSON format (`plan --format json`, `plan --out`). Bumped on any
-/// incompatible change.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
-
-/// The kind of a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// A developer.
-    Developer,
-    /// An API product.
-    Product,
-    /// A developer app.
-    App,
-    /// A key (credential) of an app.
-    Key,
-}
-
-/// Where a resource stands: `developer alice@example.com`, `product payments-read`,
-/// `app alice@example.com/checkout-web`, `key alice@example.com/checkout-web/primary`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Address {
-    /// Kind.
-    pub kind: Kind,
-    /// Path: email; product name; email/app; email/app/credential.
-    pub path: String,
-}
-
-impl Address {
-    /// A developer's address.
-    pub fn developer(email: &str) -> Self {
-        Address {
-            kind: Kind::Developer,
-            path: email.to_string(),
-        }
-    }
-    /// A product's address.
-    pub fn product(name: &str) -> Self {
-        Address {
-            kind: Kind::Product,
-            path: name.to_string(),
-        }
-    }
-    /// An app's address.
-    pub fn app(developer: &str, app: &str) -> Self {
-        Address {
-            kind: Kind::App,
-            path: format!("{developer}/{app}"),
-        }
-    }
-    /// A key's address (`id` is a credential id or a fingerprint).
-    pub fn key(developer: &str, app: &str, id: &str) -> Self {
-        Address {
-            kind: Kind::Key,
-            path: format!("{developer}/{app}/{id}"),
-        }
-    }
-}
-
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            Kind::Developer => "developer",
-            Kind::Product => "product",
-            Kind::App => "app",
-            Kind::Key => "key",
-        };
-        write!(f, "{kind} {}", self.path)
-    }
-}
+/// incompatible change. 2: addresses and key references carry typed parts (`developer`,
+/// `app`, `credential`, `fingerprint`) instead of a `path` string.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// What a change does. A closed set; each maps to one backend [`Op`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -181,6 +115,28 @@ pub struct Change {
     pub op: Op,
     /// What apply of a saved plan re-checks first.
     pub precondition: Precondition,
+}
+
+impl Change {
+    /// A change to `address`. Its precondition is filled in by the diff once everything has
+    /// been compared; whether it mints a credential follows from the operation.
+    pub fn new(
+        address: Address,
+        action: Action,
+        fields: Vec<FieldChange>,
+        reason: Option<String>,
+        op: Op,
+    ) -> Change {
+        Change {
+            mints: matches!(op, Op::CreateApp { .. } | Op::MintKey { .. }),
+            address,
+            action,
+            fields,
+            reason,
+            op,
+            precondition: Precondition::Absent,
+        }
+    }
 }
 
 /// Something the plan wants a person to know: immutable fields, undeclared keys, drift.

@@ -1,52 +1,20 @@
 //! Saved plans (`plan --out FILE`, `apply FILE`): the plan, the target it was made for, and a
 //! precondition per touched resource that apply re-checks before changing anything.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::diff::{StoredKey, observe};
+use super::diff::observe;
+use super::matching::{Declared, KeyMatch};
 use super::{PLAN_FORMAT_VERSION, Plan, Precondition};
-use crate::backend::Actual;
 use crate::error::HintExt;
+use crate::model::Actual;
+pub use crate::target::Target;
 
 /// Marks a file as a registrar plan.
 pub const PLAN_KIND: &str = "registrar-plan";
-
-/// Where a plan applies: enough to rebuild the backend and the secrets store without the config.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Target {
-    /// `local`, `apigee` or `apigee-edge`.
-    pub backend: crate::cli::BackendKind,
-    /// Base URL (HTTP backends).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub url: Option<String>,
-    /// Organization.
-    pub org: String,
-    /// SQLite file (local backend).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub db: Option<PathBuf>,
-    /// The secrets directory.
-    pub secrets_dir: PathBuf,
-    /// age recipients of the secrets store.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub recipients: Vec<String>,
-    /// The local identity used when there are no recipients.
-    pub local_identity: PathBuf,
-}
-
-impl Target {
-    /// The same target with absolute paths, so a saved plan applies from any directory.
-    pub fn absolute(mut self) -> Target {
-        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
-        self.db = self.db.map(abs);
-        self.secrets_dir = abs(self.secrets_dir);
-        self.local_identity = abs(self.local_identity);
-        self
-    }
-}
 
 /// A plan file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,8 +24,8 @@ pub struct SavedPlan {
     pub kind: String,
     /// Where the plan applies.
     pub target: Target,
-    /// Declared (developer, app, credential id)s, for matching keys when re-checking.
-    pub credentials: Vec<(String, String, String)>,
+    /// Declared credentials, for matching keys when re-checking.
+    pub credentials: Vec<Declared>,
     /// The plan.
     pub plan: Plan,
 }
@@ -113,13 +81,9 @@ impl SavedPlan {
     }
 
     /// The resources whose state no longer matches the plan's preconditions, each with what changed.
-    pub fn stale(&self, actual: &Actual, stored: &[StoredKey]) -> Vec<String> {
-        let creds: Vec<(&str, &str, &str)> = self
-            .credentials
-            .iter()
-            .map(|(d, a, i)| (d.as_str(), a.as_str(), i.as_str()))
-            .collect();
-        let now = observe(actual, stored, &creds);
+    /// `keys` matches the keys read now to [`SavedPlan::credentials`].
+    pub fn stale(&self, actual: &Actual, keys: &KeyMatch<'_>) -> Vec<String> {
+        let now = observe(actual, keys);
         let mut stale = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for c in &self.plan.changes {

@@ -312,8 +312,8 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Op;
     use crate::model::{Developer, DeveloperStatus};
+    use crate::op::Op;
     use crate::plan::{Address, Note, PLAN_FORMAT_VERSION, Precondition};
     use serde_json::json;
 
@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn json_is_versioned() {
         let v: Value = serde_json::from_str(&json(&plan(1))).unwrap();
-        assert_eq!(v["formatVersion"], 1);
+        assert_eq!(v["formatVersion"], PLAN_FORMAT_VERSION);
         assert_eq!(v["summary"]["create"], 1);
         assert_eq!(v["changes"][0]["op"]["op"], "create-developer");
     }

@@ -100,7 +100,7 @@ pub struct RotationRequest {
     pub app: String,
     /// Credential id.
     pub id: String,
-    /// How long the old key keeps working after the new one is minted (humantime, e.g. `7days`).
+    /// How long the old key keeps working after the new one is minted (`7d`).
     pub overlap: String,
     /// When the rotation was requested, milliseconds since the epoch.
     pub requested_at: i64,
@@ -109,7 +109,9 @@ pub struct RotationRequest {
 impl RotationRequest {
     /// The overlap as a duration in milliseconds.
     pub fn overlap_ms(&self) -> anyhow::Result<i64> {
-        let d = humantime::parse_duration(&self.overlap)
+        // Earlier versions wrote the overlap in humantime's words (`7days`): still read.
+        let d = crate::units::parse_duration(&self.overlap)
+            .or_else(|_| humantime::parse_duration(&self.overlap))
             .with_context(|| format!("invalid overlap `{}` in {INDEX_FILE}", self.overlap))?;
         Ok(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }

@@ -1,4 +1,5 @@
-//! The age-encrypted store of issued keys and secrets, and the `secrets` / `rotate` commands.
+//! The age-encrypted store of issued keys and secrets, and its bookkeeping for plan and apply
+//! ([`ledger`]). The `secrets` and `rotate` commands are in `commands/secrets/`.
 //!
 //! Layout of `secrets.dir`:
 //!
@@ -54,39 +55,20 @@
 //! # }
 //! ```
 
-mod commands;
 pub mod crypto;
 pub mod drift;
 pub mod fsutil;
 pub mod index;
+pub mod ledger;
 pub mod rotation;
 pub mod store;
-mod values;
 
 #[cfg(test)]
 mod tests;
 
-use std::process::ExitCode;
-
 pub use crypto::{Identity, Recipient};
 pub use drift::{Drift, RemoteKey};
 pub use index::{Index, IndexEntry, KeyState, RotationRequest};
+pub use ledger::Discrepancy;
 pub use rotation::RotationOutcome;
 pub use store::{Consistency, LOCAL_IDENTITY, SecretStore, StoredCredential};
-
-use crate::cli::{RotateArgs, SecretsCommand};
-
-/// Runs a `registrar secrets` subcommand.
-pub fn cmd_secrets(cmd: SecretsCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        SecretsCommand::List(args) => commands::cmd_list(&args),
-        SecretsCommand::Show(args) => values::cmd_show(&args),
-        SecretsCommand::Set(args) => values::cmd_set(&args),
-        SecretsCommand::Rekey(args) => commands::cmd_rekey(&args),
-    }
-}
-
-/// Runs `registrar rotate`: records rotation requests in the store for the next apply.
-pub fn cmd_rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
-    commands::cmd_rotate(&args)
-}

@@ -44,7 +44,7 @@ impl SecretStore {
             developer: developer.to_string(),
             app: app.to_string(),
             id: id.to_string(),
-            overlap: humantime::format_duration(overlap).to_string(),
+            overlap: crate::units::show_ms(overlap.as_millis() as u64),
             requested_at: now,
         };
         let mut index = self.write_lock()?;

@@ -333,7 +333,7 @@ fn rotation_lifecycle_keeps_one_file_per_key() {
             1000,
         )
         .unwrap();
-    assert_eq!(req.overlap, "7days");
+    assert_eq!(req.overlap, "7d");
     assert_eq!(f.open().rotations(), vec![req]);
 
     let outcome = store

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::Flavor;
+use crate::target::Flavor;
 use crate::model::{DeveloperStatus, Status};
 use crate::store::{AppRecord, Attribute, DeveloperRecord, KeyRecord, ProductRecord};
 

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::ServerState;
-use crate::cli::Flavor;
+use crate::target::Flavor;
 use crate::store::{self, Kind};
 
 /// An error answer: HTTP status, Apigee (Edge) error code and message.

@@ -34,18 +34,7 @@ pub struct RateLimit {
 impl RateLimit {
     /// Parses `N/s`, `N/sec`, `N/min` or `N/m`.
     pub fn parse(text: &str) -> Result<RateLimit, String> {
-        let bad = || format!("`{text}` is not a rate: write it like `100/s` or `6000/min`");
-        let (n, unit) = text.trim().split_once('/').ok_or_else(bad)?;
-        let n: f64 = n.trim().parse().map_err(|_| bad())?;
-        if !(n.is_finite() && n > 0.0) {
-            return Err(bad());
-        }
-        let per_second = match unit.trim() {
-            "s" | "sec" | "second" => n,
-            "m" | "min" | "minute" => n / 60.0,
-            _ => return Err(bad()),
-        };
-        Ok(RateLimit { per_second })
+        crate::units::parse_rate(text).map(|per_second| RateLimit { per_second })
     }
 }
 

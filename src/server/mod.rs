@@ -16,18 +16,17 @@ pub mod security;
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
-use crate::cli::{Flavor, ServeArgs};
-use crate::error::{HintExt, hinted};
+use crate::error::HintExt;
 use crate::model::Secret;
 use crate::store::{self, KeyShape, Store, StoreOptions};
+pub use crate::target::Flavor;
 use errors::ApiError;
-use faults::{Faults, RateLimit};
+use faults::Faults;
 
 /// HTTP status of creates on Apigee X. Undocumented: clients were seen expecting 201
 /// (spec/apigee-api.md §1, §6.2 ⚠); Edge documents 201.
@@ -109,56 +108,27 @@ impl ServerState {
     }
 }
 
-/// Validated `serve` settings.
-struct Settings {
-    listen: SocketAddr,
-    state: ServerState,
+/// What `registrar serve` runs with, its flags checked by the command layer.
+#[derive(Debug)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// SQLite file of the registry.
+    pub db: std::path::PathBuf,
+    /// The flavour spoken.
+    pub flavor: Flavor,
+    /// Organizations served (created if missing).
+    pub orgs: Vec<String>,
+    /// The token every request must carry, if any.
+    pub token: Option<Secret>,
+    /// Fault injection.
+    pub faults: Faults,
 }
 
-fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
-    let token = match args.token {
-        Some(t) if t.trim().is_empty() => {
-            return Err(hinted(
-                "`--token` is empty",
-                "give a non-empty token, or leave --token out on loopback",
-            ));
-        }
-        t => t.map(Secret::new),
-    };
-    security::check_listen(args.listen, token.as_ref())?;
-    let latency = args
-        .latency
-        .as_deref()
-        .map(humantime::parse_duration)
-        .transpose()
-        .context("`--latency` is not a duration")
-        .hint("write it like `50ms` or `1s`")?;
-    if !(0.0..=1.0).contains(&args.fail_rate) {
-        return Err(hinted(
-            format!("`--fail-rate {}` is not a fraction", args.fail_rate),
-            "give a number from 0 to 1, e.g. `0.1` for 10% of requests",
-        ));
-    }
-    if !(0.0..=1.0).contains(&args.drop_reply_rate) {
-        return Err(hinted(
-            format!(
-                "`--drop-reply-rate {}` is not a fraction",
-                args.drop_reply_rate
-            ),
-            "give a number from 0 to 1, e.g. `0.1` for 10% of replies to writes",
-        ));
-    }
-    let limit = args
-        .rate_limit
-        .as_deref()
-        .map(RateLimit::parse)
-        .transpose()
-        .map_err(|e| hinted(e, "for example `--rate-limit 100/s`"))?;
-    let mut orgs = args.orgs;
-    if orgs.is_empty() {
-        orgs.push("local".to_string());
-    }
-    let opts = match args.flavor {
+/// Opens the registry and builds the server's state.
+fn state(s: Settings) -> anyhow::Result<ServerState> {
+    security::check_listen(s.listen, s.token.as_ref())?;
+    let opts = match s.flavor {
         Flavor::X => StoreOptions {
             lowercase_emails: true,
             key_shape: KeyShape::X,
@@ -170,42 +140,38 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     };
     let mut pool = Vec::with_capacity(POOL_SIZE);
     for _ in 0..POOL_SIZE {
-        let store = Store::open(&args.db)
-            .with_context(|| format!("cannot open the registry `{}`", args.db.display()))
+        let store = Store::open(&s.db)
+            .with_context(|| format!("cannot open the registry `{}`", s.db.display()))
             .hint("check the --db path and its permissions")?
             .with_options(opts);
         pool.push(Mutex::new(store));
     }
-    for org in &orgs {
+    for org in &s.orgs {
         pool[0]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .ensure_org(org)
             .with_context(|| format!("cannot create the organization `{org}`"))?;
     }
-    Ok(Settings {
-        listen: args.listen,
-        state: ServerState {
-            flavor: args.flavor,
-            orgs,
-            token,
-            faults: Faults::new(latency, args.fail_rate, args.seed, limit)
-                .with_drop_reply_rate(args.drop_reply_rate),
-            pool,
-            next: AtomicUsize::new(0),
-        },
+    Ok(ServerState {
+        flavor: s.flavor,
+        orgs: s.orgs,
+        token: s.token,
+        faults: s.faults,
+        pool,
+        next: AtomicUsize::new(0),
     })
 }
 
-/// Runs `registrar serve` until SIGINT or SIGTERM.
-pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let Settings { listen, state } = settings(args)?;
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    let listen = settings.listen;
+    let state = state(settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(listen, Arc::new(state)))?;
-    Ok(ExitCode::SUCCESS)
+    runtime.block_on(serve(listen, Arc::new(state)))
 }
 
 async fn serve(listen: SocketAddr, state: Arc<ServerState>) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::backend::BackendError;
+use crate::error::Hinted;
 use crate::model::Secret;
 
 use super::encode::{Path, segment};
@@ -112,6 +113,8 @@ pub(crate) enum Attempt {
         retry_after: Option<Duration>,
         /// Whether the server may have carried out the request anyway (its reply was lost).
         maybe_applied: bool,
+        /// Whether the request could not connect at all.
+        unreachable: bool,
     },
     /// A final failure.
     Fail(BackendError),
@@ -150,14 +153,16 @@ impl Client {
             )));
         }
         if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(BackendError::Auth(format!(
-                "the Apigee URL must not carry credentials; hint: {AUTH_HINT}"
+            return Err(BackendError::Auth(Hinted::new(
+                "the Apigee URL must not carry credentials",
+                AUTH_HINT,
             )));
         }
         if config.org.is_empty() {
-            return Err(BackendError::Other(
-                "no Apigee organization given; hint: pass `--org`".into(),
-            ));
+            return Err(BackendError::Setup(Hinted::new(
+                "no Apigee organization given",
+                "pass `--org`",
+            )));
         }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -214,12 +219,10 @@ impl Client {
                     message,
                     retry_after,
                     maybe_applied,
+                    unreachable,
                 } => {
                     if attempt >= self.policy.max_attempts {
-                        Err(BackendError::Transient {
-                            attempts: attempt,
-                            message,
-                        })
+                        Err(gave_up(attempt, message, unreachable))
                     } else {
                         maybe_applied_before |= maybe_applied;
                         self.backoff(req, attempt, retry_after, &message).await;
@@ -328,6 +331,7 @@ impl Client {
                     message: format!("HTTP {status}, then {message}"),
                     retry_after,
                     maybe_applied: true,
+                    unreachable: false,
                 };
                 return (Some(status), retry);
             }
@@ -372,6 +376,7 @@ impl Client {
             retry_after: None,
             // A refused connection sent nothing; anything later may have reached the server.
             maybe_applied: !connect,
+            unreachable: connect,
         }
     }
 
@@ -409,12 +414,23 @@ fn retry_for(status: u16, message: String, retry_after: Option<Duration>) -> Opt
         retry_after,
         // A 429 was refused before any work; anything else may have been half done.
         maybe_applied: status != 429,
+        unreachable: false,
     })
+}
+
+/// The error of a request that failed every attempt: unreachable if the last attempt could
+/// not connect.
+pub(crate) fn gave_up(attempts: u32, message: String, unreachable: bool) -> BackendError {
+    if unreachable {
+        BackendError::Unreachable { attempts, message }
+    } else {
+        BackendError::Transient { attempts, message }
+    }
 }
 
 /// The error for a missing or unusable credential environment.
 pub(crate) fn missing_credentials() -> BackendError {
-    BackendError::Auth(format!("no Apigee credentials; hint: {AUTH_HINT}"))
+    BackendError::Auth(Hinted::new("no Apigee credentials", AUTH_HINT))
 }
 
 #[cfg(test)]
@@ -428,6 +444,7 @@ mod tests {
             retry_after,
             maybe_applied,
             message,
+            ..
         }) = retry_for(429, "slow down".into(), wait)
         else {
             panic!("429 is retried")

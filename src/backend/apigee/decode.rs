@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::backend::Observed;
+use crate::model::Observed;
 use crate::model::{
     App, ApprovalType, Attributes, CREDENTIAL_ATTRIBUTE, Developer, DeveloperStatus, Grant, Key,
     Product, Quota, Secret, Status, TimeUnit,

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::backend::BackendError;
+use crate::error::Hinted;
 
 /// What the platform said: its legacy error code (if any) and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,9 +111,12 @@ pub(crate) fn classify(
     redact: impl Fn(&str) -> String,
 ) -> BackendError {
     match status {
-        401 | 403 => BackendError::Auth(format!(
-            "Apigee refused the credentials (HTTP {status}: {}); hint: {AUTH_HINT}",
-            redact(&error.text())
+        401 | 403 => BackendError::Auth(Hinted::new(
+            format!(
+                "Apigee refused the credentials (HTTP {status}: {})",
+                redact(&error.text())
+            ),
+            AUTH_HINT,
         )),
         404 => BackendError::NotFound(format!("{what} ({})", redact(&error.message))),
         409 if error.message.contains("already exists") => BackendError::Conflict(what.into()),
@@ -213,9 +217,10 @@ mod tests {
             if message == "keymanagement.service.InvalidScopes: Invalid scopes")
         );
         for s in [401, 403] {
-            let BackendError::Auth(text) = classify(s, "x", &e(None, "denied"), same) else {
+            let BackendError::Auth(h) = classify(s, "x", &e(None, "denied"), same) else {
                 panic!("{s} is an auth error")
             };
+            let text = h.hint();
             assert!(
                 text.contains("APIGEE_TOKEN") && text.contains("APIGEE_USERNAME"),
                 "{text}"

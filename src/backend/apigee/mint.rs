@@ -6,8 +6,11 @@
 
 use std::collections::HashSet;
 
-use crate::backend::{BackendError, OpOutcome};
-use crate::model::{App, Attributes, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, Key, Status};
+use crate::backend::BackendError;
+use crate::model::{
+    App, Attributes, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, DesiredKey, Key, Status,
+};
+use crate::op::OpOutcome;
 
 use super::client::{Attempt, Client, Request};
 use super::decode;
@@ -16,8 +19,8 @@ use super::ops::{create, required, what_app};
 use super::wire::{WireApp, WireCredential};
 
 /// A key read back, remembered for redaction.
-fn learned_key(client: &Client, c: &WireCredential, app: &App) -> Key {
-    let key = decode::key(c, &app.developer, &app.name);
+fn learned_key(client: &Client, c: &WireCredential, developer: &str, app: &str) -> Key {
+    let key = decode::key(c, developer, app);
     client.learn(&key.consumer_key);
     client.learn(&key.consumer_secret);
     key
@@ -68,16 +71,22 @@ fn new_credential(app: &WireApp, seen: &HashSet<String>) -> Option<WireCredentia
         .map(|(_, c)| c.clone())
 }
 
+/// Creates an app: the platform mints its first key with it, which is then tagged with its
+/// credential id (the `default` credential's key stays untagged, as minted).
 pub(crate) async fn create_app(
     client: &Client,
     app: &App,
-    credential: &str,
-    products: &[String],
-    scopes: &[String],
-    key_expires_in_ms: Option<u64>,
+    first: &DesiredKey,
 ) -> Result<OpOutcome, BackendError> {
+    let (credential, products) = (first.id.as_str(), first.products.as_slice());
     let what = what_app(&app.developer, &app.name);
-    let body = encode::app_create(client.flavor(), app, products, scopes, key_expires_in_ms);
+    let body = encode::app_create(
+        client.flavor(),
+        app,
+        products,
+        &first.scopes,
+        first.expires_in_ms,
+    );
     let req = Request::post(Path::developer(&app.developer).seg("apps"), body, &what);
     let read = Request::get(Path::app(&app.developer, &app.name), &what);
     let mut created: WireApp = match create(client, &req, read.clone()).await? {
@@ -91,7 +100,7 @@ pub(crate) async fn create_app(
     let cred = first_credential(&created).ok_or_else(|| {
         BackendError::Other(format!("{what}: created, but the platform shows no key"))
     })?;
-    let mut key = learned_key(client, cred, app);
+    let mut key = learned_key(client, cred, &app.developer, &app.name);
     if credential != DEFAULT_CREDENTIAL_ID
         && let Err(e) = tag(client, &mut key, credential, products, &what).await
     {
@@ -106,30 +115,34 @@ pub(crate) async fn create_app(
     Ok(OpOutcome::Minted(Box::new(key)))
 }
 
+/// Mints another key for an existing app. The platform's key-generation call replaces the
+/// app's callback URL and attributes, so they are resent as read just before.
 pub(crate) async fn mint_key(
     client: &Client,
-    app: &App,
-    credential: &str,
-    products: &[String],
-    scopes: &[String],
-    expires_in_ms: Option<u64>,
+    want: &DesiredKey,
 ) -> Result<OpOutcome, BackendError> {
-    let what = what_app(&app.developer, &app.name);
-    let read = Request::get(Path::app(&app.developer, &app.name), &what);
+    let (credential, products, scopes) = (want.id.as_str(), &want.products, &want.scopes);
+    let (developer, name) = (want.developer.as_str(), want.app.as_str());
+    let what = what_app(developer, name);
+    let read = Request::get(Path::app(developer, name), &what);
     let before: WireApp = required(client.send(&read).await?, &what)?;
     let seen: HashSet<String> = before
         .credentials
         .iter()
         .map(|c| {
-            learned_key(client, c, app);
+            learned_key(client, c, developer, name);
             c.consumer_key.clone()
         })
         .collect();
-    let body = encode::mint_key(client.flavor(), app, products, scopes, expires_in_ms);
-    let req = Request::post(Path::app(&app.developer, &app.name), body, &what);
+    let app = decode::app(&before, developer).value;
+    let body = encode::mint_key(client.flavor(), &app, products, scopes, want.expires_in_ms);
+    let req = Request::post(Path::app(developer, name), body, &what);
     let mut attempt = 1;
     let minted = loop {
-        let (message, retry_after, maybe_applied) = match client.attempt(&req, None).await {
+        let (message, retry_after, maybe_applied, unreachable) = match client
+            .attempt(&req, None)
+            .await
+        {
             Attempt::Done(reply) => {
                 let in_reply = reply
                     .and_then(|v| serde_json::from_value::<WireApp>(v).ok())
@@ -148,7 +161,8 @@ pub(crate) async fn mint_key(
                 message,
                 retry_after,
                 maybe_applied,
-            } => (message, retry_after, maybe_applied),
+                unreachable,
+            } => (message, retry_after, maybe_applied, unreachable),
         };
         if maybe_applied {
             // The mint may have happened: adopt its key rather than mint another.
@@ -159,20 +173,17 @@ pub(crate) async fn mint_key(
             }
         }
         if attempt >= client.policy().max_attempts {
-            return Err(BackendError::Transient {
-                attempts: attempt,
-                message,
-            });
+            return Err(super::client::gave_up(attempt, message, unreachable));
         }
         client.backoff(&req, attempt, retry_after, &message).await;
         attempt += 1;
     };
-    let mut key = learned_key(client, &minted, app);
+    let mut key = learned_key(client, &minted, developer, name);
     if let Err(e) = tag(client, &mut key, credential, products, &what).await {
         warn_after_mint(&what, &format!("tagging it `{credential}`"), &e);
     }
     if !scopes.is_empty() {
-        let path = Path::key(&app.developer, &app.name, &key.consumer_key);
+        let path = Path::key(developer, name, &key.consumer_key);
         match client
             .send(&Request::put(path, encode::key_scopes(scopes), &what))
             .await

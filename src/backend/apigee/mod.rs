@@ -33,60 +33,14 @@ mod wire;
 use std::fmt;
 use std::time::Duration;
 
-use crate::backend::{Actual, Backend, BackendError, Op, OpOutcome, ReadScope};
-use crate::cli::BackendKind;
-use crate::model::Secret;
+use crate::backend::{Backend, BackendError};
+use crate::error::Hinted;
+use crate::model::{Actual, Key, ReadScope, Secret};
+use crate::op::{Op, OpOutcome};
+use crate::target::BackendKind;
+pub use crate::target::Flavor;
 
 use client::Client;
-
-/// Which Apigee: the two differ in URL, JSON encoding, errors and quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Flavor {
-    /// Apigee X or hybrid (`apigee.googleapis.com`).
-    X,
-    /// Apigee Edge (`api.enterprise.apigee.com`).
-    Edge,
-}
-
-impl Flavor {
-    /// The flavour of a `--backend` choice; `None` for non-Apigee backends.
-    pub fn from_kind(kind: BackendKind) -> Option<Flavor> {
-        match kind {
-            BackendKind::Apigee => Some(Flavor::X),
-            BackendKind::ApigeeEdge => Some(Flavor::Edge),
-            BackendKind::Local => None,
-        }
-    }
-
-    /// The public management API root (paths continue with `/v1/organizations/{org}`).
-    pub fn default_base_url(self) -> &'static str {
-        match self {
-            Flavor::X => "https://apigee.googleapis.com",
-            Flavor::Edge => "https://api.enterprise.apigee.com",
-        }
-    }
-
-    /// The management API quota, requests per minute (X: 6,000; Edge: 10,000).
-    pub fn quota_per_minute(self) -> u32 {
-        match self {
-            Flavor::X => 6_000,
-            Flavor::Edge => 10_000,
-        }
-    }
-
-    /// The default request budget: 80% of the quota, per second.
-    pub fn default_rate_limit(self) -> f64 {
-        f64::from(self.quota_per_minute()) * 0.8 / 60.0
-    }
-
-    /// Human name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Flavor::X => "Apigee X",
-            Flavor::Edge => "Apigee Edge",
-        }
-    }
-}
 
 /// Credentials for the management API. Taken from the environment only, never from config
 /// files; `Debug` shows the scheme, never the values.
@@ -121,10 +75,10 @@ impl Auth {
                 username,
                 password: Secret::new(password),
             }),
-            (Some(_), None) => Err(BackendError::Auth(
-                "APIGEE_USERNAME is set but APIGEE_PASSWORD is not; hint: set both, or APIGEE_TOKEN"
-                    .into(),
-            )),
+            (Some(_), None) => Err(BackendError::Auth(Hinted::new(
+                "APIGEE_USERNAME is set but APIGEE_PASSWORD is not",
+                "set both, or APIGEE_TOKEN",
+            ))),
             _ => Err(client::missing_credentials()),
         }
     }
@@ -193,13 +147,13 @@ impl ApigeeConfig {
         url: Option<&str>,
         org: Option<&str>,
     ) -> Result<ApigeeConfig, BackendError> {
-        let flavor = Flavor::from_kind(kind).ok_or_else(|| {
+        let flavor = kind.flavor().ok_or_else(|| {
             BackendError::Other("the local backend is not an Apigee backend".into())
         })?;
         let org = org.filter(|o| !o.is_empty()).ok_or_else(|| {
-            BackendError::Other(format!(
-                "{} needs an organization; hint: pass `--org NAME`",
-                flavor.name()
+            BackendError::Setup(Hinted::new(
+                format!("{} needs an organization", flavor.name()),
+                "pass `--org NAME`",
             ))
         })?;
         Ok(ApigeeConfig::new(flavor, org, Auth::from_env()?).with_base_url(url))
@@ -299,8 +253,8 @@ impl Backend for ApigeeBackend {
         read::read(&self.client, scope).await
     }
 
-    async fn execute(&self, op: &Op) -> Result<OpOutcome, BackendError> {
-        ops::execute(&self.client, op).await
+    async fn execute(&self, op: &Op, key: Option<&Key>) -> Result<OpOutcome, BackendError> {
+        ops::execute(&self.client, op, key).await
     }
 }
 
@@ -330,7 +284,7 @@ mod tests {
         assert!(half.to_string().contains("APIGEE_PASSWORD"), "{half}");
         let none = Auth::from_vars(vars(&[("APIGEE_TOKEN", " ")])).unwrap_err();
         assert!(
-            matches!(none, BackendError::Auth(ref m) if m.contains("APIGEE_TOKEN")),
+            matches!(none, BackendError::Auth(ref m) if m.hint().contains("APIGEE_TOKEN")),
             "{none}"
         );
     }
@@ -381,10 +335,11 @@ mod tests {
         let with_userinfo = ApigeeConfig::new(Flavor::Edge, "o", Auth::Bearer(Secret::new("t")))
             .with_base_url(Some("https://admin:hunter2@mgmt.example.com:8443"));
         assert!(!format!("{with_userinfo:?}").contains("hunter2"));
-        let refused = ApigeeBackend::new(with_userinfo).unwrap_err().to_string();
+        let refused = anyhow::Error::new(ApigeeBackend::new(with_userinfo).unwrap_err());
+        let shown = crate::error::render(&refused);
         assert!(
-            !refused.contains("hunter2") && refused.contains("APIGEE_"),
-            "{refused}"
+            !shown.contains("hunter2") && shown.contains("APIGEE_"),
+            "{shown}"
         );
         let not_http = ApigeeConfig::new(Flavor::X, "o", Auth::Bearer(Secret::new("t")))
             .with_base_url(Some("ftp://example.com"));

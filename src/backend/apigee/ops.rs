@@ -7,8 +7,9 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::backend::{BackendError, KeyRef, Op, OpOutcome};
-use crate::model::{DeveloperStatus, Secret, Status};
+use crate::backend::BackendError;
+use crate::model::{DeveloperStatus, Key, Secret, Status};
+use crate::op::{KeyRef, Op, OpOutcome};
 
 use super::client::{Client, Request, Sent};
 use super::encode::{self, Path};
@@ -27,7 +28,7 @@ pub(crate) fn what_app(email: &str, app: &str) -> String {
 }
 
 fn what_key(key: &KeyRef) -> String {
-    format!("key `{}/{}/{}`", key.developer, key.app, key.id)
+    format!("key `{}/{}`", key.app, key.key)
 }
 
 /// `approve` / `revoke` for an app or key status.
@@ -42,20 +43,24 @@ fn approve_or_revoke(status: Status, what: &str) -> Result<&'static str, Backend
     }
 }
 
-/// The consumer key of a key operation (apply resolves it before execution).
-fn consumer_key<'a>(client: &Client, key: &'a KeyRef) -> Result<&'a Secret, BackendError> {
-    let k = key.consumer_key.as_ref().ok_or_else(|| {
+/// The key a key operation is about, as read (apply hands it beside the operation).
+fn observed<'a>(
+    client: &Client,
+    key: &KeyRef,
+    observed: Option<&'a Key>,
+) -> Result<&'a Key, BackendError> {
+    let k = observed.ok_or_else(|| {
         BackendError::Other(format!(
-            "{}: the consumer key was not resolved before execution",
+            "{}: the key was not read before execution",
             what_key(key)
         ))
     })?;
-    client.learn(k);
+    client.learn(&k.consumer_key);
     Ok(k)
 }
 
 fn key_path(key: &KeyRef, k: &Secret) -> Path {
-    Path::key(&key.developer, &key.app, k)
+    Path::key(&key.app.developer, &key.app.app, k)
 }
 
 /// A reply body that must be there, decoded.
@@ -131,7 +136,11 @@ async fn send(client: &Client, req: Request) -> Result<OpOutcome, BackendError> 
 }
 
 /// Executes `op`.
-pub(crate) async fn execute(client: &Client, op: &Op) -> Result<OpOutcome, BackendError> {
+pub(crate) async fn execute(
+    client: &Client,
+    op: &Op,
+    key: Option<&Key>,
+) -> Result<OpOutcome, BackendError> {
     match op {
         Op::CreateDeveloper { developer: d } => {
             let what = what_developer(&d.email);
@@ -197,23 +206,7 @@ pub(crate) async fn execute(client: &Client, op: &Op) -> Result<OpOutcome, Backe
             .await?;
             Ok(OpOutcome::Done)
         }
-        Op::CreateApp {
-            app,
-            credential,
-            products,
-            scopes,
-            key_expires_in_ms,
-        } => {
-            mint::create_app(
-                client,
-                app,
-                credential,
-                products,
-                scopes,
-                *key_expires_in_ms,
-            )
-            .await
-        }
+        Op::CreateApp { app, credential } => mint::create_app(client, app, credential).await,
         Op::UpdateApp { app } => {
             let what = what_app(&app.developer, &app.name);
             let path = Path::app(&app.developer, &app.name);
@@ -237,45 +230,37 @@ pub(crate) async fn execute(client: &Client, op: &Op) -> Result<OpOutcome, Backe
             delete(client, &req).await?;
             Ok(OpOutcome::Done)
         }
-        Op::MintKey {
-            app,
-            credential,
-            products,
-            scopes,
-            expires_in_ms,
-        } => mint::mint_key(client, app, credential, products, scopes, *expires_in_ms).await,
-        Op::AttachProduct {
-            key,
-            product,
-            attributes,
-        } => {
-            let k = consumer_key(client, key)?;
-            let body = encode::key_update(std::slice::from_ref(product), attributes);
-            send(client, Request::post(key_path(key, k), body, what_key(key))).await
+        Op::MintKey { credential } => mint::mint_key(client, credential).await,
+        Op::AttachProduct { key: r, product } => {
+            // The platform replaces a key's attributes on this call: resend them.
+            let k = observed(client, r, key)?;
+            let attributes = match &r.key.credential {
+                Some(id) => k.attributes_tagged(id),
+                None => k.attributes.clone(),
+            };
+            let body = encode::key_update(std::slice::from_ref(product), &attributes);
+            let path = key_path(r, &k.consumer_key);
+            send(client, Request::post(path, body, what_key(r))).await
         }
-        Op::DetachProduct { key, product } => {
-            let k = consumer_key(client, key)?;
-            let path = key_path(key, k).seg("apiproducts").seg(product);
-            delete(client, &Request::delete(path, what_key(key))).await?;
+        Op::DetachProduct { key: r, product } => {
+            let k = &observed(client, r, key)?.consumer_key;
+            let path = key_path(r, k).seg("apiproducts").seg(product);
+            delete(client, &Request::delete(path, what_key(r))).await?;
             Ok(OpOutcome::Done)
         }
-        Op::SetScopes { key, scopes } => {
-            let k = consumer_key(client, key)?;
+        Op::SetScopes { key: r, scopes } => {
+            let k = &observed(client, r, key)?.consumer_key;
             let body = encode::key_scopes(scopes);
-            send(client, Request::put(key_path(key, k), body, what_key(key))).await
+            send(client, Request::put(key_path(r, k), body, what_key(r))).await
         }
-        Op::SetKeyStatus { key, status } => {
-            let k = consumer_key(client, key)?;
-            let action = approve_or_revoke(*status, &what_key(key))?;
-            send(
-                client,
-                Request::action(key_path(key, k), action, what_key(key)),
-            )
-            .await
+        Op::SetKeyStatus { key: r, status } => {
+            let k = &observed(client, r, key)?.consumer_key;
+            let action = approve_or_revoke(*status, &what_key(r))?;
+            send(client, Request::action(key_path(r, k), action, what_key(r))).await
         }
-        Op::DeleteKey { key } => {
-            let k = consumer_key(client, key)?;
-            delete(client, &Request::delete(key_path(key, k), what_key(key))).await?;
+        Op::DeleteKey { key: r } => {
+            let k = &observed(client, r, key)?.consumer_key;
+            delete(client, &Request::delete(key_path(r, k), what_key(r))).await?;
             Ok(OpOutcome::Done)
         }
     }

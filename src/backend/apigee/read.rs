@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::backend::{Actual, BackendError, ReadScope};
+use crate::backend::BackendError;
+use crate::model::{Actual, ReadScope};
 
 use super::client::{Client, Request};
 use super::decode;

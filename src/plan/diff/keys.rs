@@ -1,35 +1,29 @@
-//! Keys: matching an app's keys to its declared credentials, and the key changes (mint,
-//! products, scopes, status, rotation, undeclared keys).
+//! Keys: the key changes of each declared credential (mint, products, scopes, status,
+//! rotation) and of the keys the config does not declare, over the matching of
+//! [`crate::plan::matching`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::json;
 
-use super::*;
+use super::{Differ, Ownership, field, fingerprint_of, ownership, sorted};
+use crate::model::{
+    Address, App, AppId, ApprovalType, DesiredKey, Key, KeyId, Observed, Product, Status,
+};
+use crate::op::{KeyRef, Op};
+use crate::plan::{Action, Change};
+use crate::units::show_ms;
 
 impl Differ<'_> {
     pub(super) fn keys(&mut self) {
         let input = self.input;
-        let now = input.options.now_ms;
-        let mut actual_by_app: BTreeMap<(&str, &str), Vec<&Key>> = BTreeMap::new();
-        for k in &input.actual.keys {
-            actual_by_app
-                .entry((k.developer.as_str(), k.app.as_str()))
-                .or_default()
-                .push(k);
-        }
-        let mut desired_by_app: BTreeMap<(&str, &str), Vec<&DesiredKey>> = BTreeMap::new();
+        let mut desired_by_app: BTreeMap<AppId, Vec<&DesiredKey>> = BTreeMap::new();
         for k in &input.desired.keys {
             desired_by_app
-                .entry((k.developer.as_str(), k.app.as_str()))
+                .entry(AppId::new(&k.developer, &k.app))
                 .or_default()
                 .push(k);
         }
-        let stored: HashMap<&str, &StoredKey> = input
-            .stored
-            .iter()
-            .map(|s| (s.consumer_key_fingerprint.as_str(), s))
-            .collect();
         let apps: HashMap<(&str, &str), &App> = input
             .desired
             .apps
@@ -49,170 +43,178 @@ impl Differ<'_> {
             .map(|p| (p.name.as_str(), p))
             .collect();
 
-        for (&(dev, app_name), wants) in &desired_by_app {
-            let Some(app) = apps.get(&(dev, app_name)) else {
+        for (id, wants) in &desired_by_app {
+            let at = (id.developer.as_str(), id.app.as_str());
+            if !apps.contains_key(&at) {
                 continue;
-            };
-            let existing_app = actual_apps.get(&(dev, app_name));
-            let keys = actual_by_app
-                .get(&(dev, app_name))
-                .cloned()
-                .unwrap_or_default();
-            if existing_app.is_none() {
+            }
+            let Some(existing_app) = actual_apps.get(&at) else {
                 // New app: its first credential comes with CreateApp; the rest are minted.
                 for (i, want) in wants.iter().enumerate() {
                     if i > 0 {
-                        self.mint(app, want, "declared in the config".into());
-                    }
-                    if want.status == Status::Revoked {
+                        self.mint(want, "declared in the config".into());
+                    } else if want.status == Status::Revoked {
                         self.key_status(want, Status::Approved);
                     }
                 }
                 continue;
-            }
-            let ids: Vec<&str> = wants.iter().map(|w| w.id.as_str()).collect();
-            let matched = match_keys(&ids, &keys, &stored);
-            for (want, have) in wants.iter().zip(&matched.current) {
-                match have {
-                    None => self.mint(
-                        app,
-                        want,
-                        "declared in the config, not on the platform".into(),
-                    ),
+            };
+            let matched = input.keys.app(id).cloned().unwrap_or_default();
+            for want in wants {
+                match matched.current(&want.id) {
+                    None => self.mint(want, "declared in the config, not on the platform".into()),
                     Some(k) => {
                         self.reconcile_key(want, k, &products);
-                        if let Some(rot) = input
-                            .rotations
-                            .iter()
-                            .find(|r| r.developer == dev && r.app == app_name && r.id == want.id)
-                            && k.issued_at < rot.requested_at
-                        {
-                            let reason = format!(
-                                "rotation requested: the current key ({}) keeps working for {} after this key is minted, then is revoked and deleted",
-                                k.consumer_key.fingerprint(),
-                                crate::config::duration::show_ms(rot.overlap_ms)
-                            );
-                            self.mint(app, want, reason);
-                        }
+                        self.rotation(want, k);
                     }
                 }
             }
-            for (k, revoke_after) in &matched.retiring {
-                let address = retiring_address(k, &stored);
-                if *revoke_after > now {
-                    let when = humantime::format_rfc3339_seconds(
-                        std::time::UNIX_EPOCH
-                            + std::time::Duration::from_millis(*revoke_after as u64),
-                    );
-                    self.note(
-                        address,
-                        format!("retiring after rotation: revoked and deleted from {when}"),
-                    );
-                    continue;
-                }
-                let key = ref_at(&address);
-                if k.status == Status::Approved {
-                    self.changes.push(Change {
-                        address: address.clone(),
-                        action: Action::Revoke,
-                        fields: vec![field(
-                            "status",
-                            Some(json!(Status::Approved)),
-                            Some(json!(Status::Revoked)),
-                        )],
-                        mints: false,
-                        reason: Some("rotated out: its overlap has passed".into()),
-                        op: Op::SetKeyStatus {
-                            key: key.clone(),
-                            status: Status::Revoked,
-                        },
-                        precondition: Precondition::Absent,
-                    });
-                }
-                self.deletes.push(Change {
-                    address,
-                    action: Action::Delete,
-                    fields: vec![],
-                    mints: false,
-                    reason: Some("rotated out: its overlap has passed".into()),
-                    op: Op::DeleteKey { key },
-                    precondition: Precondition::Absent,
-                });
+            for (k, credential, revoke_after) in &matched.retiring {
+                self.retire(k, credential, *revoke_after);
             }
-            let owned = existing_app.is_some_and(|a| {
-                matches!(
-                    ownership(&a.value.attributes, &input.desired.owner),
-                    Ownership::Owned
-                )
-            });
+            let owned = matches!(
+                ownership(&existing_app.value.attributes, &input.desired.owner),
+                Ownership::Owned
+            );
             for k in &matched.undeclared {
-                let address = Address::key(dev, app_name, &k.consumer_key.fingerprint());
-                if input.options.prune && owned {
-                    self.deletes.push(Change {
-                        op: Op::DeleteKey {
-                            key: ref_at(&address),
-                        },
-                        address,
-                        action: Action::Delete,
-                        fields: vec![],
-                        mints: false,
-                        reason: Some("not declared in the config (--prune)".into()),
-                        precondition: Precondition::Absent,
-                    });
-                } else {
-                    let label =
-                        k.id.as_deref()
-                            .map(|i| format!("tagged `{i}`, "))
-                            .unwrap_or_default();
-                    self.note(
-                        address,
-                        format!(
-                            "key ({label}not declared in the config) left alone{}",
-                            if owned { "; --prune deletes it" } else { "" }
-                        ),
-                    );
-                }
+                self.undeclared(k, owned);
             }
         }
     }
 
-    fn mint(&mut self, app: &App, want: &DesiredKey, reason: String) {
-        self.changes.push(Change {
-            address: Address::key(&want.developer, &want.app, &want.id),
-            action: Action::Mint,
-            fields: vec![
-                field(
-                    "apiProducts",
-                    None,
-                    (!want.products.is_empty()).then(|| json!(want.products)),
+    /// A rotation asked for with `registrar rotate`: mint a new key if the current one
+    /// predates the request.
+    fn rotation(&mut self, want: &DesiredKey, current: &Key) {
+        let Some(rot) = self
+            .input
+            .rotations
+            .iter()
+            .find(|r| r.developer == want.developer && r.app == want.app && r.id == want.id)
+        else {
+            return;
+        };
+        let Ok(overlap) = rot.overlap_ms() else {
+            return;
+        };
+        if current.issued_at < rot.requested_at {
+            let reason = format!(
+                "rotation requested: the current key ({}) keeps working for {} after this key is minted, then is revoked and deleted",
+                current.consumer_key.fingerprint(),
+                show_ms(overlap.max(0) as u64)
+            );
+            self.mint(want, reason);
+        }
+    }
+
+    /// A key being retired after a rotation: noted until its overlap has passed, then
+    /// revoked and deleted.
+    fn retire(&mut self, k: &Key, credential: &str, revoke_after: i64) {
+        let r = KeyRef {
+            app: k.app_id(),
+            key: KeyId::retiring(credential, k.consumer_key.fingerprint()),
+        };
+        let address = r.address();
+        if revoke_after > self.input.options.now_ms {
+            let when = humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(revoke_after as u64),
+            );
+            self.note(
+                address,
+                format!("retiring after rotation: revoked and deleted from {when}"),
+            );
+            return;
+        }
+        let reason = "rotated out: its overlap has passed";
+        if k.status == Status::Approved {
+            self.changes.push(Change::new(
+                address.clone(),
+                Action::Revoke,
+                vec![field(
+                    "status",
+                    Some(json!(Status::Approved)),
+                    Some(json!(Status::Revoked)),
+                )],
+                Some(reason.into()),
+                Op::SetKeyStatus {
+                    key: r.clone(),
+                    status: Status::Revoked,
+                },
+            ));
+        }
+        self.deletes.push(Change::new(
+            address,
+            Action::Delete,
+            vec![],
+            Some(reason.into()),
+            Op::DeleteKey { key: r },
+        ));
+    }
+
+    /// A key the config does not declare: deleted with `--prune` under an owned app,
+    /// otherwise noted.
+    fn undeclared(&mut self, k: &Key, owned_app: bool) {
+        let r = KeyRef {
+            app: k.app_id(),
+            key: KeyId::undeclared(k.consumer_key.fingerprint()),
+        };
+        if self.input.options.prune && owned_app {
+            self.prune(
+                r.address(),
+                "not declared in the config (--prune)",
+                Op::DeleteKey { key: r },
+            );
+            return;
+        }
+        let label =
+            k.id.as_deref()
+                .map(|i| format!("tagged `{i}`, "))
+                .unwrap_or_default();
+        self.note(
+            r.address(),
+            format!(
+                "key ({label}not declared in the config) left alone{}",
+                if owned_app {
+                    "; --prune deletes it"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+
+    fn mint(&mut self, want: &DesiredKey, reason: String) {
+        let fields = [
+            field(
+                "apiProducts",
+                None,
+                (!want.products.is_empty()).then(|| json!(want.products)),
+            ),
+            field(
+                "scopes",
+                None,
+                (!want.scopes.is_empty()).then(|| json!(want.scopes)),
+            ),
+            field(
+                "expiresIn",
+                None,
+                Some(
+                    want.expires_in_ms
+                        .map_or(json!("never"), |ms| json!(show_ms(ms))),
                 ),
-                field(
-                    "scopes",
-                    None,
-                    (!want.scopes.is_empty()).then(|| json!(want.scopes)),
-                ),
-                field(
-                    "expiresIn",
-                    None,
-                    Some(want.expires_in_ms.map_or(json!("never"), |ms| {
-                        json!(crate::config::duration::show_ms(ms).to_string())
-                    })),
-                ),
-            ]
-            .into_iter()
-            .filter(|f| f.after.is_some())
-            .collect(),
-            mints: true,
-            reason: Some(reason),
-            op: Op::MintKey {
-                app: app.clone(),
-                credential: want.id.clone(),
-                products: want.products.clone(),
-                scopes: want.scopes.clone(),
-                expires_in_ms: want.expires_in_ms,
+            ),
+        ]
+        .into_iter()
+        .filter(|f| f.after.is_some())
+        .collect();
+        self.changes.push(Change::new(
+            Address::credential(&want.developer, &want.app, &want.id),
+            Action::Mint,
+            fields,
+            Some(reason),
+            Op::MintKey {
+                credential: want.clone(),
             },
-            precondition: Precondition::Absent,
-        });
+        ));
         if want.status == Status::Revoked {
             self.key_status(want, Status::Approved);
         }
@@ -224,85 +226,72 @@ impl Differ<'_> {
         } else {
             Action::SetStatus
         };
-        self.changes.push(Change {
-            address: Address::key(&want.developer, &want.app, &want.id),
+        self.changes.push(Change::new(
+            Address::credential(&want.developer, &want.app, &want.id),
             action,
-            fields: vec![field(
+            vec![field(
                 "status",
                 Some(json!(current)),
                 Some(json!(want.status)),
             )],
-            mints: false,
-            reason: None,
-            op: Op::SetKeyStatus {
+            None,
+            Op::SetKeyStatus {
                 key: desired_ref(want),
                 status: want.status,
             },
-            precondition: Precondition::Absent,
-        });
+        ));
     }
 
     fn reconcile_key(&mut self, want: &DesiredKey, have: &Key, products: &HashMap<&str, &Product>) {
-        let address = Address::key(&want.developer, &want.app, &want.id);
+        let address = Address::credential(&want.developer, &want.app, &want.id);
         let granted: HashSet<&str> = have.grants.iter().map(|g| g.product.as_str()).collect();
         let wanted: HashSet<&str> = want.products.iter().map(String::as_str).collect();
-        let mut attributes = have.attributes.clone();
-        if want.id != crate::model::DEFAULT_CREDENTIAL_ID || have.id.is_some() {
-            attributes.insert(crate::model::CREDENTIAL_ATTRIBUTE.into(), want.id.clone());
-        }
         for p in &want.products {
             if !granted.contains(p.as_str()) {
                 let manual = products
                     .get(p.as_str())
-                    .is_some_and(|p| p.approval_type == crate::model::ApprovalType::Manual);
-                self.changes.push(Change {
-                    address: address.clone(),
-                    action: Action::AttachProduct,
-                    fields: vec![field("apiProducts", None, Some(json!(p)))],
-                    mints: false,
-                    reason: manual.then(|| "manual approval: the grant starts pending".to_string()),
-                    op: Op::AttachProduct {
+                    .is_some_and(|p| p.approval_type == ApprovalType::Manual);
+                self.changes.push(Change::new(
+                    address.clone(),
+                    Action::AttachProduct,
+                    vec![field("apiProducts", None, Some(json!(p)))],
+                    manual.then(|| "manual approval: the grant starts pending".to_string()),
+                    Op::AttachProduct {
                         key: desired_ref(want),
                         product: p.clone(),
-                        attributes: attributes.clone(),
                     },
-                    precondition: Precondition::Absent,
-                });
+                ));
             }
         }
         if sorted(&have.scopes) != sorted(&want.scopes) {
-            self.changes.push(Change {
-                address: address.clone(),
-                action: Action::SetScopes,
-                fields: vec![field(
+            self.changes.push(Change::new(
+                address.clone(),
+                Action::SetScopes,
+                vec![field(
                     "scopes",
                     Some(json!(sorted(&have.scopes))),
                     Some(json!(sorted(&want.scopes))),
                 )],
-                mints: false,
-                reason: None,
-                op: Op::SetScopes {
+                None,
+                Op::SetScopes {
                     key: desired_ref(want),
                     scopes: want.scopes.clone(),
                 },
-                precondition: Precondition::Absent,
-            });
+            ));
         }
         let mut detach: Vec<&str> = granted.difference(&wanted).copied().collect();
         detach.sort();
         for p in detach {
-            self.changes.push(Change {
-                address: address.clone(),
-                action: Action::DetachProduct,
-                fields: vec![field("apiProducts", Some(json!(p)), None)],
-                mints: false,
-                reason: None,
-                op: Op::DetachProduct {
+            self.changes.push(Change::new(
+                address.clone(),
+                Action::DetachProduct,
+                vec![field("apiProducts", Some(json!(p)), None)],
+                None,
+                Op::DetachProduct {
                     key: desired_ref(want),
                     product: p.to_string(),
                 },
-                precondition: Precondition::Absent,
-            });
+            ));
         }
         if have.status != want.status {
             self.key_status(want, have.status);
@@ -315,11 +304,8 @@ impl Differ<'_> {
             _ => true,
         };
         if differs {
-            let show = |l: Option<i64>| {
-                l.map_or("never".to_string(), |ms| {
-                    crate::config::duration::show_ms(ms.max(0) as u64).to_string()
-                })
-            };
+            let show =
+                |l: Option<i64>| l.map_or("never".to_string(), |ms| show_ms(ms.max(0) as u64));
             self.note(address, format!(
                 "expiry of an issued key cannot change (issued for {}, config says {}): `registrar rotate` mints a key with the new lifetime",
                 show(actual_life),
@@ -346,145 +332,10 @@ pub fn key_fingerprint(k: &Key) -> String {
     }))
 }
 
-/// The key reference of a key address: apply resolves it through the same addresses
-/// ([`key_addresses`]), so retiring (`id@fingerprint`) and undeclared (`fingerprint`) keys match.
-fn ref_at(address: &Address) -> KeyRef {
-    let mut parts = address.path.splitn(3, '/');
-    let (developer, app, id) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
-    KeyRef {
-        developer: developer.into(),
-        app: app.into(),
-        id: id.into(),
-        consumer_key: None,
-    }
-}
-
+/// The reference to a declared credential's current key.
 fn desired_ref(k: &DesiredKey) -> KeyRef {
     KeyRef {
-        developer: k.developer.clone(),
-        app: k.app.clone(),
-        id: k.id.clone(),
-        consumer_key: None,
-    }
-}
-
-pub(super) fn key_unchanged(k: &Key) -> Precondition {
-    Precondition::Unchanged {
-        last_modified_at: None,
-        fingerprint: key_fingerprint(k),
-    }
-}
-
-/// Every key of `actual` with its address: declared credentials by id, retiring keys by
-/// `id@fingerprint`, undeclared keys by fingerprint.
-pub fn key_addresses<'a>(
-    actual: &'a Actual,
-    stored: &[StoredKey],
-    credentials: &[(&str, &str, &str)],
-) -> Vec<(Address, &'a Key)> {
-    let stored_by_fp: HashMap<&str, &StoredKey> = stored
-        .iter()
-        .map(|s| (s.consumer_key_fingerprint.as_str(), s))
-        .collect();
-    let mut keys_by_app: BTreeMap<(&str, &str), Vec<&Key>> = BTreeMap::new();
-    for k in &actual.keys {
-        keys_by_app
-            .entry((k.developer.as_str(), k.app.as_str()))
-            .or_default()
-            .push(k);
-    }
-    let mut ids_by_app: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
-    for (d, a, id) in credentials {
-        ids_by_app.entry((*d, *a)).or_default().push(*id);
-    }
-    let mut out = Vec::with_capacity(actual.keys.len());
-    for ((dev, app), keys) in keys_by_app {
-        let ids = ids_by_app.get(&(dev, app)).cloned().unwrap_or_default();
-        let m = match_keys(&ids, &keys, &stored_by_fp);
-        for (id, k) in ids.iter().zip(&m.current) {
-            if let Some(k) = k {
-                out.push((Address::key(dev, app, id), *k));
-            }
-        }
-        for (k, _) in &m.retiring {
-            out.push((retiring_address(k, &stored_by_fp), *k));
-        }
-        for k in &m.undeclared {
-            out.push((Address::key(dev, app, &k.consumer_key.fingerprint()), *k));
-        }
-    }
-    out
-}
-
-fn retiring_address(k: &Key, stored: &HashMap<&str, &StoredKey>) -> Address {
-    let fp = k.consumer_key.fingerprint();
-    let id = stored
-        .get(fp.as_str())
-        .map(|s| s.id.as_str())
-        .unwrap_or("key");
-    Address::key(&k.developer, &k.app, &format!("{id}@{fp}"))
-}
-
-/// How an app's actual keys line up with its declared credentials.
-struct Matched<'k> {
-    /// Per declared credential (same order), its current key.
-    current: Vec<Option<&'k Key>>,
-    /// Keys being retired after a rotation, with when they may be revoked.
-    retiring: Vec<(&'k Key, i64)>,
-    /// Keys the config does not declare.
-    undeclared: Vec<&'k Key>,
-}
-
-/// Matches keys to credentials: by the key's credential tag, then by the secrets index, then
-/// (the key an app was created with carries no tag) a lone untagged key to a lone unmatched
-/// credential. Of several keys for one credential, the newest is current.
-fn match_keys<'k>(
-    wants: &[&str],
-    keys: &[&'k Key],
-    stored: &HashMap<&str, &StoredKey>,
-) -> Matched<'k> {
-    let mut current: Vec<Option<&'k Key>> = vec![None; wants.len()];
-    let mut retiring = Vec::new();
-    let mut undeclared = Vec::new();
-    let mut unknown = Vec::new();
-    let mut ordered: Vec<&'k Key> = keys.to_vec();
-    ordered.sort_by_key(|k| std::cmp::Reverse(k.issued_at));
-    for k in ordered {
-        let entry = stored
-            .get(k.consumer_key.fingerprint().as_str())
-            .filter(|s| s.developer == k.developer && s.app == k.app);
-        if let Some(after) = entry.and_then(|s| s.revoke_after) {
-            retiring.push((k, after));
-            continue;
-        }
-        let id = k.id.as_deref().or(entry.map(|s| s.id.as_str()));
-        match id.and_then(|id| wants.iter().position(|w| *w == id)) {
-            Some(i) if current[i].is_none() => current[i] = Some(k),
-            Some(_) => undeclared.push(k),
-            None if id.is_some() => undeclared.push(k),
-            None => unknown.push(k),
-        }
-    }
-    // Untagged keys: the one an app was created with for its `default` credential (the
-    // oldest), or the lone key of an app being adopted with one declared credential.
-    let open: Vec<usize> = (0..wants.len()).filter(|i| current[*i].is_none()).collect();
-    let default = open
-        .iter()
-        .copied()
-        .find(|i| wants[*i] == crate::model::DEFAULT_CREDENTIAL_ID);
-    if let Some(i) = default.or((open.len() == 1 && unknown.len() == 1).then(|| open[0]))
-        && let Some(oldest) = unknown.pop()
-    {
-        current[i] = Some(oldest);
-    }
-    undeclared.extend(unknown);
-    Matched {
-        current,
-        retiring,
-        undeclared,
+        app: AppId::new(&k.developer, &k.app),
+        key: KeyId::credential(&k.id),
     }
 }

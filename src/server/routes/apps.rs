@@ -4,7 +4,7 @@
 use axum::response::Response;
 
 use super::{St, action, app_filter, created, cursor, missing_start_key, no_content, ok};
-use crate::cli::Flavor;
+use crate::target::Flavor;
 use crate::model::Status;
 use crate::server::encode::{self, AppView};
 use crate::server::errors::ApiError;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{St, ok};
-use crate::cli::Flavor;
+use crate::target::Flavor;
 use crate::server::errors::ApiError;
 use crate::server::extract::{JsonBody, P, Text};
 use crate::store::{AttrOwner, Attribute};

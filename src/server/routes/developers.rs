@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{St, action, created, cursor, missing_start_key, no_content, ok};
-use crate::cli::Flavor;
+use crate::target::Flavor;
 use crate::model::DeveloperStatus;
 use crate::server::encode;
 use crate::server::errors::ApiError;

@@ -31,7 +31,7 @@ pub async fn import(
     JsonBody(body): JsonBody<KeyBody>,
 ) -> Result<Response, ApiError> {
     let mut import = body.into_import()?;
-    if st.flavor == crate::cli::Flavor::Edge {
+    if st.flavor == crate::target::Flavor::Edge {
         // Edge cannot set an expiry on import; only X reads `expiresInSeconds`.
         import.expires_in_ms = None;
     }

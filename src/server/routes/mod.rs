@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::errors::{self, ApiError};
 use super::{BODY_LIMIT, ServerState, X_CREATE_STATUS, faults, security};
-use crate::cli::Flavor;
+use crate::target::Flavor;
 
 /// Shared state as handlers see it.
 pub type St = axum::extract::State<Arc<ServerState>>;

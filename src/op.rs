@@ -1,24 +1,33 @@
-//! The operations a backend executes. A plan stores them (they serialize without secrets);
-//! apply fills in the consumer keys of [`KeyRef`]s just before execution.
+//! The operations: the contract between plan, apply and backends, and nothing else. A plan
+//! stores them; a backend executes them. They are platform-neutral (no platform's quirks
+//! show here) and hold no secret: a key operation names its key by [`KeyRef`], and apply
+//! hands the backend the key as read (with its consumer key) beside the operation.
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{App, Attributes, Developer, DeveloperStatus, Key, Product, Status};
+use crate::model::{
+    Address, App, AppId, DesiredKey, Developer, DeveloperStatus, Key, KeyId, Product, Status,
+};
 
 /// Which key an operation is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct KeyRef {
-    /// Developer email.
-    pub developer: String,
-    /// App name.
-    pub app: String,
-    /// Credential id, or `sha256:…` (the consumer key's fingerprint) for a key the config does
-    /// not declare.
-    pub id: String,
-    /// The consumer key itself: never serialized; apply resolves it before execution.
-    #[serde(skip)]
-    pub consumer_key: Option<crate::model::Secret>,
+    /// The key's app.
+    #[serde(flatten)]
+    pub app: AppId,
+    /// Which key of the app.
+    #[serde(flatten)]
+    pub key: KeyId,
+}
+
+impl KeyRef {
+    /// The key's address.
+    pub fn address(&self) -> Address {
+        Address::Key {
+            app: self.app.clone(),
+            key: self.key.clone(),
+        }
+    }
 }
 
 /// One change to make on a platform.
@@ -62,19 +71,12 @@ pub enum Op {
         /// Name.
         name: String,
     },
-    /// Create an app; the platform mints its first key with `products`, `scopes` and
-    /// `key_expires_in_ms`, tagged `credential` (unless it is the default credential).
+    /// Create an app with its first credential (every platform issues one with the app).
     CreateApp {
         /// The app.
         app: App,
-        /// Credential id of the key the platform mints.
-        credential: String,
-        /// Products of that key.
-        products: Vec<String>,
-        /// Scopes of that key.
-        scopes: Vec<String>,
-        /// Lifetime of that key (ms), `None` for never.
-        key_expires_in_ms: Option<u64>,
+        /// The credential issued with it.
+        credential: DesiredKey,
     },
     /// Replace an app's callback URL and attributes (never its products: that would mint a key).
     UpdateApp {
@@ -97,27 +99,17 @@ pub enum Op {
         /// App name.
         app: String,
     },
-    /// Mint a new key for an existing app and tag it with its credential id.
+    /// Issue a new key for an existing app, carrying its credential id.
     MintKey {
-        /// The app (its callback URL and attributes are resent: the platform replaces them).
-        app: App,
-        /// Credential id.
-        credential: String,
-        /// Products of the key.
-        products: Vec<String>,
-        /// Scopes of the key.
-        scopes: Vec<String>,
-        /// Lifetime (ms), `None` for never.
-        expires_in_ms: Option<u64>,
+        /// The credential.
+        credential: DesiredKey,
     },
-    /// Grant a product to a key.
+    /// Grant a product to a key (and tag it with its credential id if it is untagged).
     AttachProduct {
         /// The key.
         key: KeyRef,
         /// Product name.
         product: String,
-        /// The key's attributes, resent because the platform replaces them on this call.
-        attributes: Attributes,
     },
     /// Remove a product from a key.
     DetachProduct {
@@ -145,6 +137,29 @@ pub enum Op {
         /// The key.
         key: KeyRef,
     },
+}
+
+impl Op {
+    /// The key this operation changes, which apply hands the backend as read.
+    pub fn key(&self) -> Option<&KeyRef> {
+        match self {
+            Op::AttachProduct { key, .. }
+            | Op::DetachProduct { key, .. }
+            | Op::SetScopes { key, .. }
+            | Op::SetKeyStatus { key, .. }
+            | Op::DeleteKey { key } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Products this operation grants (apply waits for them to exist).
+    pub fn products(&self) -> &[String] {
+        match self {
+            Op::CreateApp { credential, .. } | Op::MintKey { credential } => &credential.products,
+            Op::AttachProduct { product, .. } => std::slice::from_ref(product),
+            _ => &[],
+        }
+    }
 }
 
 /// What an operation produced.

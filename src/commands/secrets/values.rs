@@ -9,13 +9,14 @@ use std::process::ExitCode;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::Identity;
-use super::commands::{Context, now_ms, require_identity};
-use super::index::KeyState;
-use super::store::StoredCredential;
+use super::{Context, require_identity};
 use crate::cli::{SecretFormat, SecretsSetArgs, SecretsShowArgs};
 use crate::error::hinted;
 use crate::model::Secret;
+use crate::secrets::Identity;
+use crate::secrets::index::KeyState;
+use crate::secrets::store::StoredCredential;
+use crate::units::now_ms;
 
 /// Most bytes `secrets set` reads from stdin.
 const MAX_STDIN: usize = 64 * 1024;

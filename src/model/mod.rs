@@ -4,6 +4,12 @@
 //! types, so the diff compares like with like. Secret values (consumer keys and secrets)
 //! are wrapped in [`Secret`], which cannot be printed, serialized or logged by accident.
 
+mod actual;
+mod address;
+
+pub use actual::{Actual, Observed, ReadScope};
+pub use address::{Address, AppId, KIND_LEVELS, KeyId, Kind};
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -217,6 +223,24 @@ pub struct Key {
     pub issued_at: i64,
     /// Expiry time, milliseconds since the epoch; `None` means never.
     pub expires_at: Option<i64>,
+}
+
+impl Key {
+    /// The app the key belongs to.
+    pub fn app_id(&self) -> AppId {
+        AppId::new(&self.developer, &self.app)
+    }
+
+    /// The key's attributes with its credential id stamped: what a platform that replaces a
+    /// key's attributes on update must be sent. The key an app was created with for the
+    /// `default` credential stays untagged, as it was minted.
+    pub fn attributes_tagged(&self, credential: &str) -> Attributes {
+        let mut attributes = self.attributes.clone();
+        if credential != DEFAULT_CREDENTIAL_ID || self.id.is_some() {
+            attributes.insert(CREDENTIAL_ATTRIBUTE.into(), credential.to_string());
+        }
+        attributes
+    }
 }
 
 /// A key as the config declares it.

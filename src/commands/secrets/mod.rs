@@ -1,22 +1,27 @@
 //! The `secrets list`, `secrets rekey` and `rotate` commands, and what every `secrets`
 //! command shares: opening the store from the config, finding an app, loading an identity.
-//! `secrets show` and `secrets set`, which handle values, live in [`super::values`].
+//! `secrets show` and `secrets set`, which handle values, live in [`values`].
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::index::{IndexEntry, KeyState, RotationRequest};
-use super::{Identity, LOCAL_IDENTITY, SecretStore};
-use crate::cli::{ConfigArgs, DiagnosticFormat, RotateArgs, SecretsListArgs, SecretsRekeyArgs};
+mod values;
+
+use crate::cli::{
+    ConfigArgs, DiagnosticFormat, RotateArgs, SecretsCommand, SecretsListArgs, SecretsRekeyArgs,
+};
 use crate::config::Settings;
 use crate::error::hinted;
+use crate::secrets::index::{IndexEntry, KeyState, RotationRequest};
+use crate::secrets::{Identity, LOCAL_IDENTITY, SecretStore};
+use crate::units::now_ms;
 
 /// The config's secrets settings and the store they describe.
-pub(super) struct Context {
+struct Context {
     pub settings: Settings,
     pub store: SecretStore,
 }
@@ -90,10 +95,7 @@ impl Context {
 /// The identity file of `--identity` / `REGISTRAR_IDENTITY`; without one, an error that
 /// names both. Checked before anything else; the file is loaded with [`Identity::from_file`]
 /// once the command knows what to decrypt.
-pub(super) fn require_identity<'a>(
-    path: Option<&'a Path>,
-    command: &str,
-) -> anyhow::Result<&'a Path> {
+fn require_identity<'a>(path: Option<&'a Path>, command: &str) -> anyhow::Result<&'a Path> {
     let Some(path) = path else {
         let hint = if Path::new(LOCAL_IDENTITY).exists() {
             format!(
@@ -112,21 +114,24 @@ pub(super) fn require_identity<'a>(
     Ok(path)
 }
 
-/// Milliseconds since the epoch, now.
-pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// RFC 3339 (seconds) of a time in milliseconds since the epoch.
-pub(super) fn rfc3339(ms: i64) -> String {
+fn rfc3339(ms: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// Runs `registrar secrets list`: the index, no decryption.
+/// Runs a `registrar secrets` subcommand.
+pub fn cmd_secrets(cmd: &SecretsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SecretsCommand::List(args) => cmd_list(args),
+        SecretsCommand::Show(args) => values::cmd_show(args),
+        SecretsCommand::Set(args) => values::cmd_set(args),
+        SecretsCommand::Rekey(args) => cmd_rekey(args),
+    }
+}
+
+/// Runs `registrar secrets list`.
 pub fn cmd_list(args: &SecretsListArgs) -> anyhow::Result<ExitCode> {
     let ctx = Context::open(&args.config)?;
     let index = ctx.store.index();

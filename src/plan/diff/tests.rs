@@ -2,7 +2,11 @@
 //! config, changes one thing, and lists the (action, address) pairs the plan must contain.
 
 use super::*;
-use crate::model::{ApprovalType, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, Grant, Secret};
+use crate::model::{
+    App, ApprovalType, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, DesiredKey, Developer,
+    DeveloperStatus, Grant, Product, Secret, Status,
+};
+use crate::secrets::index::{IndexEntry, KeyState};
 
 const OWNER: &str = "team";
 
@@ -114,14 +118,15 @@ fn mirror(d: &DesiredState) -> Actual {
 fn run(
     d: &DesiredState,
     a: &Actual,
-    stored: &[StoredKey],
+    stored: &[IndexEntry],
     rotations: &[RotationRequest],
     opts: Options,
 ) -> Result<Plan, DiffError> {
+    let declared = declared(d);
     diff(Input {
         desired: d,
         actual: a,
-        stored,
+        keys: &KeyMatch::new(a, stored, &declared),
         rotations,
         backend: "test",
         options: &opts,
@@ -252,13 +257,9 @@ fn from_nothing_creates_in_order_and_flags_mints() {
             .all(|c| c.precondition == Precondition::Absent)
     );
     match &plan.changes[3].op {
-        Op::CreateApp {
-            credential,
-            products,
-            ..
-        } => {
-            assert_eq!(credential, DEFAULT_CREDENTIAL_ID);
-            assert_eq!(products, &vec!["p1".to_string()]);
+        Op::CreateApp { credential, .. } => {
+            assert_eq!(credential.id, DEFAULT_CREDENTIAL_ID);
+            assert_eq!(credential.products, vec!["p1".to_string()]);
         }
         other => panic!("{other:?}"),
     }
@@ -393,7 +394,7 @@ fn rotation_mints_then_retires_the_old_key() {
         app: "web".into(),
         id: "second".into(),
         requested_at: 5_000,
-        overlap_ms: 1_000,
+        overlap: "1s".into(),
     };
     let plan = run(
         &d,
@@ -414,12 +415,17 @@ fn rotation_mints_then_retires_the_old_key() {
     new.consumer_key = Secret::new("ck-second-2");
     new.issued_at = 6_000;
     a.keys.push(new);
-    let stored = vec![StoredKey {
+    let stored = vec![IndexEntry {
         developer: "a@x.com".into(),
         app: "web".into(),
         id: "second".into(),
+        state: KeyState::Retiring,
         consumer_key_fingerprint: old_fp.clone(),
+        consumer_secret_fingerprint: String::new(),
+        issued_at: 0,
+        expires_at: None,
         revoke_after: Some(7_000),
+        file: String::new(),
     }];
     let waiting = run(
         &d,

@@ -1,6 +1,30 @@
-//! Durations as users write them: `90d`, `12h`, `1d12h`, `30m`, `45s`, `250ms`, `2w`.
+//! Units as users write them, parsed and shown in one place: durations (`90d`, `12h`,
+//! `1d12h`, `30m`, `45s`, `250ms`, `2w`), rates (`100/s`, `4800/min`), and the clock.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Now, in milliseconds since the epoch: the one clock of registrar.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// Parses a rate such as `100/s` or `4800/min` into requests per second.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let bad = || format!("invalid rate `{s}`");
+    let (n, unit) = s.trim().split_once('/').ok_or_else(bad)?;
+    let n: f64 = n.trim().parse().map_err(|_| bad())?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(bad());
+    }
+    match unit.trim() {
+        "s" | "sec" | "second" => Ok(n),
+        "m" | "min" | "minute" => Ok(n / 60.0),
+        _ => Err(bad()),
+    }
+}
 
 /// Parses a duration such as `90d`, `1d12h` or `50ms`. Units: `ms`, `s`, `m`, `h`, `d`, `w`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -124,6 +148,15 @@ mod tests {
                 show_ms(parse_duration(text).unwrap().as_millis() as u64),
                 text
             );
+        }
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("100/s"), Ok(100.0));
+        assert_eq!(parse_rate(" 4800 / min"), Ok(80.0));
+        for bad in ["100", "0/s", "-1/s", "x/s", "10/h", "inf/s"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
         }
     }
 

@@ -1,0 +1,222 @@
+//! `registrar apply`: make the plan (or load a saved one and re-check it), ask for approval,
+//! execute it with the secrets store as the sink for minted keys, and report.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::plan::{Planned, load_config, make_plan, owned, render};
+use super::target::{self, open_secrets};
+use crate::apply::{self, Outcome};
+use crate::backend::{AnyBackend, Backend};
+use crate::cli::{ApplyArgs, PlanOptions};
+use crate::error::{EXIT_ERROR, HintExt, hinted};
+use crate::model::{Address, ReadScope};
+use crate::plan::matching::KeyMatch;
+use crate::plan::planfile::SavedPlan;
+use crate::plan::{Action, Plan};
+use crate::secrets::store::{SecretStore, StoredCredential};
+use crate::target::Target;
+
+fn confirm(plan: &Plan) -> anyhow::Result<bool> {
+    print!(
+        "\nApply {} change(s) to {}? Only `yes` is accepted: ",
+        plan.changes.len(),
+        plan.backend
+    );
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+/// Loads a saved plan and checks it still holds against the platform.
+async fn load_saved(
+    saved: SavedPlan,
+    store: &SecretStore,
+    b: &AnyBackend,
+) -> anyhow::Result<Planned> {
+    let actual = b
+        .read(ReadScope::ALL)
+        .await
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("failed to read {}", b.describe()))?;
+    let stored = store.entries();
+    let keys = KeyMatch::new(&actual, &stored, &saved.credentials);
+    let stale = saved.stale(&actual, &keys);
+    if !stale.is_empty() {
+        return Err(hinted(
+            format!(
+                "the saved plan is stale; refusing to apply it:\n  {}",
+                stale.join("\n  ")
+            ),
+            "make a new plan with `registrar plan --out FILE` and review it",
+        ));
+    }
+    let keys = owned(keys.addresses());
+    Ok(Planned {
+        plan: saved.plan,
+        target: saved.target,
+        credentials: saved.credentials,
+        keys,
+    })
+}
+
+/// Runs `registrar apply`.
+pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let rate = args
+        .rate_limit
+        .as_deref()
+        .map(crate::units::parse_rate)
+        .transpose()
+        .map_err(|why| {
+            hinted(
+                why,
+                "write a number of requests per second or minute, e.g. `100/s` or `4800/min`",
+            )
+        })?;
+    let rt = super::runtime()?;
+    let (planned, store, backend) = match &args.plan_file {
+        Some(path) => {
+            let saved = SavedPlan::load(path)?;
+            check_flags_match(&args.options, &saved.target)?;
+            let store = open_secrets(&saved.target.secrets)?;
+            let b = AnyBackend::for_platform(&saved.target.platform, rate)?;
+            let planned = rt.block_on(load_saved(saved, &store, &b))?;
+            (planned, store, b)
+        }
+        None => {
+            let desired = load_config(&args.options, &rt)?;
+            let target = target::resolve(&args.options, &desired)?;
+            let store = open_secrets(&target.secrets)?;
+            let backend = AnyBackend::for_platform(&target.platform, rate)?;
+            let planned =
+                rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
+            print!("{}", render(&planned.plan, args.options.format));
+            if planned.plan.has_changes() && !args.auto_approve {
+                if !crate::output::interactive() {
+                    return Err(hinted(
+                        "apply needs approval, and this is not an interactive terminal",
+                        "pass `--auto-approve`, or apply a reviewed plan with `registrar apply FILE`",
+                    ));
+                }
+                if !confirm(&planned.plan)? {
+                    eprintln!("Apply cancelled: nothing was changed.");
+                    return Ok(ExitCode::from(EXIT_ERROR));
+                }
+            }
+            (planned, store, backend)
+        }
+    };
+    rt.block_on(execute(
+        planned,
+        store,
+        Arc::new(backend),
+        args.parallelism.into(),
+    ))
+}
+
+fn check_flags_match(opts: &PlanOptions, t: &Target) -> anyhow::Result<()> {
+    let differs = |flag: &str,
+                   given: Option<String>,
+                   saved: Option<String>|
+     -> anyhow::Result<()> {
+        if given.is_some() && given != saved {
+            return Err(hinted(
+                format!(
+                    "`--{flag} {}` differs from the saved plan's target ({})",
+                    given.unwrap_or_default(),
+                    saved.unwrap_or_else(|| "unset".into())
+                ),
+                "a saved plan applies to the target it was made for: drop the flag, or make a new plan",
+            ));
+        }
+        Ok(())
+    };
+    let p = &t.platform;
+    differs(
+        "backend",
+        opts.backend.backend.map(|b| b.as_str().to_string()),
+        Some(p.backend.as_str().to_string()),
+    )?;
+    differs("org", opts.backend.org.clone(), Some(p.org.clone()))?;
+    differs("url", opts.backend.url.clone(), p.url.clone())
+}
+
+async fn execute(
+    planned: Planned,
+    store: SecretStore,
+    backend: Arc<AnyBackend>,
+    parallelism: usize,
+) -> anyhow::Result<ExitCode> {
+    store.begin_batch();
+    // First, secrets the store lacks (an earlier apply that could not store, keys made elsewhere).
+    let by_ref: Vec<(Address, &crate::model::Key)> =
+        planned.keys.iter().map(|(a, k)| (a.clone(), k)).collect();
+    let unstored = store.unstored(&by_ref);
+    let recovered = unstored.len();
+    for (credential, key) in unstored {
+        let address = Address::credential(&key.developer, &key.app, &credential);
+        store
+            .store(&key.developer, &key.app, &credential, &StoredCredential::of(key))
+            .with_context(|| format!("failed to store the secret of {address}"))
+            .hint("fix the secrets directory (permissions, disk), then run apply again; nothing on the platform was changed")?;
+    }
+    let keys: HashMap<_, _> = planned.keys.into_iter().collect();
+    let store = Arc::new(store);
+    let opts = apply::Options {
+        parallelism,
+        progress_bar: crate::output::interactive(),
+    };
+    let report = apply::execute(backend, &planned.plan, keys, store.clone(), &opts).await;
+    store
+        .end_batch()
+        .context("failed to write the secrets index")
+        .hint("the key files are written; run apply again to index them")?;
+    // Tidy the secrets store after deletes that succeeded.
+    for (address, action, outcome) in &report.outcomes {
+        if *outcome == Outcome::Done && *action == Action::Delete {
+            store.forget(address)?;
+        }
+    }
+    let (done, failed, skipped) = report.counts();
+    for (address, action, outcome) in &report.outcomes {
+        match outcome {
+            Outcome::Failed(e) => eprintln!("failed: {} {address}: {e}", action.as_str()),
+            Outcome::Skipped(e) => eprintln!("skipped: {} {address}: {e}", action.as_str()),
+            Outcome::Done => {}
+        }
+    }
+    let secrets = if report.minted + recovered > 0 {
+        format!(
+            "; {} key(s) stored encrypted in `{}`",
+            report.minted + recovered,
+            store.dir().display()
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "Apply {}: {done} done, {failed} failed, {skipped} skipped in {:.1}s{secrets}.",
+        if report.success() {
+            "complete"
+        } else {
+            "incomplete"
+        },
+        report.elapsed.as_secs_f64()
+    );
+    if let Some(why) = &report.stopped {
+        return Err(hinted(
+            format!("apply stopped: {why}"),
+            "nothing after that change was attempted; run `registrar plan` to see what is left",
+        ));
+    }
+    Ok(if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERROR)
+    })
+}

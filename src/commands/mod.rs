@@ -1,0 +1,20 @@
+//! The command layer: turns parsed flags and the config into calls of the library, and its
+//! results into output and exit codes. The only place below `main.rs` that knows `clap`'s
+//! types ([`crate::cli`]). One file per command family.
+
+pub mod apply;
+pub mod plan;
+pub mod secrets;
+pub mod serve;
+pub mod target;
+pub mod validate;
+
+use anyhow::Context;
+
+/// The async runtime of a command.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}

@@ -1,0 +1,245 @@
+//! `registrar plan`: load the config, resolve the target, read actual state, diff, render,
+//! and (`--out`) save the plan. [`make_plan`] is shared with `apply`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::target::{self, open_secrets};
+use crate::backend::{self, Backend, BackendError};
+use crate::cli::{PlanArgs, PlanFormat, PlanOptions};
+use crate::config::{self, Desired, validate::Known};
+use crate::error::{EXIT_CHANGES, Hinted};
+use crate::model::{Actual, Address, DesiredState, Key, ReadScope};
+use crate::plan::matching::{Declared, KeyMatch};
+use crate::plan::planfile::{PLAN_KIND, SavedPlan};
+use crate::plan::{Note, Plan, diff, render};
+use crate::secrets::index::IndexEntry;
+use crate::secrets::store::SecretStore;
+use crate::target::Target;
+
+/// What to read: what the config declares (and, with `--prune`, what it might delete), and of
+/// that only the kinds `--select` can match.
+fn read_scope(state: &DesiredState, opts: &PlanOptions) -> ReadScope {
+    let mut scope = ReadScope {
+        developers: true,
+        products: !state.products.is_empty() || opts.prune,
+        apps: !state.apps.is_empty() || opts.prune,
+    };
+    if !opts.select.is_empty() {
+        // A select without a kind (`alice@example.com`) can match any kind.
+        let wants = |kind: &str| {
+            opts.select.iter().any(|s| {
+                s.starts_with(kind)
+                    || !["developer ", "product ", "app ", "key "]
+                        .iter()
+                        .any(|k| s.starts_with(k))
+            })
+        };
+        scope.products &= wants("product ");
+        scope.apps &= wants("app ") || wants("key ");
+        scope.developers = wants("developer ") || scope.apps;
+    }
+    scope
+}
+
+/// Adds advice to a failed read: an unreachable URL, an unknown organization.
+fn with_read_hint(err: anyhow::Error, target: &Target) -> anyhow::Error {
+    let hint = match err.downcast_ref::<BackendError>() {
+        Some(BackendError::Unreachable { .. }) => Some(match &target.platform.url {
+            Some(url) => format!(
+                "is the management API reachable at `{url}`? Check `--url` (a local sandbox: `registrar serve`)"
+            ),
+            None => {
+                "is the management API reachable? Check the network, or pass `--url`".to_string()
+            }
+        }),
+        Some(BackendError::NotFound(_)) => Some(format!(
+            "check the organization `{}` (`--org`, or `backend.org` in the config)",
+            target.platform.org
+        )),
+        _ => None,
+    };
+    match hint {
+        Some(h) => {
+            let message = err.to_string();
+            err.context(Hinted::new(message, h))
+        }
+        None => err,
+    }
+}
+
+/// Everything a plan was made from, and what apply needs of it.
+pub(super) struct Planned {
+    /// The plan.
+    pub plan: Plan,
+    /// Where it applies.
+    pub target: Target,
+    /// The declared credentials.
+    pub credentials: Vec<Declared>,
+    /// Every key read, by address: what key operations are handed at apply time.
+    pub keys: Vec<(Address, Key)>,
+}
+
+/// Reads the platform and makes the plan.
+pub(super) async fn make_plan<B: Backend>(
+    backend: &B,
+    opts: &PlanOptions,
+    desired: &Desired,
+    target: Target,
+    store: &SecretStore,
+) -> anyhow::Result<Planned> {
+    let state = desired.state();
+    let scope = read_scope(&state, opts);
+    let started = std::time::Instant::now();
+    let actual = backend
+        .read(scope)
+        .await
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("failed to read {}", backend.describe()))
+        .map_err(|e| with_read_hint(e, &target))?;
+    tracing::info!(
+        "read {} developers, {} products, {} apps, {} keys {} in {} ms",
+        actual.developers.len(),
+        actual.products.len(),
+        actual.apps.len(),
+        actual.keys.len(),
+        if actual.requests == 0 {
+            "in-process".to_string()
+        } else {
+            format!("with {} HTTP requests", actual.requests)
+        },
+        started.elapsed().as_millis()
+    );
+    let stored: Vec<IndexEntry> = store.entries();
+    let rotations = store.rotations();
+    let credentials = diff::declared(&state);
+    let keys = KeyMatch::new(&actual, &stored, &credentials);
+    let options = diff::Options {
+        prune: opts.prune,
+        max_deletes: opts.max_deletes,
+        select: opts.select.clone(),
+        now_ms: crate::units::now_ms(),
+    };
+    let describe = backend.describe();
+    let mut plan = diff::diff(diff::Input {
+        desired: &state,
+        actual: &actual,
+        keys: &keys,
+        rotations: &rotations,
+        backend: &describe,
+        options: &options,
+    })?;
+    let addresses = keys.addresses();
+    if scope.apps {
+        plan.notes
+            .extend(store.discrepancies(&actual).into_iter().map(|d| Note {
+                address: d.address,
+                message: d.message,
+            }));
+    }
+    for (id, key) in store.unstored(&addresses) {
+        plan.notes.push(Note {
+            address: Address::credential(&key.developer, &key.app, &id),
+            message: "its secret is not in the secrets store: apply stores it".into(),
+        });
+    }
+    Ok(Planned {
+        plan,
+        target,
+        credentials,
+        keys: owned(addresses),
+    })
+}
+
+/// Keys by address, owned.
+pub(super) fn owned(addresses: Vec<(Address, &Key)>) -> Vec<(Address, Key)> {
+    addresses.into_iter().map(|(a, k)| (a, k.clone())).collect()
+}
+
+/// Loads the config. References to developers and products it does not declare are checked
+/// against the platform: an app may belong to a developer that only exists there.
+pub(super) fn load_config(
+    opts: &PlanOptions,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Desired> {
+    let files = &opts.config.files;
+    let (desired, diags) =
+        config::load_and_check(files, &config::yaml::ProcessEnv, &Known::default());
+    if diags.is_empty() {
+        return Ok(desired);
+    }
+    if !diags
+        .iter()
+        .all(|d| matches!(d.code, "reference" | "scope"))
+    {
+        return config::load_valid(files, &Known::default());
+    }
+    let target = target::resolve(opts, &desired)?;
+    let backend = backend::AnyBackend::for_platform(&target.platform, None)?;
+    let actual: Actual = rt
+        .block_on(backend.read(ReadScope {
+            developers: true,
+            products: true,
+            apps: false,
+        }))
+        .map_err(anyhow::Error::new)
+        .with_context(|| {
+            format!(
+                "failed to read {} to check the config's references",
+                backend.describe()
+            )
+        })?;
+    let known = Known {
+        developers: actual
+            .developers
+            .iter()
+            .map(|d| d.value.email.clone())
+            .collect(),
+        products: actual
+            .products
+            .iter()
+            .map(|p| (p.value.name.clone(), p.value.scopes.clone()))
+            .collect(),
+    };
+    config::load_valid(files, &known)
+}
+
+/// A plan in the format asked for.
+pub(super) fn render(plan: &Plan, format: PlanFormat) -> String {
+    match format {
+        PlanFormat::Text => render::text(plan, crate::output::color()),
+        PlanFormat::Json => render::json(plan),
+        PlanFormat::Markdown => render::markdown(plan),
+    }
+}
+
+/// Runs `registrar plan`.
+pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let rt = super::runtime()?;
+    let desired = load_config(&args.options, &rt)?;
+    let target = target::resolve(&args.options, &desired)?;
+    let store = open_secrets(&target.secrets)?;
+    let backend = backend::AnyBackend::for_platform(&target.platform, None)?;
+    let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
+    print!("{}", render(&planned.plan, args.options.format));
+    if let Some(out) = &args.out {
+        SavedPlan {
+            kind: PLAN_KIND.into(),
+            target: planned.target.clone().absolute(),
+            credentials: planned.credentials.clone(),
+            plan: planned.plan.clone(),
+        }
+        .save(out)?;
+        eprintln!(
+            "Saved the plan to `{}`: apply it with `registrar apply {}`",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(if args.detailed_exitcode && planned.plan.has_changes() {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,65 @@
+//! `registrar serve`: check the flags, then run the Apigee-compatible server.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::ServeArgs;
+use crate::error::{HintExt, hinted};
+use crate::model::Secret;
+use crate::server::{self, faults::Faults, faults::RateLimit};
+
+/// A fraction flag (`--fail-rate`, `--drop-reply-rate`) from 0 to 1.
+fn fraction(flag: &str, value: f64, example: &str) -> anyhow::Result<f64> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(hinted(
+            format!("`--{flag} {value}` is not a fraction"),
+            format!("give a number from 0 to 1, e.g. `0.1` for 10% of {example}"),
+        ))
+    }
+}
+
+/// Runs `registrar serve` until SIGINT or SIGTERM.
+pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let token = match args.token {
+        Some(t) if t.trim().is_empty() => {
+            return Err(hinted(
+                "`--token` is empty",
+                "give a non-empty token, or leave --token out on loopback",
+            ));
+        }
+        t => t.map(Secret::new),
+    };
+    let latency = args
+        .latency
+        .as_deref()
+        .map(crate::units::parse_duration)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("`--latency` is not a duration")
+        .hint("write it like `50ms` or `1s`")?;
+    let fail_rate = fraction("fail-rate", args.fail_rate, "requests")?;
+    let drop_reply_rate = fraction("drop-reply-rate", args.drop_reply_rate, "replies to writes")?;
+    let limit = args
+        .rate_limit
+        .as_deref()
+        .map(RateLimit::parse)
+        .transpose()
+        .map_err(|e| hinted(e, "for example `--rate-limit 100/s`"))?;
+    let mut orgs = args.orgs;
+    if orgs.is_empty() {
+        orgs.push(super::target::LOCAL_ORG.to_string());
+    }
+    server::run(server::Settings {
+        listen: args.listen,
+        db: args.db,
+        flavor: args.flavor,
+        orgs,
+        token,
+        faults: Faults::new(latency, fail_rate, args.seed, limit)
+            .with_drop_reply_rate(drop_reply_rate),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

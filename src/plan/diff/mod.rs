@@ -1,0 +1,327 @@
+//! The diff: desired × actual × options → [`Plan`]. Pure: no I/O, no platform knowledge. One
+//! file per kind ([`developers`], [`products`], [`apps`], [`keys`]); each emits
+//! platform-neutral [`Op`]s through [`Change::new`].
+//!
+//! Order of the changes is the order apply runs them in: [`KIND_LEVELS`] from the first
+//! level, then deletes from the last level back.
+
+mod apps;
+mod developers;
+mod keys;
+mod products;
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::matching::{Declared, KeyMatch};
+use super::{Action, Address, Change, FieldChange, Note, PLAN_FORMAT_VERSION, Plan, Precondition};
+use crate::model::{
+    Actual, Attributes, DesiredState, KIND_LEVELS, Key, OWNER_ATTRIBUTE, Observed, fingerprint,
+};
+use crate::op::Op;
+use crate::secrets::index::RotationRequest;
+
+pub use keys::key_fingerprint;
+
+/// Options of a plan.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Delete owned resources the config no longer declares.
+    pub prune: bool,
+    /// Refuse a plan with more deletes than this.
+    pub max_deletes: Option<usize>,
+    /// Keep only changes whose address contains one of these.
+    pub select: Vec<String>,
+    /// The current time (ms since the epoch).
+    pub now_ms: i64,
+}
+
+/// Everything the diff looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// Desired state.
+    pub desired: &'a DesiredState,
+    /// Actual state.
+    pub actual: &'a Actual,
+    /// How the actual keys line up with the declared credentials.
+    pub keys: &'a KeyMatch<'a>,
+    /// Pending rotations.
+    pub rotations: &'a [RotationRequest],
+    /// The backend's description, for the plan header.
+    pub backend: &'a str,
+    /// Options.
+    pub options: &'a Options,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DiffError {
+    /// Resources the config declares belong to another owner.
+    #[error("{} resource(s) this config declares are owned by someone else:\n{}", .0.len(), .0.join("\n"))]
+    Conflicts(Vec<String>),
+    /// More deletes than `--max-deletes` allows.
+    #[error("the plan deletes {count} resources, more than --max-deletes {max}:\n{}", .addresses.join("\n"))]
+    TooManyDeletes {
+        /// Deletes in the plan.
+        count: usize,
+        /// The limit.
+        max: usize,
+        /// What would be deleted.
+        addresses: Vec<String>,
+    },
+}
+
+/// The declared credentials of a desired state, for [`KeyMatch::new`].
+pub fn declared(desired: &DesiredState) -> Vec<Declared> {
+    desired
+        .keys
+        .iter()
+        .map(|k| Declared {
+            app: crate::model::AppId::new(&k.developer, &k.app),
+            id: k.id.clone(),
+        })
+        .collect()
+}
+
+/// Builds the plan.
+pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
+    let mut d = Differ {
+        input,
+        changes: Vec::new(),
+        deletes: Vec::new(),
+        notes: Vec::new(),
+        conflicts: Vec::new(),
+    };
+    d.developers();
+    d.products();
+    d.apps();
+    d.keys();
+    let Differ {
+        mut changes,
+        mut deletes,
+        mut notes,
+        conflicts,
+        ..
+    } = d;
+    if !conflicts.is_empty() {
+        return Err(DiffError::Conflicts(conflicts));
+    }
+    let observed = observe(input.actual, input.keys);
+    for c in changes.iter_mut().chain(deletes.iter_mut()) {
+        c.precondition = observed
+            .get(&c.address)
+            .cloned()
+            .unwrap_or(Precondition::Absent);
+    }
+    // Creates and updates run level by level; deletes last, most dependent first.
+    changes.sort_by_key(|c: &Change| c.address.kind().level());
+    deletes.sort_by_key(|c: &Change| KIND_LEVELS.len() - c.address.kind().level());
+    changes.extend(deletes);
+    let opts = input.options;
+    if !opts.select.is_empty() {
+        let keep = |a: &Address| {
+            let text = a.to_string();
+            opts.select.iter().any(|s| text.contains(s.as_str()))
+        };
+        changes.retain(|c| keep(&c.address));
+        notes.retain(|n| keep(&n.address));
+    }
+    if let Some(max) = opts.max_deletes {
+        let addresses: Vec<String> = changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| c.address.to_string())
+            .collect();
+        if addresses.len() > max {
+            return Err(DiffError::TooManyDeletes {
+                count: addresses.len(),
+                max,
+                addresses,
+            });
+        }
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        registrar_version: env!("CARGO_PKG_VERSION").to_string(),
+        backend: input.backend.to_string(),
+        owner: input.desired.owner.clone(),
+        changes,
+        notes,
+    })
+}
+
+/// How a resource stands toward this config's owner.
+enum Ownership {
+    Owned,
+    Unowned,
+    Other(String),
+}
+
+fn ownership(attrs: &Attributes, owner: &str) -> Ownership {
+    match attrs.get(OWNER_ATTRIBUTE) {
+        None => Ownership::Unowned,
+        Some(o) if o == owner => Ownership::Owned,
+        Some(o) => Ownership::Other(o.clone()),
+    }
+}
+
+/// Truncated SHA-256 of a value's JSON form.
+pub fn fingerprint_of<T: Serialize>(value: &T) -> String {
+    fingerprint(&serde_json::to_vec(value).unwrap_or_default())
+}
+
+fn unchanged<T: Serialize>(o: &Observed<T>) -> Precondition {
+    Precondition::Unchanged {
+        last_modified_at: o.last_modified_at,
+        fingerprint: fingerprint_of(&o.value),
+    }
+}
+
+fn key_unchanged(k: &Key) -> Precondition {
+    Precondition::Unchanged {
+        last_modified_at: None,
+        fingerprint: key_fingerprint(k),
+    }
+}
+
+fn sorted(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn field(name: &str, before: Option<Value>, after: Option<Value>) -> FieldChange {
+    FieldChange {
+        field: name.to_string(),
+        before,
+        after,
+    }
+}
+
+/// A text field's change, if it changed; empty text counts as absent.
+fn str_field(fields: &mut Vec<FieldChange>, name: &str, before: &str, after: &str) {
+    if before != after {
+        let v = |s: &str| (!s.is_empty()).then(|| Value::String(s.to_string()));
+        fields.push(field(name, v(before), v(after)));
+    }
+}
+
+/// A list field's change, if it changed as a set; an empty list counts as absent.
+fn list_field(fields: &mut Vec<FieldChange>, name: &str, before: &[String], after: &[String]) {
+    if sorted(before) != sorted(after) {
+        let v = |l: &[String]| (!l.is_empty()).then(|| json!(l));
+        fields.push(field(name, v(before), v(after)));
+    }
+}
+
+/// One change per attribute that differs, as `attributes.NAME`.
+fn attr_fields(fields: &mut Vec<FieldChange>, before: &Attributes, after: &Attributes) {
+    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for n in names {
+        let (b, a) = (before.get(n), after.get(n));
+        if b != a {
+            fields.push(field(
+                &format!("attributes.{n}"),
+                b.map(|s| json!(s)),
+                a.map(|s| json!(s)),
+            ));
+        }
+    }
+}
+
+struct Differ<'a> {
+    input: Input<'a>,
+    changes: Vec<Change>,
+    deletes: Vec<Change>,
+    notes: Vec<Note>,
+    conflicts: Vec<String>,
+}
+
+impl Differ<'_> {
+    fn owner(&self) -> &str {
+        &self.input.desired.owner
+    }
+
+    fn note(&mut self, address: Address, message: String) {
+        self.notes.push(Note { address, message });
+    }
+
+    /// Create/update/adopt for one resource; returns false on a conflict. `have` is the
+    /// resource's attributes when it exists. (Preconditions of all changes are filled in at
+    /// the end, from [`observe`].)
+    fn upsert(
+        &mut self,
+        address: Address,
+        have: Option<&Attributes>,
+        fields: Vec<FieldChange>,
+        create: Op,
+        update: Op,
+    ) -> bool {
+        let Some(attrs) = have else {
+            self.changes
+                .push(Change::new(address, Action::Create, fields, None, create));
+            return true;
+        };
+        let action = match ownership(attrs, self.owner()) {
+            Ownership::Owned => Action::Update,
+            Ownership::Unowned => Action::Adopt,
+            Ownership::Other(o) => {
+                self.conflicts.push(format!("  {address} is owned by `{o}` (attribute `{OWNER_ATTRIBUTE}`): remove it from this config, or change that attribute if this config should own it"));
+                return false;
+            }
+        };
+        if !fields.is_empty() {
+            let reason = (action == Action::Adopt)
+                .then(|| "exists without an owner stamp: registrar takes it over".to_string());
+            self.changes
+                .push(Change::new(address, action, fields, reason, update));
+        }
+        true
+    }
+
+    /// Whether `--prune` deletes a resource with these attributes (if undeclared).
+    fn prune_candidate(&self, attrs: &Attributes) -> bool {
+        self.input.options.prune && matches!(ownership(attrs, self.owner()), Ownership::Owned)
+    }
+
+    /// Queues the delete of an owned resource the config no longer declares.
+    fn prune(&mut self, address: Address, reason: &str, op: Op) {
+        self.deletes.push(Change::new(
+            address,
+            Action::Delete,
+            vec![],
+            Some(reason.to_string()),
+            op,
+        ));
+    }
+}
+
+/// What stands at every address of `actual`: each resource's precondition as a saved plan
+/// records it. Keys are addressed through `keys` (see [`KeyMatch::addresses`]).
+pub fn observe(actual: &Actual, keys: &KeyMatch<'_>) -> HashMap<Address, Precondition> {
+    let mut out = HashMap::with_capacity(
+        actual.developers.len() + actual.products.len() + actual.apps.len() + actual.keys.len(),
+    );
+    for d in &actual.developers {
+        out.insert(Address::developer(&d.value.email), unchanged(d));
+    }
+    for p in &actual.products {
+        out.insert(Address::product(&p.value.name), unchanged(p));
+    }
+    for a in &actual.apps {
+        out.insert(
+            Address::app(&a.value.developer, &a.value.name),
+            unchanged(a),
+        );
+    }
+    for (address, k) in keys.addresses() {
+        out.insert(address, key_unchanged(k));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

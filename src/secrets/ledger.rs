@@ -1,0 +1,143 @@
+//! What plan and apply ask of the secrets store: the store as apply's sink for minted keys
+//! (completing rotations), the notes where store and platform disagree, the declared keys
+//! whose secret the store lacks, and tidying after deletes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::drift::{RemoteKey, drift};
+use super::store::{SecretStore, StoredCredential};
+use crate::apply::SecretSink;
+use crate::model::{Actual, Address, AppId, Key, KeyId};
+
+/// Something the store and the platform disagree on, for a plan's notes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discrepancy {
+    /// The key.
+    pub address: Address,
+    /// What, for people.
+    pub message: String,
+}
+
+impl StoredCredential {
+    /// The credential of a key read from or minted on a platform.
+    pub fn of(key: &Key) -> StoredCredential {
+        StoredCredential {
+            consumer_key: key.consumer_key.clone(),
+            consumer_secret: key.consumer_secret.clone(),
+            issued_at: key.issued_at,
+            expires_at: key.expires_at,
+        }
+    }
+}
+
+impl SecretSink for SecretStore {
+    fn store(&self, credential: &str, key: &Key) -> anyhow::Result<()> {
+        let cred = StoredCredential::of(key);
+        let (developer, app) = (&key.developer, &key.app);
+        if self
+            .rotations()
+            .iter()
+            .any(|r| r.developer == *developer && r.app == *app && r.id == credential)
+        {
+            let now = crate::units::now_ms();
+            self.complete_rotation(developer, app, credential, &cred, now)?;
+        } else {
+            SecretStore::store(self, developer, app, credential, &cred)?;
+        }
+        Ok(())
+    }
+}
+
+impl SecretStore {
+    /// Where the store and the platform disagree, from fingerprints only: stored keys the
+    /// platform no longer has, and secrets changed on the platform.
+    pub fn discrepancies(&self, actual: &Actual) -> Vec<Discrepancy> {
+        let mut by_app: BTreeMap<AppId, (Vec<_>, Vec<RemoteKey>)> = BTreeMap::new();
+        for e in self.entries() {
+            let app = AppId::new(&e.developer, &e.app);
+            by_app.entry(app).or_default().0.push(e);
+        }
+        for k in &actual.keys {
+            if let Some(slot) = by_app.get_mut(&k.app_id()) {
+                slot.1.push(RemoteKey::from_key(k));
+            }
+        }
+        let mut out = Vec::new();
+        for (app, (entries, remote)) in by_app {
+            let d = drift(&entries, &remote);
+            let at = |id: &str| Address::Key {
+                app: app.clone(),
+                key: KeyId::credential(id),
+            };
+            for e in d.missing_remotely {
+                out.push(Discrepancy {
+                    address: at(&e.id),
+                    message: format!(
+                        "the stored key {} no longer exists on the platform (deleted out of band?)",
+                        e.consumer_key_fingerprint
+                    ),
+                });
+            }
+            for (e, r) in d.secret_mismatch {
+                out.push(Discrepancy {
+                    address: at(&e.id),
+                    message: format!(
+                        "the secret of key {} changed on the platform ({} stored, {} now): apply stores the new one",
+                        e.consumer_key_fingerprint,
+                        e.consumer_secret_fingerprint,
+                        r.consumer_secret_fingerprint
+                    ),
+                });
+            }
+        }
+        out
+    }
+
+    /// Keys of declared credentials (by address) whose secret the store lacks: not stored at
+    /// all, or stored with another secret (changed out of band).
+    pub fn unstored<'k>(&self, keys: &[(Address, &'k Key)]) -> Vec<(String, &'k Key)> {
+        let stored: HashMap<String, String> = self
+            .entries()
+            .into_iter()
+            .map(|e| (e.consumer_key_fingerprint, e.consumer_secret_fingerprint))
+            .collect();
+        keys.iter()
+            .filter_map(|(address, k)| {
+                let id = address.key_id()?;
+                // Only current keys of declared credentials: not retiring, not undeclared.
+                let credential = id
+                    .credential
+                    .as_ref()
+                    .filter(|_| id.fingerprint.is_none())?;
+                let same = stored.get(&k.consumer_key.fingerprint())
+                    == Some(&k.consumer_secret.fingerprint());
+                (!same).then(|| (credential.clone(), *k))
+            })
+            .collect()
+    }
+
+    /// Forgets the stored keys of a resource apply deleted: a key (by its consumer key's
+    /// fingerprint), every key of an app, every key of a developer.
+    pub fn forget(&self, deleted: &Address) -> anyhow::Result<()> {
+        let gone: Vec<_> = self
+            .entries()
+            .into_iter()
+            .filter(|e| match deleted {
+                Address::Key { key, .. } => {
+                    key.fingerprint.as_deref() == Some(e.consumer_key_fingerprint.as_str())
+                }
+                Address::App { app } => e.developer == app.developer && e.app == app.app,
+                Address::Developer { email } => e.developer == *email,
+                Address::Product { .. } => false,
+            })
+            .collect();
+        for e in gone {
+            if e.revoke_after.is_some() {
+                self.remove_retiring(&e)?;
+            } else {
+                self.remove(&e.developer, &e.app, &e.id)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! Where registrar acts: which platform (kind, flavour, URL, org, database) and where the
+//! secrets of that platform are kept. One type each for the config, the CLI, saved plans,
+//! the HTTP client and `registrar serve`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Which platform to talk to.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// The embedded registry (SQLite).
+    #[default]
+    Local,
+    /// Apigee X or hybrid.
+    Apigee,
+    /// Apigee Edge.
+    ApigeeEdge,
+}
+
+impl BackendKind {
+    /// The Apigee flavour of this kind; `None` for non-Apigee backends.
+    pub fn flavor(self) -> Option<Flavor> {
+        match self {
+            BackendKind::Apigee => Some(Flavor::X),
+            BackendKind::ApigeeEdge => Some(Flavor::Edge),
+            BackendKind::Local => None,
+        }
+    }
+
+    /// The spelling users type (`--backend`, `backend.kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Local => "local",
+            BackendKind::Apigee => "apigee",
+            BackendKind::ApigeeEdge => "apigee-edge",
+        }
+    }
+}
+
+/// Which Apigee: the two differ in URL, JSON encoding, errors and quota. The client speaks
+/// it and `registrar serve` plays it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    /// Apigee X or hybrid (`apigee.googleapis.com`).
+    X,
+    /// Apigee Edge (`api.enterprise.apigee.com`).
+    Edge,
+}
+
+impl Flavor {
+    /// The public management API root (paths continue with `/v1/organizations/{org}`).
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            Flavor::X => "https://apigee.googleapis.com",
+            Flavor::Edge => "https://api.enterprise.apigee.com",
+        }
+    }
+
+    /// The management API quota, requests per minute (X: 6,000; Edge: 10,000).
+    pub fn quota_per_minute(self) -> u32 {
+        match self {
+            Flavor::X => 6_000,
+            Flavor::Edge => 10_000,
+        }
+    }
+
+    /// The default request budget: 80% of the quota, per second.
+    pub fn default_rate_limit(self) -> f64 {
+        f64::from(self.quota_per_minute()) * 0.8 / 60.0
+    }
+
+    /// Human name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::X => "Apigee X",
+            Flavor::Edge => "Apigee Edge",
+        }
+    }
+}
+
+/// Where the platform is: enough to build its backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Platform {
+    /// `local`, `apigee` or `apigee-edge`.
+    pub backend: BackendKind,
+    /// Base URL (HTTP backends).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub url: Option<String>,
+    /// Organization.
+    pub org: String,
+    /// SQLite file (local backend).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub db: Option<PathBuf>,
+}
+
+/// Where the secrets of a platform are kept: enough to open the secrets store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsAt {
+    /// The secrets directory.
+    pub secrets_dir: PathBuf,
+    /// age recipients of the secrets store.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub recipients: Vec<String>,
+    /// The local identity used when there are no recipients.
+    pub local_identity: PathBuf,
+}
+
+/// Where a plan applies: the platform and its secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    /// The platform.
+    #[serde(flatten)]
+    pub platform: Platform,
+    /// Its secrets.
+    #[serde(flatten)]
+    pub secrets: SecretsAt,
+}
+
+impl Target {
+    /// The same target with absolute paths, so a saved plan applies from any directory.
+    pub fn absolute(mut self) -> Target {
+        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        self.platform.db = self.platform.db.map(abs);
+        self.secrets.secrets_dir = abs(self.secrets.secrets_dir);
+        self.secrets.local_identity = abs(self.secrets.local_identity);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_serializes_flat_as_saved_plans_always_had_it() {
+        let t = Target {
+            platform: Platform {
+                backend: BackendKind::ApigeeEdge,
+                url: None,
+                org: "o".into(),
+                db: None,
+            },
+            secrets: SecretsAt {
+                secrets_dir: "s".into(),
+                recipients: vec![],
+                local_identity: "i".into(),
+            },
+        };
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"backend": "apigee-edge", "org": "o", "secretsDir": "s", "localIdentity": "i"})
+        );
+        assert_eq!(serde_json::from_value::<Target>(v).unwrap(), t);
+    }
+
+    #[test]
+    fn kinds_know_their_flavour() {
+        assert_eq!(BackendKind::Apigee.flavor(), Some(Flavor::X));
+        assert_eq!(BackendKind::ApigeeEdge.flavor(), Some(Flavor::Edge));
+        assert_eq!(BackendKind::Local.flavor(), None);
+    }
+}
