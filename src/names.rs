@@ -1,5 +1,6 @@
-//! Apigee's naming rules (spec/apigee-api.md §3.9, §4.8), shared by config validation and the
-//! registry store, so `validate` and `registrar serve` agree on what a valid name is.
+//! Apigee's naming rules (spec/apigee-api.md §3.9, §4.8): the one copy that config validation,
+//! the registry store (so the local backend) and `registrar serve` all use, so that what
+//! `validate` accepts is what the platforms accept.
 
 fn shorten(s: &str) -> String {
     if s.chars().count() > 24 {
@@ -124,6 +125,8 @@ mod tests {
     fn emails() {
         assert!(check_email("alice@example.com").is_ok());
         assert!(check_email("a.b+tag@sub.example.co").is_ok());
+        // What email allows before the `@`, Apigee too: `/`, `'`, `%`, `+`, `=`, `!` ….
+        assert!(check_email("o'neil+ops/team%1=x!y@example.com").is_ok());
         for bad in [
             "alice",
             "@example.com",

@@ -591,3 +591,86 @@ fn lost_replies_are_confirmed_by_reading_not_repeated() {
         w.canary();
     }
 }
+
+/// A developer whose email holds characters email allows and paths do not (`+`, `/`, `'`,
+/// `%`): validate, plan, apply and a second plan agree on one platform.
+fn unusual_email(w: &mut Work) {
+    let email = "o'neil+ops/team%1@example.com";
+    let config = format!(
+        r#"version: 1
+owner: team
+developers:
+  - email: "{email}"
+    firstName: O
+    lastName: Neil
+    userName: oneil
+products:
+  - name: p1
+    displayName: P1
+    environments: [prod]
+    scopes: [read]
+apps:
+  - name: web
+    developer: "{email}"
+    callbackUrl: https://web.example.com/cb
+    apiProducts: [p1]
+    scopes: [read]
+    credentials:
+      - id: primary
+      - id: backup
+"#
+    );
+    std::fs::write(w.path("registry.yaml"), config).unwrap();
+    let out = w.local_cmd("validate", &["validate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        w.plan("plan"),
+        pairs(&[
+            ("create", &format!("developer {email}")),
+            ("create", "product p1"),
+            ("create", &format!("app {email}/web")),
+            ("mint", &format!("key {email}/web/backup")),
+        ])
+        .into_iter()
+        .map(|(a, p)| (a, p.split_once(' ').unwrap().1.to_string()))
+        .collect::<Vec<_>>()
+    );
+    let out = w.ok("apply", &["apply", "--auto-approve"]);
+    assert!(out.contains("4 done, 0 failed, 0 skipped"), "{out}");
+    assert!(w.plan("plan-again").is_empty());
+    let keys = w.index()["keys"].as_sequence_len();
+    assert_eq!(keys, 2, "{:?}", w.index());
+    assert!(
+        w.path("secrets/o'neil+ops%2Fteam%251@example.com/web/primary.age")
+            .is_file()
+    );
+    w.canary();
+    // Deleting the app (pruned) tidies its keys out of the store.
+    let text = std::fs::read_to_string(w.path("registry.yaml")).unwrap();
+    let without_app = &text[..text.find("apps:").unwrap()];
+    std::fs::write(w.path("registry.yaml"), without_app).unwrap();
+    let out = w.ok("prune", &["apply", "--auto-approve", "--prune"]);
+    assert!(out.contains("1 done, 0 failed"), "{out}");
+    assert_eq!(w.index()["keys"].as_sequence_len(), 0);
+}
+
+#[test]
+fn unusual_emails_work_on_the_local_backend() {
+    unusual_email(&mut Work::local());
+}
+
+#[test]
+fn unusual_emails_work_on_apigee_x() {
+    let server = Server::start("x", &[]);
+    unusual_email(&mut Work::http(&server, "x"));
+}
+
+#[test]
+fn unusual_emails_work_on_apigee_edge() {
+    let server = Server::start("edge", &[]);
+    unusual_email(&mut Work::http(&server, "edge"));
+}

@@ -91,7 +91,8 @@ impl SecretStore {
         let Some(active) = index.active(developer, app, id).cloned() else {
             return Ok(None);
         };
-        let retiring_file = format!("{developer}/{app}/{id}.retiring-{}.age", active.issued_at);
+        let suffix = format!(".retiring-{}", active.issued_at);
+        let retiring_file = super::store::key_file(developer, app, id, &suffix);
         if index.keys.iter().any(|e| e.file == retiring_file) {
             return Err(hinted(
                 format!("`{retiring_file}` is already a retiring key"),

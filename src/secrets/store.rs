@@ -156,7 +156,7 @@ impl SecretStore {
         cred: &StoredCredential,
     ) -> anyhow::Result<IndexEntry> {
         check_names(developer, app, id)?;
-        let file = format!("{developer}/{app}/{id}.age");
+        let file = key_file(developer, app, id, "");
         let entry = IndexEntry {
             developer: developer.to_string(),
             app: app.to_string(),
@@ -545,16 +545,37 @@ fn walk(
 
 /// Developer, app and credential id become path components: refuse what would escape the
 /// dir or collide with registrar's own names.
+/// The file of a key, relative to the secrets dir, with `/` separators:
+/// `<developer>/<app>/<id><suffix>.age`. Each name is one path component whatever it holds:
+/// `%`, `/`, `\\` and a leading `.` are percent-encoded (an email may hold `/` or `%`).
+pub(super) fn key_file(developer: &str, app: &str, id: &str, suffix: &str) -> String {
+    format!(
+        "{}/{}/{}{suffix}.age",
+        component(developer),
+        component(app),
+        component(id)
+    )
+}
+
+fn component(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, c) in name.chars().enumerate() {
+        match c {
+            '%' | '/' | '\\' => out.push_str(&format!("%{:02X}", c as u32)),
+            '.' if i == 0 => out.push_str("%2E"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 pub(super) fn check_names(developer: &str, app: &str, id: &str) -> anyhow::Result<()> {
     for (what, v) in [
         ("developer", developer),
         ("app", app),
         ("credential id", id),
     ] {
-        let bad = v.is_empty()
-            || v.starts_with('.')
-            || v.contains(['/', '\\', '\0'])
-            || v.chars().any(char::is_control);
+        let bad = v.is_empty() || v.contains('\0') || v.chars().any(char::is_control);
         if bad {
             anyhow::bail!(
                 "{what} `{}` cannot name a file in the secrets dir",

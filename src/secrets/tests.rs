@@ -279,15 +279,27 @@ fn bad_recipients_and_names_are_refused() {
         render(&err)
     );
     let store = f.open();
-    for (d, a, i) in [
-        ("../x", "a", "i"),
-        ("d", "a/b", "i"),
-        ("d", "a", ".hidden"),
-        ("d", "a", ""),
-    ] {
+    for (d, a, i) in [("d", "a", ""), ("", "a", "i"), ("d", "a\nb", "i")] {
         assert!(store.store(d, a, i, &cred(1)).is_err(), "{d} {a} {i}");
     }
     assert!(store.entries().is_empty());
+}
+
+#[test]
+fn every_name_is_one_file_name_in_the_store() {
+    let f = Fixture::new();
+    let store = f.open();
+    for (d, a, i, file) in [
+        ("a/b@x.io", "app", "i", "a%2Fb@x.io/app/i.age"),
+        ("../x@x.io", "a", "i", "%2E.%2Fx@x.io/a/i.age"),
+        ("o'n%20+1@x.io", "a.b", ".i", "o'n%2520+1@x.io/a.b/%2Ei.age"),
+        ("a%2Fb@x.io", "app", "i", "a%252Fb@x.io/app/i.age"),
+    ] {
+        let e = store.store(d, a, i, &cred(1)).unwrap();
+        assert_eq!(e.file, file);
+        assert!(f.dir().join(file).is_file(), "{file}");
+    }
+    assert_eq!(store.entries().len(), 4);
 }
 
 #[test]

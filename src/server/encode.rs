@@ -7,9 +7,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::target::Flavor;
 use crate::model::{DeveloperStatus, Status};
 use crate::store::{AppRecord, Attribute, DeveloperRecord, KeyRecord, ProductRecord};
+use crate::target::Flavor;
 
 /// What Edge shows as `createdBy`/`lastModifiedBy` (the emulator has no admin users).
 pub const EDGE_ADMIN: &str = "admin@registrar.local";

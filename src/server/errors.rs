@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::ServerState;
-use crate::target::Flavor;
 use crate::store::{self, Kind};
+use crate::target::Flavor;
 
 /// An error answer: HTTP status, Apigee (Edge) error code and message.
 #[derive(Debug, Clone)]

@@ -258,20 +258,7 @@ impl Store {
             }
         }
         let email = dev.email.as_str();
-        let valid = match email.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.is_empty()
-                    && !domain.contains('@')
-                    && !email.chars().any(|c| c.is_whitespace() || c == '/')
-            }
-            None => false,
-        };
-        if !valid {
-            return Err(Error::Invalid(format!(
-                "`{email}` is not a valid email address"
-            )));
-        }
+        crate::names::check_email(email).map_err(Error::Invalid)?;
         if self.opts.lowercase_emails && email.chars().any(|c| c.is_uppercase()) {
             return Err(Error::Invalid("email address has to be lowercase".into()));
         }

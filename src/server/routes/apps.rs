@@ -4,13 +4,13 @@
 use axum::response::Response;
 
 use super::{St, action, app_filter, created, cursor, missing_start_key, no_content, ok};
-use crate::target::Flavor;
 use crate::model::Status;
 use crate::server::encode::{self, AppView};
 use crate::server::errors::ApiError;
 use crate::server::extract::{JsonBody, P, Q, RawBody, count, flag};
 use crate::server::input::{AppBody, ListQuery};
 use crate::store::{Kind, Page};
+use crate::target::Flavor;
 
 /// Most apps per org-wide list call (`rows`, both flavours).
 const ORG_LIST_LIMIT: usize = 1000;

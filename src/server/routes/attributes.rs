@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{St, ok};
-use crate::target::Flavor;
 use crate::server::errors::ApiError;
 use crate::server::extract::{JsonBody, P, Text};
 use crate::store::{AttrOwner, Attribute};
+use crate::target::Flavor;
 
 type Params = P<HashMap<String, String>>;
 

@@ -5,13 +5,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{St, action, created, cursor, missing_start_key, no_content, ok};
-use crate::target::Flavor;
 use crate::model::DeveloperStatus;
 use crate::server::encode;
 use crate::server::errors::ApiError;
 use crate::server::extract::{JsonBody, P, Q, count, flag};
 use crate::server::input::{DeveloperBody, ListQuery};
 use crate::store::{Kind, Page};
+use crate::target::Flavor;
 
 /// Most developers per list call (both flavours).
 const LIST_LIMIT: usize = 1000;
