@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use registrar::config::{load_and_check, validate::Known, yaml::ProcessEnv};
 use registrar::model::{self as m, DEFAULT_CREDENTIAL_ID};
-use registrar::store::{AppInput, Attribute, DeveloperInput, ProductInput, Store};
+use registrar::registry::{AppInput, Registry};
 
 #[path = "common/generate.rs"]
 mod generate;
@@ -48,14 +48,8 @@ fn generate_apply(apps: usize) -> String {
     s
 }
 
-fn attrs(a: &m::Attributes) -> Vec<Attribute> {
-    a.iter()
-        .map(|(k, v)| Attribute::new(k.clone(), v.clone()))
-        .collect()
-}
-
 /// Writes the desired state of `config` into a fresh registry at `db`, as an apply to the
-/// local backend would have (same field mapping as src/backend/local.rs).
+/// local backend would have (through the registry's own conversions, as `local` does).
 fn populate(config: &Path, db: &Path) -> (usize, usize, usize) {
     let (desired, diags) = load_and_check(&[config.to_path_buf()], &ProcessEnv, &Known::default());
     assert!(
@@ -64,41 +58,16 @@ fn populate(config: &Path, db: &Path) -> (usize, usize, usize) {
         &diags[..diags.len().min(3)]
     );
     let state = desired.state();
-    let mut store = Store::open(db).expect("open the registry");
+    let mut store = Registry::open(db).expect("open the registry");
     store.ensure_org(ORG).expect("org");
     for d in &state.developers {
         store
-            .create_developer(
-                ORG,
-                &DeveloperInput {
-                    email: d.email.clone(),
-                    first_name: d.first_name.clone(),
-                    last_name: d.last_name.clone(),
-                    user_name: d.user_name.clone(),
-                    attributes: attrs(&d.attributes),
-                },
-            )
+            .create_developer(ORG, &d.into())
             .expect("create developer");
     }
     for p in &state.products {
         store
-            .create_product(
-                ORG,
-                &ProductInput {
-                    name: p.name.clone(),
-                    display_name: p.display_name.clone(),
-                    description: p.description.clone(),
-                    approval_type: p.approval_type,
-                    attributes: attrs(&p.attributes),
-                    api_resources: p.api_resources.clone(),
-                    environments: p.environments.clone(),
-                    proxies: p.proxies.clone(),
-                    scopes: p.scopes.clone(),
-                    quota: p.quota.as_ref().map(|q| q.limit.to_string()),
-                    quota_interval: p.quota.as_ref().map(|q| q.interval.to_string()),
-                    quota_time_unit: p.quota.as_ref().map(|q| q.time_unit.as_str().to_string()),
-                },
-            )
+            .create_product(ORG, &p.into())
             .expect("create product");
     }
     let keys: HashMap<(&str, &str), &m::DesiredKey> = state
@@ -110,19 +79,7 @@ fn populate(config: &Path, db: &Path) -> (usize, usize, usize) {
     for a in &state.apps {
         let key = keys[&(a.developer.as_str(), a.name.as_str())];
         store
-            .create_app(
-                ORG,
-                &a.developer,
-                &AppInput {
-                    name: a.name.clone(),
-                    api_products: key.products.clone(),
-                    attributes: attrs(&a.attributes),
-                    callback_url: (!a.callback_url.is_empty()).then(|| a.callback_url.clone()),
-                    scopes: key.scopes.clone(),
-                    key_expires_in: key.expires_in_ms.map(|v| v as i64),
-                    status: None,
-                },
-            )
+            .create_app(ORG, &a.developer, &AppInput::new(a, key))
             .expect("create app");
     }
     (

@@ -13,9 +13,9 @@ pub mod names;
 pub mod op;
 pub mod output;
 pub mod plan;
+pub mod registry;
 pub mod secrets;
 pub mod server;
-pub mod store;
 pub mod target;
 pub mod units;
 

@@ -303,7 +303,7 @@ async fn sigterm_shuts_down_gracefully_and_data_persists() {
         .unwrap();
     assert!(status.success());
     assert!(s.wait_exit(), "exit status 0 after SIGTERM");
-    let store = registrar::store::Store::open(s.db()).unwrap();
+    let store = registrar::registry::Registry::open(s.db()).unwrap();
     let app = store.get_app("local", "p@example.com", "w").unwrap();
     assert_eq!(app.credentials.len(), 1);
 }

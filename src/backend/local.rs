@@ -7,13 +7,13 @@ use std::sync::Mutex;
 
 use super::{Backend, BackendError};
 use crate::model::{
-    self as m, Actual, Attributes, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, DesiredKey,
-    Observed, ReadScope,
+    self as m, Actual, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, DesiredKey, ReadScope,
 };
 use crate::op::{KeyRef, Op, OpOutcome};
-use crate::store::{
-    self, AppInput, AppRecord, AppUpdate, Attribute, DeveloperInput, KeyRecord, Page, ProductInput,
-    Store,
+use crate::registry::model::attribute_list;
+use crate::registry::{
+    self, AppInput, AppRecord, AppUpdate, Attribute, DeveloperRecord, KeyRecord, Page,
+    ProductRecord, Registry,
 };
 
 /// Page size of the in-process list calls.
@@ -21,7 +21,7 @@ const PAGE: usize = 1000;
 
 /// The embedded registry.
 pub struct LocalBackend {
-    store: Mutex<Store>,
+    store: Mutex<Registry>,
     path: PathBuf,
     org: String,
 }
@@ -29,7 +29,7 @@ pub struct LocalBackend {
 impl LocalBackend {
     /// Opens (creating if needed) the registry at `path`, organization `org`.
     pub fn open(path: &Path, org: &str) -> anyhow::Result<LocalBackend> {
-        let store = Store::open(path).map_err(|e| {
+        let store = Registry::open(path).map_err(|e| {
             anyhow::anyhow!(
                 "failed to open the local registry `{}`: {e}",
                 path.display()
@@ -50,7 +50,7 @@ impl LocalBackend {
 
     fn with<T>(
         &self,
-        f: impl FnOnce(&mut Store, &str) -> store::Result<T>,
+        f: impl FnOnce(&mut Registry, &str) -> registry::Result<T>,
     ) -> Result<T, BackendError> {
         let mut store = self
             .store
@@ -60,13 +60,13 @@ impl LocalBackend {
     }
 }
 
-fn to_backend_error(e: store::Error) -> BackendError {
+fn to_backend_error(e: registry::Error) -> BackendError {
     match e {
-        store::Error::NotFound { .. } => BackendError::NotFound(e.to_string()),
-        store::Error::AlreadyExists { .. } => BackendError::Conflict(e.to_string()),
-        store::Error::Invalid(_)
-        | store::Error::InvalidScopes { .. }
-        | store::Error::ProductNotOnKey { .. } => BackendError::Rejected {
+        registry::Error::NotFound { .. } => BackendError::NotFound(e.to_string()),
+        registry::Error::AlreadyExists { .. } => BackendError::Conflict(e.to_string()),
+        registry::Error::Invalid(_)
+        | registry::Error::InvalidScopes { .. }
+        | registry::Error::ProductNotOnKey { .. } => BackendError::Rejected {
             status: 400,
             message: e.to_string(),
         },
@@ -79,26 +79,12 @@ fn to_backend_error(e: store::Error) -> BackendError {
     }
 }
 
-fn to_map(attrs: &[Attribute]) -> Attributes {
-    attrs
-        .iter()
-        .map(|a| (a.name.clone(), a.value.clone()))
-        .collect()
-}
-
-fn to_list(attrs: &Attributes) -> Vec<Attribute> {
-    attrs
-        .iter()
-        .map(|(k, v)| Attribute::new(k.clone(), v.clone()))
-        .collect()
-}
-
 /// Reads every page of a list: `startKey` is inclusive, so each later page repeats the last
 /// item of the one before.
 fn all_pages<T>(
-    mut fetch: impl FnMut(&Page) -> store::Result<Vec<T>>,
+    mut fetch: impl FnMut(&Page) -> registry::Result<Vec<T>>,
     key: impl Fn(&T) -> String,
-) -> store::Result<Vec<T>> {
+) -> registry::Result<Vec<T>> {
     let mut out: Vec<T> = fetch(&Page::first(PAGE))?;
     let mut last = out.len();
     while last == PAGE {
@@ -117,113 +103,10 @@ fn all_pages<T>(
     Ok(out)
 }
 
-fn to_key(developer: &str, app: &str, k: &KeyRecord) -> m::Key {
-    let attributes = to_map(&k.attributes);
-    m::Key {
-        developer: developer.to_string(),
-        app: app.to_string(),
-        id: attributes.get(CREDENTIAL_ATTRIBUTE).cloned(),
-        consumer_key: k.consumer_key.clone(),
-        consumer_secret: k.consumer_secret.clone(),
-        grants: k
-            .api_products
-            .iter()
-            .map(|g| m::Grant {
-                product: g.product.clone(),
-                status: g.status,
-            })
-            .collect(),
-        scopes: k.scopes.clone(),
-        status: k.status,
-        attributes,
-        issued_at: k.issued_at,
-        expires_at: k.expires_at.filter(|e| *e >= 0),
-    }
-}
-
-fn to_app(a: &AppRecord) -> m::App {
-    m::App {
-        developer: a.developer_email.clone(),
-        name: a.name.clone(),
-        callback_url: a.callback_url.clone().unwrap_or_default(),
-        status: a.status,
-        scopes: a.scopes.clone(),
-        key_expires_in_ms: a.key_expires_in.filter(|v| *v > 0).map(|v| v as u64),
-        attributes: to_map(&a.attributes),
-    }
-}
-
-fn parse_unit(s: &str) -> Option<m::TimeUnit> {
-    match s {
-        "minute" => Some(m::TimeUnit::Minute),
-        "hour" => Some(m::TimeUnit::Hour),
-        "day" => Some(m::TimeUnit::Day),
-        "month" => Some(m::TimeUnit::Month),
-        _ => None,
-    }
-}
-
-fn to_product(p: &ProductInput) -> m::Product {
-    let quota = match (&p.quota, &p.quota_interval, &p.quota_time_unit) {
-        (Some(limit), interval, Some(unit)) => match (
-            limit.parse().ok(),
-            interval.as_deref().unwrap_or("1").parse().ok(),
-            parse_unit(unit),
-        ) {
-            (Some(limit), Some(interval), Some(time_unit)) => Some(m::Quota {
-                limit,
-                interval,
-                time_unit,
-            }),
-            _ => None,
-        },
-        _ => None,
-    };
-    m::Product {
-        name: p.name.clone(),
-        display_name: p.display_name.clone(),
-        description: p.description.clone(),
-        approval_type: p.approval_type,
-        environments: p.environments.clone(),
-        proxies: p.proxies.clone(),
-        api_resources: p.api_resources.clone(),
-        scopes: p.scopes.clone(),
-        quota,
-        attributes: to_map(&p.attributes),
-    }
-}
-
-fn product_input(p: &m::Product) -> ProductInput {
-    ProductInput {
-        name: p.name.clone(),
-        display_name: p.display_name.clone(),
-        description: p.description.clone(),
-        approval_type: p.approval_type,
-        attributes: to_list(&p.attributes),
-        api_resources: p.api_resources.clone(),
-        environments: p.environments.clone(),
-        proxies: p.proxies.clone(),
-        scopes: p.scopes.clone(),
-        quota: p.quota.as_ref().map(|q| q.limit.to_string()),
-        quota_interval: p.quota.as_ref().map(|q| q.interval.to_string()),
-        quota_time_unit: p.quota.as_ref().map(|q| q.time_unit.as_str().to_string()),
-    }
-}
-
-fn developer_input(d: &m::Developer) -> DeveloperInput {
-    DeveloperInput {
-        email: d.email.clone(),
-        first_name: d.first_name.clone(),
-        last_name: d.last_name.clone(),
-        user_name: d.user_name.clone(),
-        attributes: to_list(&d.attributes),
-    }
-}
-
 /// The consumer key of the key an operation is about, as read before apply.
-fn key_of<'a>(r: &KeyRef, key: Option<&'a m::Key>) -> store::Result<&'a str> {
+fn key_of<'a>(r: &KeyRef, key: Option<&'a m::Key>) -> registry::Result<&'a str> {
     key.map(|k| k.consumer_key.expose()).ok_or_else(|| {
-        store::Error::Invalid(format!(
+        registry::Error::Invalid(format!(
             "key {}/{} was not read before execution",
             r.app, r.key
         ))
@@ -233,11 +116,11 @@ fn key_of<'a>(r: &KeyRef, key: Option<&'a m::Key>) -> store::Result<&'a str> {
 /// Tags a freshly minted key with its credential id (unless default), sets its scopes, and
 /// returns it as the operation's outcome.
 fn finish_key(
-    s: &mut Store,
+    s: &mut Registry,
     org: &str,
     key: &KeyRecord,
     want: &DesiredKey,
-) -> store::Result<OpOutcome> {
+) -> registry::Result<OpOutcome> {
     let (dev, app) = (want.developer.as_str(), want.app.as_str());
     let (credential, products, scopes) = (want.id.as_str(), &want.products, &want.scopes);
     let ck = key.consumer_key.expose().to_string();
@@ -255,7 +138,7 @@ fn finish_key(
     if have != want {
         rec = s.set_key_scopes(org, dev, app, &ck, scopes)?;
     }
-    Ok(OpOutcome::Minted(Box::new(to_key(dev, app, &rec))))
+    Ok(OpOutcome::Minted(Box::new(rec.key(dev, app))))
 }
 
 impl Backend for LocalBackend {
@@ -276,47 +159,16 @@ impl Backend for LocalBackend {
             let mut actual = Actual::default();
             if scope.developers || scope.apps {
                 let devs = all_pages(|p| s.list_developers(org, p), |d| d.email.clone())?;
-                actual.developers = devs
-                    .iter()
-                    .map(|d| Observed {
-                        value: m::Developer {
-                            email: d.email.clone(),
-                            first_name: d.first_name.clone(),
-                            last_name: d.last_name.clone(),
-                            user_name: d.user_name.clone(),
-                            status: d.status,
-                            attributes: to_map(&d.attributes),
-                        },
-                        last_modified_at: Some(d.last_modified_at),
-                    })
-                    .collect();
+                actual.developers = devs.iter().map(DeveloperRecord::observed).collect();
             }
             if scope.products {
                 let products = all_pages(|p| s.list_products(org, p), |r| r.product.name.clone())?;
-                actual.products = products
-                    .iter()
-                    .map(|p| Observed {
-                        value: to_product(&p.product),
-                        last_modified_at: Some(p.last_modified_at),
-                    })
-                    .collect();
+                actual.products = products.iter().map(ProductRecord::observed).collect();
             }
             if scope.apps {
                 let apps = all_pages(|p| s.list_org_apps(org, p), |a| a.app_id.clone())?;
-                for a in &apps {
-                    actual.keys.extend(
-                        a.credentials
-                            .iter()
-                            .map(|k| to_key(&a.developer_email, &a.name, k)),
-                    );
-                }
-                actual.apps = apps
-                    .iter()
-                    .map(|a| Observed {
-                        value: to_app(a),
-                        last_modified_at: Some(a.last_modified_at),
-                    })
-                    .collect();
+                actual.keys = apps.iter().flat_map(AppRecord::keys).collect();
+                actual.apps = apps.iter().map(AppRecord::observed).collect();
             }
             Ok(actual)
         })
@@ -326,13 +178,13 @@ impl Backend for LocalBackend {
         self.with(|s, org| {
             match op {
                 Op::CreateDeveloper { developer } => {
-                    s.create_developer(org, &developer_input(developer))?;
+                    s.create_developer(org, &developer.into())?;
                     if developer.status != m::DeveloperStatus::Active {
                         s.set_developer_status(org, &developer.email, developer.status)?;
                     }
                 }
                 Op::UpdateDeveloper { developer } => {
-                    s.update_developer(org, &developer.email, &developer_input(developer))?;
+                    s.update_developer(org, &developer.email, &developer.into())?;
                 }
                 Op::SetDeveloperStatus { email, status } => {
                     s.set_developer_status(org, email, *status)?
@@ -341,28 +193,20 @@ impl Backend for LocalBackend {
                     s.delete_developer(org, email)?;
                 }
                 Op::CreateProduct { product } => {
-                    s.create_product(org, &product_input(product))?;
+                    s.create_product(org, &product.into())?;
                 }
                 Op::UpdateProduct { product } => {
-                    s.update_product(org, &product.name, &product_input(product))?;
+                    s.update_product(org, &product.name, &product.into())?;
                 }
                 Op::DeleteProduct { name } => {
                     s.delete_product(org, name)?;
                 }
                 Op::CreateApp { app, credential } => {
-                    let input = AppInput {
-                        name: app.name.clone(),
-                        api_products: credential.products.clone(),
-                        attributes: to_list(&app.attributes),
-                        callback_url: (!app.callback_url.is_empty())
-                            .then(|| app.callback_url.clone()),
-                        scopes: credential.scopes.clone(),
-                        key_expires_in: credential.expires_in_ms.map(|v| v as i64),
-                        status: None,
-                    };
-                    let rec = s.create_app(org, &app.developer, &input)?;
+                    let rec = s.create_app(org, &app.developer, &AppInput::new(app, credential))?;
                     let key = rec.credentials.first().ok_or_else(|| {
-                        store::Error::Invalid("the registry created the app without a key".into())
+                        registry::Error::Invalid(
+                            "the registry created the app without a key".into(),
+                        )
                     })?;
                     let minted = finish_key(s, org, key, credential)?;
                     if app.status == m::Status::Revoked {
@@ -372,8 +216,8 @@ impl Backend for LocalBackend {
                 }
                 Op::UpdateApp { app } => {
                     let update = AppUpdate {
-                        attributes: Some(to_list(&app.attributes)),
-                        callback_url: Some(app.callback_url.clone()),
+                        attributes: Some(attribute_list(&app.attributes)),
+                        callback_url: Some(app.callback_url.clone().unwrap_or_default()),
                         api_products: None,
                         key_expires_in: None,
                     };
@@ -409,14 +253,14 @@ impl Backend for LocalBackend {
                         .iter()
                         .find(|k| !before.contains(k.consumer_key.expose()))
                         .ok_or_else(|| {
-                            store::Error::Invalid("the registry generated no new key".into())
+                            registry::Error::Invalid("the registry generated no new key".into())
                         })?;
                     return finish_key(s, org, key, want);
                 }
                 Op::AttachProduct { key, product } => {
                     let ck = key_of(key, observed)?;
                     let attributes = match (&key.key.credential, observed) {
-                        (Some(id), Some(k)) => Some(to_list(&k.attributes_tagged(id))),
+                        (Some(id), Some(k)) => Some(attribute_list(&k.attributes_tagged(id))),
                         _ => None,
                     };
                     let (dev, app) = (&key.app.developer, &key.app.app);

@@ -92,7 +92,7 @@ impl AnyBackend {
                 let db = target
                     .db
                     .clone()
-                    .unwrap_or_else(|| crate::store::DEFAULT_PATH.into());
+                    .unwrap_or_else(|| crate::registry::DEFAULT_PATH.into());
                 Ok(AnyBackend::Local(local::LocalBackend::open(
                     &db,
                     &target.org,

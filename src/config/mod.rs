@@ -296,7 +296,7 @@ impl Desired {
             apps.push(m::App {
                 developer: a.developer.clone(),
                 name: a.name.clone(),
-                callback_url: a.callback_url.clone().unwrap_or_default(),
+                callback_url: a.callback_url.clone().filter(|u| !u.is_empty()),
                 status: status(a.status),
                 scopes: a.scopes.clone(),
                 key_expires_in_ms,

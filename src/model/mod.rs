@@ -101,17 +101,49 @@ pub enum TimeUnit {
     Month,
 }
 
-impl TimeUnit {
-    /// The platform's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeUnit::Minute => "minute",
-            TimeUnit::Hour => "hour",
-            TimeUnit::Day => "day",
-            TimeUnit::Month => "month",
+/// The one spelling of each variant of a status-like enum: `as_str`, `FromStr` and (by the
+/// same words, checked in a test) serde. The registry stores these words in SQL, `serve` and
+/// the Apigee client send and read them.
+macro_rules! spelled {
+    ($t:ident { $($v:ident => $s:literal),+ $(,)? }) => {
+        impl $t {
+            /// The platform's spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($t::$v => $s),+
+                }
+            }
+
+            /// Every variant.
+            pub const ALL: &'static [$t] = &[$($t::$v),+];
         }
-    }
+
+        impl std::str::FromStr for $t {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($s => Ok($t::$v),)+
+                    _ => Err(format!(
+                        "`{s}` is not one of {}",
+                        [$($s),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
 }
+
+spelled!(DeveloperStatus { Active => "active", Inactive => "inactive" });
+spelled!(Status { Approved => "approved", Pending => "pending", Revoked => "revoked" });
+spelled!(ApprovalType { Auto => "auto", Manual => "manual" });
+spelled!(TimeUnit { Minute => "minute", Hour => "hour", Day => "day", Month => "month" });
 
 /// A product quota: `limit` requests per `interval` `time_unit`s.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -177,8 +209,8 @@ pub struct App {
     pub developer: String,
     /// App name, unique per developer (immutable).
     pub name: String,
-    /// OAuth redirect URI; empty when unset.
-    pub callback_url: String,
+    /// OAuth redirect URI, if any.
+    pub callback_url: Option<String>,
     /// Whether the app's keys work.
     pub status: Status,
     /// Scopes of the app.
@@ -341,6 +373,24 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.starts_with("Secret(sha256:"), "{shown}");
         assert_eq!(s.fingerprint().len(), "sha256:".len() + 16);
+    }
+
+    #[test]
+    fn serde_spells_every_variant_as_as_str_does() {
+        fn check<T>(all: &[T])
+        where
+            T: Copy + Serialize + std::str::FromStr + PartialEq + fmt::Debug + fmt::Display,
+        {
+            for v in all {
+                assert_eq!(serde_json::to_value(v).unwrap(), v.to_string());
+                assert_eq!(v.to_string().parse::<T>().ok(), Some(*v));
+            }
+        }
+        check(DeveloperStatus::ALL);
+        check(Status::ALL);
+        check(ApprovalType::ALL);
+        check(TimeUnit::ALL);
+        assert!("Approved".parse::<Status>().is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::model::{DeveloperStatus, Status};
-use crate::store::{AppRecord, Attribute, DeveloperRecord, KeyRecord, ProductRecord};
+use crate::registry::{AppRecord, Attribute, DeveloperRecord, KeyRecord, ProductRecord};
 use crate::target::Flavor;
 
 /// What Edge shows as `createdBy`/`lastModifiedBy` (the emulator has no admin users).

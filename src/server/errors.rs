@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::ServerState;
-use crate::store::{self, Kind};
+use crate::registry::{self, Kind};
 use crate::target::Flavor;
 
 /// An error answer: HTTP status, Apigee (Edge) error code and message.
@@ -69,8 +69,8 @@ impl ApiError {
     }
 
     /// Maps a store error, with the organization for messages.
-    pub fn from_store(err: store::Error, org: &str) -> Self {
-        use store::Error as E;
+    pub fn from_store(err: registry::Error, org: &str) -> Self {
+        use registry::Error as E;
         match err {
             E::NotFound { kind, name } => not_found(kind, &name, org),
             E::AlreadyExists { kind, name } => already_exists(kind, &name),

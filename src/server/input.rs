@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::errors::ApiError;
 use super::extract::{Int64, Text};
 use crate::model::{ApprovalType, Secret, Status};
-use crate::store::{AppInput, AppUpdate, Attribute, DeveloperInput, KeyImport, ProductInput};
+use crate::registry::{AppInput, AppUpdate, Attribute, DeveloperInput, KeyImport, ProductInput};
 
 /// One attribute in a body.
 #[derive(Debug, Deserialize)]

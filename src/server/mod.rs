@@ -23,7 +23,7 @@ use anyhow::Context;
 
 use crate::error::HintExt;
 use crate::model::Secret;
-use crate::store::{self, KeyShape, Store, StoreOptions};
+use crate::registry::{self, KeyShape, Registry, RegistryOptions};
 pub use crate::target::Flavor;
 use errors::ApiError;
 use faults::Faults;
@@ -48,7 +48,7 @@ pub struct ServerState {
     pub token: Option<Secret>,
     /// Fault injection.
     pub faults: Faults,
-    pool: Vec<Mutex<Store>>,
+    pool: Vec<Mutex<Registry>>,
     next: AtomicUsize,
 }
 
@@ -64,16 +64,16 @@ impl std::fmt::Debug for ServerState {
 
 impl ServerState {
     /// Runs `work` on a pooled store connection on the blocking pool, after checking that
-    /// `org` is served. Store errors become flavour errors.
+    /// `org` is served. Registry errors become flavour errors.
     pub async fn db<T, F>(self: &Arc<Self>, org: &str, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Store) -> store::Result<T> + Send + 'static,
+        F: FnOnce(&mut Registry) -> registry::Result<T> + Send + 'static,
     {
         if !self.orgs.iter().any(|o| o == org) {
             return Err(ApiError::from_store(
-                store::Error::NotFound {
-                    kind: store::Kind::Org,
+                registry::Error::NotFound {
+                    kind: registry::Kind::Org,
                     name: org.to_string(),
                 },
                 org,
@@ -129,18 +129,18 @@ pub struct Settings {
 fn state(s: Settings) -> anyhow::Result<ServerState> {
     security::check_listen(s.listen, s.token.as_ref())?;
     let opts = match s.flavor {
-        Flavor::X => StoreOptions {
+        Flavor::X => RegistryOptions {
             lowercase_emails: true,
             key_shape: KeyShape::X,
         },
-        Flavor::Edge => StoreOptions {
+        Flavor::Edge => RegistryOptions {
             lowercase_emails: false,
             key_shape: KeyShape::EDGE,
         },
     };
     let mut pool = Vec::with_capacity(POOL_SIZE);
     for _ in 0..POOL_SIZE {
-        let store = Store::open(&s.db)
+        let store = Registry::open(&s.db)
             .with_context(|| format!("cannot open the registry `{}`", s.db.display()))
             .hint("check the --db path and its permissions")?
             .with_options(opts);

@@ -112,7 +112,7 @@ pub(crate) fn app(w: &WireApp, developer: &str) -> Observed<App> {
         value: App {
             developer: developer.to_string(),
             name: w.name.clone(),
-            callback_url: w.callback_url.clone(),
+            callback_url: Some(w.callback_url.clone()).filter(|u| !u.is_empty()),
             status: status(&w.status),
             scopes: w.scopes.clone(),
             key_expires_in_ms: w

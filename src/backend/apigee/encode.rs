@@ -163,7 +163,7 @@ pub(crate) fn app_create(
         "name": app.name,
         "apiProducts": products,
         "scopes": scopes,
-        "callbackUrl": app.callback_url,
+        "callbackUrl": app.callback_url.as_deref().unwrap_or_default(),
         "attributes": attributes(&app.attributes),
     });
     key_expires_in(&mut body, flavor, key_expires_in_ms);
@@ -175,7 +175,7 @@ pub(crate) fn app_create(
 pub(crate) fn app_update(app: &App) -> Value {
     json!({
         "name": app.name,
-        "callbackUrl": app.callback_url,
+        "callbackUrl": app.callback_url.as_deref().unwrap_or_default(),
         "attributes": attributes(&app.attributes),
     })
 }
@@ -192,7 +192,7 @@ pub(crate) fn mint_key(
     let mut body = json!({
         "apiProducts": products,
         "scopes": scopes,
-        "callbackUrl": app.callback_url,
+        "callbackUrl": app.callback_url.as_deref().unwrap_or_default(),
         "attributes": attributes(&app.attributes),
     });
     key_expires_in(&mut body, flavor, expires_in_ms);
@@ -218,7 +218,7 @@ mod tests {
         App {
             developer: "alice@example.com".into(),
             name: "checkout web".into(),
-            callback_url: "https://c/cb".into(),
+            callback_url: Some("https://c/cb".into()),
             status: Status::Approved,
             scopes: vec![],
             key_expires_in_ms: Some(86_400_000),

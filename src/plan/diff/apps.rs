@@ -11,6 +11,11 @@ use crate::model::{Address, App, Attributes, DEFAULT_CREDENTIAL_ID, DesiredKey, 
 use crate::op::Op;
 use crate::plan::{Action, Change};
 
+/// An app's callback URL, empty when it has none.
+fn url(app: &App) -> &str {
+    app.callback_url.as_deref().unwrap_or_default()
+}
+
 impl Differ<'_> {
     pub(super) fn apps(&mut self) {
         let actual: HashMap<(&str, &str), &Observed<App>> = self
@@ -59,7 +64,7 @@ impl Differ<'_> {
     fn create_app(&mut self, want: &App, first: Option<&DesiredKey>) {
         let mut fields = Vec::new();
         str_field(&mut fields, "name", "", &want.name);
-        str_field(&mut fields, "callbackUrl", "", &want.callback_url);
+        str_field(&mut fields, "callbackUrl", "", url(want));
         attr_fields(&mut fields, &Attributes::new(), &want.attributes);
         if want.status == Status::Revoked {
             fields.push(field("status", None, Some(json!(want.status))));
@@ -89,12 +94,7 @@ impl Differ<'_> {
     fn update_app(&mut self, want: &App, have: &App) {
         let address = Address::app(&want.developer, &want.name);
         let mut fields = Vec::new();
-        str_field(
-            &mut fields,
-            "callbackUrl",
-            &have.callback_url,
-            &want.callback_url,
-        );
+        str_field(&mut fields, "callbackUrl", url(have), url(want));
         attr_fields(&mut fields, &have.attributes, &want.attributes);
         let ok = self.upsert(
             address.clone(),

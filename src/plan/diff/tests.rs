@@ -43,7 +43,7 @@ fn desired() -> DesiredState {
     let app = App {
         developer: "a@x.com".into(),
         name: "web".into(),
-        callback_url: "https://x.com/cb".into(),
+        callback_url: Some("https://x.com/cb".into()),
         status: Status::Approved,
         scopes: vec!["r".into()],
         key_expires_in_ms: None,
@@ -155,7 +155,7 @@ fn one_change_gives_exactly_that_change() {
         ("in sync", |_, _| {}, vec![]),
         (
             "callback URL",
-            |d, _| d.apps[0].callback_url = "https://x.com/new".into(),
+            |d, _| d.apps[0].callback_url = Some("https://x.com/new".into()),
             vec![("update", "app a@x.com/web")],
         ),
         (
@@ -270,7 +270,7 @@ fn app_updates_never_carry_products() {
     // The app op has no products field at all: the type rules out the key-minting PUT.
     let mut d = desired();
     let a = mirror(&d);
-    d.apps[0].callback_url = "https://x.com/other".into();
+    d.apps[0].callback_url = Some("https://x.com/other".into());
     let plan = run(&d, &a, &[], &[], Options::default()).unwrap();
     let json = serde_json::to_value(&plan.changes[0].op).unwrap();
     assert_eq!(json["op"], "update-app");
@@ -465,7 +465,7 @@ fn rotation_mints_then_retires_the_old_key() {
 fn preconditions_record_what_was_read() {
     let mut d = desired();
     let a = mirror(&d);
-    d.apps[0].callback_url = "https://x.com/new".into();
+    d.apps[0].callback_url = Some("https://x.com/new".into());
     d.keys[0].scopes = vec![];
     let plan = run(&d, &a, &[], &[], Options::default()).unwrap();
     assert!(matches!(

@@ -3,10 +3,10 @@
 //! and `keyStatus` parameters. Only filters that are given apply (the discovery document
 //! says `status` and `keyStatus` default to `approved`; the emulator does not assume that).
 
+use crate::registry::AppRecord;
 use crate::server::encode::status;
 use crate::server::errors::ApiError;
 use crate::server::input::ListQuery;
-use crate::store::AppRecord;
 
 /// One condition on an app.
 #[derive(Debug, Clone, PartialEq, Eq)]

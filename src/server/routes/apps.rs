@@ -5,11 +5,11 @@ use axum::response::Response;
 
 use super::{St, action, app_filter, created, cursor, missing_start_key, no_content, ok};
 use crate::model::Status;
+use crate::registry::{Kind, Page};
 use crate::server::encode::{self, AppView};
 use crate::server::errors::ApiError;
 use crate::server::extract::{JsonBody, P, Q, RawBody, count, flag};
 use crate::server::input::{AppBody, ListQuery};
-use crate::store::{Kind, Page};
 use crate::target::Flavor;
 
 /// Most apps per org-wide list call (`rows`, both flavours).
@@ -170,7 +170,7 @@ pub async fn list_for_org(
                 for id in ids.iter().filter(|i| !i.is_empty()) {
                     match s.get_app_by_id(&o, id) {
                         Ok(a) => out.push(a),
-                        Err(crate::store::Error::NotFound { .. }) => {}
+                        Err(crate::registry::Error::NotFound { .. }) => {}
                         Err(e) => return Err(e),
                     }
                 }
@@ -187,7 +187,7 @@ pub async fn list_for_org(
             let candidates = match app_filter::consumer_key(&conds) {
                 Some(key) => match s.find_app_by_consumer_key(&o, key) {
                     Ok(app) => vec![app],
-                    Err(crate::store::Error::NotFound { .. }) => Vec::new(),
+                    Err(crate::registry::Error::NotFound { .. }) => Vec::new(),
                     Err(e) => return Err(e),
                 },
                 None => s.list_org_apps(&o, &Page::first(usize::MAX))?,

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{St, ok};
+use crate::registry::{AttrOwner, Attribute};
 use crate::server::errors::ApiError;
 use crate::server::extract::{JsonBody, P, Text};
-use crate::store::{AttrOwner, Attribute};
 use crate::target::Flavor;
 
 type Params = P<HashMap<String, String>>;
@@ -102,8 +102,8 @@ pub async fn get(st: St, P(params): Params) -> Result<Response, ApiError> {
     match attrs.iter().find(|a| a.name == name) {
         Some(a) => Ok(ok(one(a))),
         None => Err(ApiError::from_store(
-            crate::store::Error::NotFound {
-                kind: crate::store::Kind::Attribute,
+            crate::registry::Error::NotFound {
+                kind: crate::registry::Kind::Attribute,
                 name,
             },
             &org,

@@ -6,11 +6,11 @@ use axum::response::Response;
 
 use super::{St, action, created, cursor, missing_start_key, no_content, ok};
 use crate::model::DeveloperStatus;
+use crate::registry::{Kind, Page};
 use crate::server::encode;
 use crate::server::errors::ApiError;
 use crate::server::extract::{JsonBody, P, Q, count, flag};
 use crate::server::input::{DeveloperBody, ListQuery};
-use crate::store::{Kind, Page};
 use crate::target::Flavor;
 
 /// Most developers per list call (both flavours).
@@ -33,7 +33,7 @@ pub async fn list(st: St, P(org): P<String>, Q(q): Q<ListQuery>) -> Result<Respo
                 for id in ids.iter().filter(|i| !i.is_empty()) {
                     match s.get_developer(&o, id) {
                         Ok(d) => out.push(d),
-                        Err(crate::store::Error::NotFound { .. }) => {}
+                        Err(crate::registry::Error::NotFound { .. }) => {}
                         Err(e) => return Err(e),
                     }
                 }

@@ -133,12 +133,14 @@ pub fn no_content() -> Response {
 /// Runs a list query; an unknown cursor (`NotFound` of the listed kind while a `startKey`
 /// was given) becomes `None`.
 pub fn cursor<T>(
-    result: crate::store::Result<T>,
-    listed: crate::store::Kind,
+    result: crate::registry::Result<T>,
+    listed: crate::registry::Kind,
     has_start: bool,
-) -> crate::store::Result<Option<T>> {
+) -> crate::registry::Result<Option<T>> {
     match result {
-        Err(crate::store::Error::NotFound { kind, .. }) if has_start && kind == listed => Ok(None),
+        Err(crate::registry::Error::NotFound { kind, .. }) if has_start && kind == listed => {
+            Ok(None)
+        }
         other => other.map(Some),
     }
 }

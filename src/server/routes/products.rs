@@ -3,11 +3,11 @@
 use axum::response::Response;
 
 use super::{St, created, cursor, missing_start_key, ok};
+use crate::registry::{Kind, Page};
 use crate::server::encode;
 use crate::server::errors::ApiError;
 use crate::server::extract::{JsonBody, P, Q, count, flag};
 use crate::server::input::{ListQuery, ProductBody};
-use crate::store::{Kind, Page};
 
 /// Most products per list call (both flavours).
 const LIST_LIMIT: usize = 1000;

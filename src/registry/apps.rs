@@ -8,9 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::schema::AttrTable;
 use super::{
-    AppInput, AppRecord, AppUpdate, Error, Kind, Page, Result, Store, expiry, from_json,
-    is_unique_violation, now_ms, parse_status, read_attributes, status_str, to_json,
-    write_attributes,
+    AppInput, AppRecord, AppUpdate, Error, Kind, Page, Registry, Result, expiry, from_json,
+    is_unique_violation, now_ms, read_attributes, to_json, write_attributes,
 };
 use crate::model::Status;
 
@@ -27,7 +26,7 @@ fn app_row(r: &Row<'_>) -> rusqlite::Result<(i64, AppRecord)> {
             developer_id: r.get(3)?,
             developer_email: r.get(4)?,
             callback_url: r.get(5)?,
-            status: parse_status(&r.get::<_, String>(6)?),
+            status: r.get(6)?,
             scopes: from_json(&r.get::<_, String>(7)?),
             key_expires_in: r.get(8)?,
             attributes: Vec::new(),
@@ -43,7 +42,7 @@ pub fn check_app_name(name: &str) -> Result<()> {
     crate::names::check_app_name(name).map_err(Error::Invalid)
 }
 
-impl Store {
+impl Registry {
     /// Creates an app under a developer and mints its first key: granted `input.api_products`
     /// (status per product approvalType), with the app's scopes, expiring after
     /// `input.key_expires_in` ms (never when `None` or negative).
@@ -65,7 +64,7 @@ impl Store {
                 app_id,
                 input.name,
                 input.callback_url,
-                status_str(input.status.unwrap_or(Status::Approved)),
+                input.status.unwrap_or(Status::Approved),
                 to_json(&input.scopes),
                 input.key_expires_in.filter(|ms| *ms >= 0),
                 now
@@ -185,7 +184,7 @@ impl Store {
         self.change_app(org, dev, name, update, mint)
     }
 
-    /// Generates a new key pair for an app (POST app with a body): like [`Store::update_app`],
+    /// Generates a new key pair for an app (POST app with a body): like [`Registry::update_app`],
     /// but always mints a key, with `api_products` possibly empty.
     pub fn generate_key(
         &mut self,
@@ -251,7 +250,7 @@ impl Store {
         let (_, app_row) = self.app_row_id(org, dev, name)?;
         self.conn.execute(
             "UPDATE apps SET status = ?1, last_modified_at = ?2 WHERE id = ?3",
-            params![status_str(status), now_ms(), app_row],
+            params![status, now_ms(), app_row],
         )?;
         Ok(())
     }

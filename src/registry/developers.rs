@@ -8,9 +8,8 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::schema::AttrTable;
 use super::{
-    DEVELOPER_APPS_SHOWN, DeveloperInput, DeveloperRecord, Error, Kind, Page, Result, Store,
-    dev_status_str, ids_json, is_unique_violation, now_ms, parse_dev_status, read_attributes,
-    write_attributes,
+    DEVELOPER_APPS_SHOWN, DeveloperInput, DeveloperRecord, Error, Kind, Page, Registry, Result,
+    ids_json, is_unique_violation, now_ms, read_attributes, write_attributes,
 };
 use crate::model::DeveloperStatus;
 
@@ -33,7 +32,7 @@ fn dev_row(r: &Row<'_>) -> rusqlite::Result<DevRow> {
             first_name: r.get(4)?,
             last_name: r.get(5)?,
             user_name: r.get(6)?,
-            status: parse_dev_status(&r.get::<_, String>(7)?),
+            status: r.get(7)?,
             attributes: Vec::new(),
             apps: Vec::new(),
             created_at: r.get(8)?,
@@ -42,7 +41,7 @@ fn dev_row(r: &Row<'_>) -> rusqlite::Result<DevRow> {
     })
 }
 
-impl Store {
+impl Registry {
     /// Creates a developer (status `active`). Errors: `AlreadyExists` for a taken email,
     /// `Invalid` for a missing field, a malformed email or (X) an uppercase one.
     pub fn create_developer(&mut self, org: &str, dev: &DeveloperInput) -> Result<DeveloperRecord> {
@@ -167,7 +166,7 @@ impl Store {
         let row = self.find_developer(org_id, dev)?;
         self.conn.execute(
             "UPDATE developers SET status = ?1, last_modified_at = ?2 WHERE id = ?3",
-            params![dev_status_str(status), now_ms(), row.id],
+            params![status, now_ms(), row.id],
         )?;
         Ok(())
     }

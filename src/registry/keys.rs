@@ -10,9 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::apps::touch_app;
 use super::schema::AttrTable;
 use super::{
-    Attribute, Error, GrantRecord, KeyImport, KeyRecord, Kind, Result, Store, expiry, from_json,
-    ids_json, is_unique_violation, now_ms, parse_approval, parse_status, read_attributes,
-    status_str, to_json, write_attributes,
+    Attribute, Error, GrantRecord, KeyImport, KeyRecord, Kind, Registry, Result, expiry, from_json,
+    ids_json, is_unique_violation, now_ms, read_attributes, to_json, write_attributes,
 };
 use crate::model::{ApprovalType, Secret, Status, fingerprint};
 
@@ -94,18 +93,18 @@ pub(super) fn grant_products(
          WHERE key_id = ?1)) ON CONFLICT (key_id, product_id) DO NOTHING",
     )?;
     for name in products {
-        let found: Option<(i64, String)> = find
+        let found: Option<(i64, ApprovalType)> = find
             .query_row(params![org_id, name], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let (product_id, approval) = found.ok_or_else(|| Error::NotFound {
             kind: Kind::Product,
             name: name.clone(),
         })?;
-        let status = match parse_approval(&approval) {
+        let status = match approval {
             ApprovalType::Auto => Status::Approved,
             ApprovalType::Manual => Status::Pending,
         };
-        insert.execute(params![key_row, product_id, status_str(status)])?;
+        insert.execute(params![key_row, product_id, status])?;
     }
     Ok(())
 }
@@ -136,7 +135,7 @@ pub(super) fn load_keys(
                 api_products: Vec::new(),
                 attributes: Vec::new(),
                 scopes: from_json(&r.get::<_, String>(5)?),
-                status: parse_status(&r.get::<_, String>(4)?),
+                status: r.get(4)?,
                 issued_at: r.get(6)?,
                 expires_at: r.get(7)?,
             },
@@ -154,7 +153,7 @@ pub(super) fn load_keys(
     while let Some(r) = q.next()? {
         grants.entry(r.get(0)?).or_default().push(GrantRecord {
             product: r.get(1)?,
-            status: parse_status(&r.get::<_, String>(2)?),
+            status: r.get(2)?,
         });
     }
     let mut out: HashMap<i64, Vec<(i64, KeyRecord)>> = HashMap::new();
@@ -191,9 +190,9 @@ struct KeyAt {
     key_row: i64,
 }
 
-impl Store {
+impl Registry {
     /// Imports a caller-chosen key and secret into an app (status `approved`, no products:
-    /// grant them with [`Store::add_key_products`]). A consumer key already used in the org
+    /// grant them with [`Registry::add_key_products`]). A consumer key already used in the org
     /// is `AlreadyExists`.
     pub fn import_key(
         &mut self,
@@ -313,7 +312,7 @@ impl Store {
         let tx = self.tx()?;
         tx.execute(
             "UPDATE keys SET status = ?1 WHERE id = ?2",
-            params![status_str(status), at.key_row],
+            params![status, at.key_row],
         )?;
         touch_app(&tx, at.app_row, now_ms())?;
         tx.commit()?;
@@ -337,7 +336,7 @@ impl Store {
         let tx = self.tx()?;
         let n = tx.execute(
             "UPDATE key_products SET status = ?1 WHERE key_id = ?2 AND product_id = ?3",
-            params![status_str(status), at.key_row, product_id],
+            params![status, at.key_row, product_id],
         )?;
         if n == 0 {
             return Err(Error::ProductNotOnKey {

@@ -7,8 +7,8 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::schema::AttrTable;
 use super::{
-    Error, Kind, Page, ProductInput, ProductRecord, Result, Store, approval_str, from_json,
-    is_unique_violation, now_ms, parse_approval, read_attributes, to_json, write_attributes,
+    Error, Kind, Page, ProductInput, ProductRecord, Registry, Result, from_json,
+    is_unique_violation, now_ms, read_attributes, to_json, write_attributes,
 };
 
 const PRODUCT_COLUMNS: &str = "id, name, display_name, description, approval_type, \
@@ -23,7 +23,7 @@ fn product_row(r: &Row<'_>) -> rusqlite::Result<(i64, ProductRecord)> {
                 name: r.get(1)?,
                 display_name: r.get(2)?,
                 description: r.get(3)?,
-                approval_type: parse_approval(&r.get::<_, String>(4)?),
+                approval_type: r.get(4)?,
                 attributes: Vec::new(),
                 api_resources: from_json(&r.get::<_, String>(5)?),
                 environments: from_json(&r.get::<_, String>(6)?),
@@ -44,7 +44,7 @@ pub fn check_product_name(name: &str) -> Result<()> {
     crate::names::check_product_name(name).map_err(Error::Invalid)
 }
 
-impl Store {
+impl Registry {
     /// Creates an API product. Errors: `AlreadyExists`, `Invalid` (name, display name).
     pub fn create_product(&mut self, org: &str, p: &ProductInput) -> Result<ProductRecord> {
         let org_id = self.org_id(org)?;
@@ -67,7 +67,7 @@ impl Store {
                 p.name,
                 p.display_name,
                 p.description,
-                approval_str(p.approval_type),
+                p.approval_type,
                 to_json(&p.api_resources),
                 to_json(&p.environments),
                 to_json(&p.proxies),
@@ -148,7 +148,7 @@ impl Store {
             params![
                 p.display_name,
                 p.description,
-                approval_str(p.approval_type),
+                p.approval_type,
                 to_json(&p.api_resources),
                 to_json(&p.environments),
                 to_json(&p.proxies),

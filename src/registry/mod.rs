@@ -7,7 +7,7 @@
 //! server renders it as Apigee X or Edge JSON.
 //!
 //! Constraints enforced here: developer emails unique per org (case-insensitive; lowercase
-//! required when [`StoreOptions::lowercase_emails`] is set, as on Apigee X), app names unique
+//! required when [`RegistryOptions::lowercase_emails`] is set, as on Apigee X), app names unique
 //! per developer, consumer keys unique per org, product names unique per org. Every change
 //! that writes several rows runs in one transaction; deletes cascade synchronously. Every
 //! statement uses bound parameters.
@@ -19,6 +19,7 @@ mod apps;
 mod attributes;
 mod developers;
 mod keys;
+pub mod model;
 mod products;
 mod schema;
 mod types;
@@ -144,17 +145,17 @@ impl KeyShape {
 
 /// Behaviour that differs between platforms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreOptions {
+pub struct RegistryOptions {
     /// Refuse developer emails with uppercase letters (Apigee X).
     pub lowercase_emails: bool,
     /// Shape of generated keys.
     pub key_shape: KeyShape,
 }
 
-impl Default for StoreOptions {
+impl Default for RegistryOptions {
     /// Apigee X behaviour: lowercase emails, 48/64-character keys.
     fn default() -> Self {
-        StoreOptions {
+        RegistryOptions {
             lowercase_emails: true,
             key_shape: KeyShape::X,
         }
@@ -162,21 +163,23 @@ impl Default for StoreOptions {
 }
 
 /// A connection to the registry database. Not `Sync`: share it behind a `Mutex`.
-pub struct Store {
+pub struct Registry {
     conn: Connection,
-    opts: StoreOptions,
+    opts: RegistryOptions,
 }
 
-impl fmt::Debug for Store {
+impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("opts", &self.opts).finish()
+        f.debug_struct("Registry")
+            .field("opts", &self.opts)
+            .finish()
     }
 }
 
-impl Store {
+impl Registry {
     /// Opens (creating it and its parent directories if needed) the database at `path`,
     /// in WAL mode, migrated to the current schema.
-    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Registry> {
         let path = path.as_ref();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io {
@@ -188,27 +191,27 @@ impl Store {
     }
 
     /// Opens a private in-memory database (for tests).
-    pub fn open_in_memory() -> Result<Store> {
+    pub fn open_in_memory() -> Result<Registry> {
         Self::setup(Connection::open_in_memory()?, false)
     }
 
-    fn setup(mut conn: Connection, file: bool) -> Result<Store> {
+    fn setup(mut conn: Connection, file: bool) -> Result<Registry> {
         schema::configure(&conn, file)?;
         schema::migrate(&mut conn)?;
-        Ok(Store {
+        Ok(Registry {
             conn,
-            opts: StoreOptions::default(),
+            opts: RegistryOptions::default(),
         })
     }
 
     /// Replaces the platform options (builder style).
-    pub fn with_options(mut self, opts: StoreOptions) -> Store {
+    pub fn with_options(mut self, opts: RegistryOptions) -> Registry {
         self.opts = opts;
         self
     }
 
     /// The platform options in effect.
-    pub fn options(&self) -> StoreOptions {
+    pub fn options(&self) -> RegistryOptions {
         self.opts
     }
 
@@ -292,51 +295,29 @@ fn from_json(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-fn status_str(s: Status) -> &'static str {
-    match s {
-        Status::Approved => "approved",
-        Status::Pending => "pending",
-        Status::Revoked => "revoked",
-    }
+/// The model's status-like enums in SQL: stored as their one spelling (`as_str`).
+macro_rules! sql_spelled {
+    ($($t:ty),+) => {$(
+        impl rusqlite::ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+
+        impl rusqlite::types::FromSql for $t {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                value
+                    .as_str()?
+                    .parse()
+                    .map_err(|e: String| rusqlite::types::FromSqlError::Other(e.into()))
+            }
+        }
+    )+};
 }
 
-fn parse_status(s: &str) -> Status {
-    match s {
-        "pending" => Status::Pending,
-        "revoked" => Status::Revoked,
-        _ => Status::Approved,
-    }
-}
-
-fn dev_status_str(s: DeveloperStatus) -> &'static str {
-    match s {
-        DeveloperStatus::Active => "active",
-        DeveloperStatus::Inactive => "inactive",
-    }
-}
-
-fn parse_dev_status(s: &str) -> DeveloperStatus {
-    if s == "inactive" {
-        DeveloperStatus::Inactive
-    } else {
-        DeveloperStatus::Active
-    }
-}
-
-fn approval_str(a: ApprovalType) -> &'static str {
-    match a {
-        ApprovalType::Auto => "auto",
-        ApprovalType::Manual => "manual",
-    }
-}
-
-fn parse_approval(s: &str) -> ApprovalType {
-    if s == "manual" {
-        ApprovalType::Manual
-    } else {
-        ApprovalType::Auto
-    }
-}
+sql_spelled!(Status, DeveloperStatus, ApprovalType);
 
 /// Whether an SQLite error is a UNIQUE constraint violation.
 fn is_unique_violation(e: &rusqlite::Error) -> bool {

@@ -3,8 +3,8 @@
 use super::*;
 use crate::model::{ApprovalType, DeveloperStatus, Status};
 
-fn store() -> Store {
-    let s = Store::open_in_memory().unwrap();
+fn store() -> Registry {
+    let s = Registry::open_in_memory().unwrap();
     s.ensure_org("local").unwrap();
     s
 }
@@ -37,7 +37,7 @@ fn app(name: &str, products: &[&str]) -> AppInput {
     }
 }
 
-fn seeded() -> Store {
+fn seeded() -> Registry {
     let mut s = store();
     s.create_developer("local", &dev("alice@example.com"))
         .unwrap();
@@ -77,7 +77,7 @@ fn developers_round_trip_and_constraints() {
         .create_developer("local", &dev("Bob@example.com"))
         .unwrap_err();
     assert_eq!(err.to_string(), "email address has to be lowercase");
-    let mut s = s.with_options(StoreOptions {
+    let mut s = s.with_options(RegistryOptions {
         lowercase_emails: false,
         key_shape: KeyShape::EDGE,
     });
@@ -424,7 +424,7 @@ fn file_database_uses_wal_and_reopens_at_the_current_version() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/r.db");
     {
-        let mut s = Store::open(&path).unwrap();
+        let mut s = Registry::open(&path).unwrap();
         s.ensure_org("local").unwrap();
         s.create_developer("local", &dev("a@x.com")).unwrap();
         let mode: String = s
@@ -433,7 +433,7 @@ fn file_database_uses_wal_and_reopens_at_the_current_version() {
             .unwrap();
         assert_eq!(mode, "wal");
     }
-    let s = Store::open(&path).unwrap();
+    let s = Registry::open(&path).unwrap();
     let v: i64 = s
         .conn
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
@@ -447,7 +447,7 @@ fn file_database_uses_wal_and_reopens_at_the_current_version() {
         .execute("UPDATE schema_version SET version = 99", [])
         .unwrap();
     drop(s);
-    let err = Store::open(&path).unwrap_err();
+    let err = Registry::open(&path).unwrap_err();
     assert!(err.to_string().contains("upgrade registrar"), "{err}");
 }
 

@@ -1,11 +1,11 @@
 //! Attributes of developers, apps and products as their own resource: read all, replace
-//! all, set one, delete one. (Keys' attributes change through [`Store::add_key_products`].)
+//! all, set one, delete one. (Keys' attributes change through [`Registry::add_key_products`].)
 
 use rusqlite::{OptionalExtension, params};
 
 use super::schema::AttrTable;
 use super::{
-    Attribute, Error, Kind, Result, Store, check_attributes, now_ms, read_attributes,
+    Attribute, Error, Kind, Registry, Result, check_attributes, now_ms, read_attributes,
     write_attributes,
 };
 
@@ -25,7 +25,7 @@ pub enum AttrOwner {
     Product(String),
 }
 
-impl Store {
+impl Registry {
     /// The owner's attributes, in order.
     pub fn get_attributes(&self, org: &str, owner: &AttrOwner) -> Result<Vec<Attribute>> {
         let (table, row, _) = self.attr_owner(org, owner)?;
@@ -122,10 +122,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AppInput, DeveloperInput, ProductInput};
+    use crate::registry::{AppInput, DeveloperInput, ProductInput};
 
-    fn seeded() -> Store {
-        let mut s = Store::open_in_memory().unwrap();
+    fn seeded() -> Registry {
+        let mut s = Registry::open_in_memory().unwrap();
         s.ensure_org("local").unwrap();
         let dev = DeveloperInput {
             email: "alice@example.com".into(),
