@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
-    /// The embedded registry (SQLite).
+    /// The embedded registry (SQLite), the default.
     #[default]
     Local,
     /// Apigee X or hybrid.

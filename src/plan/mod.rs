@@ -17,7 +17,8 @@ use crate::op::Op;
 
 /// Version of the plan's JSON format (`plan --format json`, `plan --out`). Bumped on any
 /// incompatible change. 2: addresses and key references carry typed parts (`developer`,
-/// `app`, `credential`, `fingerprint`) instead of a `path` string.
+/// `app`, `credential`, `fingerprint`) beside the `path`; operations carry whole credentials;
+/// every field is camelCase.
 pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// What a change does. A closed set; each maps to one backend [`Op`].
@@ -79,7 +80,11 @@ pub struct FieldChange {
 
 /// What must still hold when a saved plan is applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "expect", rename_all = "kebab-case")]
+#[serde(
+    tag = "expect",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Precondition {
     /// The resource must not exist.
     Absent,
