@@ -169,10 +169,7 @@ pub(super) fn load_config(
     if diags.is_empty() {
         return Ok(desired);
     }
-    if !diags
-        .iter()
-        .all(|d| matches!(d.code, "reference" | "scope"))
-    {
+    if !diags.iter().all(|d| d.code.is_remote_reference()) {
         return config::load_valid(files, &Known::default());
     }
     let target = target::resolve(opts, &desired)?;

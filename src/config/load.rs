@@ -9,11 +9,11 @@ use jsonschema::Validator;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
-use super::Diagnostic;
 use super::model::{
     AppConfig, BackendConfig, ConfigFile, DeveloperConfig, ProductConfig, SecretsConfig,
 };
 use super::yaml::{self, Env, Node, Pos};
+use super::{Code, Diagnostic};
 
 /// One YAML document of one file.
 #[derive(Debug)]
@@ -61,7 +61,7 @@ impl Desired {
         part: usize,
         path: &[S],
         key: bool,
-        code: &'static str,
+        code: Code,
         message: String,
     ) -> Diagnostic {
         let p = &self.parts[part];
@@ -104,7 +104,7 @@ pub fn expand(inputs: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
             if found.is_empty() {
                 diags.push(Diagnostic::file(
                     input,
-                    "no-files",
+                    Code::NoFiles,
                     format!(
                         "no `*.yaml` or `*.yml` files in directory `{}`",
                         input.display()
@@ -126,7 +126,7 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
         Err(e) => {
             diags.push(Diagnostic::file(
                 dir,
-                "io",
+                Code::Io,
                 format!("cannot read directory `{}`: {e}", dir.display()),
             ));
             return;
@@ -160,7 +160,7 @@ pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> D
                 Err(_) => {
                     diags.push(Diagnostic::file(
                         &path,
-                        "io",
+                        Code::Io,
                         format!("`{}` is not UTF-8 text", path.display()),
                     ));
                     continue;
@@ -174,7 +174,7 @@ pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> D
                 };
                 diags.push(Diagnostic::file(
                     &path,
-                    "io",
+                    Code::Io,
                     format!("cannot read `{}`: {why}", path.display()),
                 ));
                 continue;
@@ -188,7 +188,7 @@ pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> D
             diags.push(Diagnostic::new(
                 &path,
                 Pos { line: 1, col: 1 },
-                "schema",
+                Code::Schema,
                 "the file is empty: start it with `version: 1`".into(),
             ));
         }
@@ -207,7 +207,7 @@ pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> D
             match serde_json::from_value::<ConfigFile>(json) {
                 Ok(file) => merge(&mut desired, part, file, diags),
                 Err(e) => {
-                    diags.push(desired.at(part, &[] as &[&str], false, "schema", e.to_string()))
+                    diags.push(desired.at(part, &[] as &[&str], false, Code::Schema, e.to_string()))
                 }
             }
         }
@@ -238,7 +238,7 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
                         part,
                         &at,
                         true,
-                        "unknown-field",
+                        Code::UnknownField,
                         format!("unknown field `{name}`{hint}"),
                     ));
                 }
@@ -254,7 +254,7 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
                     part,
                     &path,
                     false,
-                    "schema",
+                    Code::Schema,
                     format!("missing field `{name}` in {what}"),
                 ));
             }
@@ -272,7 +272,7 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
                     part,
                     &path,
                     false,
-                    "schema",
+                    Code::Schema,
                     format!("`{field}` must be {expected}, not {found}"),
                 ));
             }
@@ -295,7 +295,7 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
                     part,
                     &path,
                     false,
-                    "schema",
+                    Code::Schema,
                     format!("`{field}` must be one of {opts}, not {got}"),
                 ));
             }
@@ -307,7 +307,7 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
                     part,
                     &path,
                     false,
-                    "schema",
+                    Code::Schema,
                     format!(
                         "unsupported `version: {}`: this registrar reads version 1",
                         err.instance()
@@ -319,7 +319,7 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
                     part,
                     &path,
                     false,
-                    "schema",
+                    Code::Schema,
                     format!("`{field}` must be at least {limit}"),
                 ));
             }
@@ -340,11 +340,17 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
                     part,
                     &path,
                     false,
-                    "schema",
+                    Code::Schema,
                     format!("`{field}` must be one of {opts}, not {got}"),
                 ));
             }
-            _ => diags.push(desired.at(part, &path, false, "schema", format!("`{field}`: {err}"))),
+            _ => diags.push(desired.at(
+                part,
+                &path,
+                false,
+                Code::Schema,
+                format!("`{field}`: {err}"),
+            )),
         }
     }
 }
@@ -504,7 +510,7 @@ fn merge(desired: &mut Desired, part: usize, file: ConfigFile, diags: &mut Vec<D
                     part,
                     &[key],
                     true,
-                    "duplicate",
+                    Code::Duplicate,
                     format!("`{key}` is set in more than one file (also at {first}): set it once"),
                 ));
             }

@@ -21,6 +21,56 @@ use crate::model::{
 use model::ClientStatus;
 use yaml::Pos;
 
+/// What kind of problem a diagnostic reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// YAML that does not parse (or is nested or aliased too deep).
+    Syntax,
+    /// A mapping key given twice.
+    DuplicateKey,
+    /// A field the schema does not know.
+    UnknownField,
+    /// A value the schema refuses.
+    Schema,
+    /// An unset `${VAR}` without a default.
+    Variable,
+    /// An invalid developer email.
+    Email,
+    /// An invalid name (app, product, credential id, owner).
+    Name,
+    /// A resource declared twice.
+    Duplicate,
+    /// A reference to a developer or product that exists nowhere.
+    Reference,
+    /// A scope the referenced products do not offer.
+    Scope,
+    /// A reserved or invalid attribute.
+    Attribute,
+    /// More custom attributes than the platform allows.
+    AttributeLimit,
+    /// A callback URL that is not https (or http on localhost).
+    CallbackUrl,
+    /// An invalid duration.
+    Duration,
+    /// An invalid age recipient.
+    Recipient,
+    /// An invalid URL.
+    Url,
+    /// A file or directory that cannot be read.
+    Io,
+    /// A directory without config files.
+    NoFiles,
+}
+
+impl Code {
+    /// Whether the problem is a reference to what may exist on the platform only, which
+    /// `plan` checks against it.
+    pub fn is_remote_reference(self) -> bool {
+        matches!(self, Code::Reference | Code::Scope)
+    }
+}
+
 /// One problem in the config, at a place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
@@ -30,17 +80,15 @@ pub struct Diagnostic {
     pub line: usize,
     /// Column, from 1.
     pub column: usize,
-    /// Short machine-readable kind: `syntax`, `duplicate-key`, `unknown-field`, `schema`,
-    /// `variable`, `email`, `name`, `duplicate`, `reference`, `scope`, `attribute`,
-    /// `attribute-limit`, `callback-url`, `duration`, `recipient`, `url`, `io`, `no-files`.
-    pub code: &'static str,
+    /// Short machine-readable kind (`--format json` shows it kebab-cased).
+    pub code: Code,
     /// What is wrong and, where it helps, what to do.
     pub message: String,
 }
 
 impl Diagnostic {
     /// A diagnostic at a position in a file.
-    pub fn new(file: &Path, pos: Pos, code: &'static str, message: String) -> Self {
+    pub fn new(file: &Path, pos: Pos, code: Code, message: String) -> Self {
         Diagnostic {
             file: file.display().to_string(),
             line: pos.line,
@@ -51,7 +99,7 @@ impl Diagnostic {
     }
 
     /// A diagnostic about a whole file (line 1, column 1).
-    pub fn file(file: &Path, code: &'static str, message: String) -> Self {
+    pub fn file(file: &Path, code: Code, message: String) -> Self {
         Self::new(file, Pos { line: 1, col: 1 }, code, message)
     }
 }
@@ -80,7 +128,7 @@ pub fn load_and_check(
     let structural = !diags.is_empty();
     validate::check(&desired, known, !structural, &mut diags);
     if desired.owner.is_none() && !structural && !desired.parts.is_empty() {
-        diags.push(Diagnostic::file(&desired.parts[0].path, "schema", "no file sets `owner`: add e.g. `owner: payments-platform` (registrar stamps it on everything it creates)".into()));
+        diags.push(Diagnostic::file(&desired.parts[0].path, Code::Schema, "no file sets `owner`: add e.g. `owner: payments-platform` (registrar stamps it on everything it creates)".into()));
     }
     let order: Vec<String> = {
         let mut o: Vec<String> = Vec::new();

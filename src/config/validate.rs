@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::Diagnostic;
 use super::load::{Desired, Sourced};
 use super::model::{AppConfig, ProductConfig};
+use super::{Code, Diagnostic};
 use crate::model::{
     ACCESS_ATTRIBUTE, CREDENTIAL_ATTRIBUTE, DISPLAY_NAME_ATTRIBUTE, MAX_ATTRIBUTES,
     NOTES_ATTRIBUTE, OWNER_ATTRIBUTE,
@@ -34,7 +34,7 @@ pub fn check(d: &Desired, known: &Known, references: bool, diags: &mut Vec<Diagn
             owner.part,
             &["owner"],
             false,
-            "name",
+            Code::Name,
             "`owner` must not be empty".into(),
         ));
     }
@@ -55,7 +55,7 @@ pub fn check(d: &Desired, known: &Known, references: bool, diags: &mut Vec<Diagn
                 };
                 let n = i + 1;
                 let i = i.to_string();
-                diags.push(d.at(s.part, &["secrets", "recipients", &i], false, "recipient", format!(
+                diags.push(d.at(s.part, &["secrets", "recipients", &i], false, Code::Recipient, format!(
                     "recipient {n} {what}; list `age1…` public keys (from `age-keygen -y`) or `ssh-ed25519 …` public keys"
                 )));
             }
@@ -70,7 +70,7 @@ pub fn check(d: &Desired, known: &Known, references: bool, diags: &mut Vec<Diagn
                 b.part,
                 &["backend", "url"],
                 false,
-                "url",
+                Code::Url,
                 format!("`{url}` is not an http(s) URL"),
             )),
         }
@@ -82,7 +82,7 @@ pub fn check(d: &Desired, known: &Known, references: bool, diags: &mut Vec<Diagn
     diags.extend(
         app_diags
             .into_iter()
-            .filter(|x| references || !matches!(x.code, "reference" | "scope")),
+            .filter(|x| references || !x.code.is_remote_reference()),
     );
 }
 
@@ -98,9 +98,9 @@ fn check_developers(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashSet<String>
         };
         let email = dev.value.email.as_str();
         if let Err(why) = check_email(email) {
-            diags.push(d.at(dev.part, &at("email"), false, "email", why));
+            diags.push(d.at(dev.part, &at("email"), false, Code::Email, why));
         } else if email != email.to_lowercase() {
-            diags.push(d.at(dev.part, &at("email"), false, "email", format!(
+            diags.push(d.at(dev.part, &at("email"), false, Code::Email, format!(
                 "developer email `{email}` must be lowercase (Apigee X rejects uppercase): write `{}`", email.to_lowercase()
             )));
         }
@@ -115,7 +115,7 @@ fn check_developers(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashSet<String>
                     dev.part,
                     &at(field),
                     false,
-                    "schema",
+                    Code::Schema,
                     format!("`{field}` must not be empty"),
                 ));
             }
@@ -133,7 +133,7 @@ fn check_developers(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashSet<String>
                 dev.part,
                 &at("email"),
                 false,
-                "duplicate",
+                Code::Duplicate,
                 format!("duplicate developer `{email}` (also declared at {first})"),
             ));
         }
@@ -156,7 +156,7 @@ fn check_products(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashMap<String, V
         let idx = p.index.to_string();
         let name = p.value.name.as_str();
         if let Err(why) = check_product_name(name) {
-            diags.push(d.at(p.part, &["products", &idx, "name"], false, "name", why));
+            diags.push(d.at(p.part, &["products", &idx, "name"], false, Code::Name, why));
         }
         if let Some(prev) = seen.insert(name, p) {
             let first = d.place(
@@ -171,7 +171,7 @@ fn check_products(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashMap<String, V
                 p.part,
                 &["products", &idx, "name"],
                 false,
-                "duplicate",
+                Code::Duplicate,
                 format!("duplicate product `{name}` (also declared at {first})"),
             ));
         }
@@ -210,7 +210,7 @@ fn check_apps(
                 .collect()
         };
         if let Err(why) = check_app_name(&a.name) {
-            diags.push(d.at(app.part, &at(&["name"]), false, "name", why));
+            diags.push(d.at(app.part, &at(&["name"]), false, Code::Name, why));
         }
         if !developers.contains(&a.developer) && !known.developers.contains(&a.developer) {
             let hint = super::load::suggest(
@@ -223,7 +223,7 @@ fn check_apps(
                 app.part,
                 &at(&["developer"]),
                 false,
-                "reference",
+                Code::Reference,
                 format!("unknown developer `{}`{hint}", a.developer),
             ));
         }
@@ -240,7 +240,7 @@ fn check_apps(
                 app.part,
                 &at(&["name"]),
                 false,
-                "duplicate",
+                Code::Duplicate,
                 format!(
                     "duplicate app `{}` of developer `{}` (also declared at {first})",
                     a.name, a.developer
@@ -254,7 +254,7 @@ fn check_apps(
                     app.part,
                     &at(&["apiProducts", &i.to_string()]),
                     false,
-                    "reference",
+                    Code::Reference,
                     unknown_product(p, products),
                 ));
             }
@@ -271,12 +271,18 @@ fn check_apps(
         if let Some(url) = &a.callback_url
             && let Err(why) = check_callback(url)
         {
-            diags.push(d.at(app.part, &at(&["callbackUrl"]), false, "callback-url", why));
+            diags.push(d.at(
+                app.part,
+                &at(&["callbackUrl"]),
+                false,
+                Code::CallbackUrl,
+                why,
+            ));
         }
         if let Some(e) = &a.key_expires_in
             && let Err(why) = parse_expiry(e)
         {
-            diags.push(d.at(app.part, &at(&["keyExpiresIn"]), false, "duration", why));
+            diags.push(d.at(app.part, &at(&["keyExpiresIn"]), false, Code::Duration, why));
         }
         let own = 1 + usize::from(a.display_name.is_some()) + usize::from(a.notes.is_some());
         check_attributes(
@@ -296,7 +302,7 @@ fn check_apps(
             let cidx = ci.to_string();
             let cat = |f: &str| at(&["credentials", &cidx, f]);
             if let Err(why) = check_credential_id(&c.id) {
-                diags.push(d.at(app.part, &cat("id"), false, "name", why));
+                diags.push(d.at(app.part, &cat("id"), false, Code::Name, why));
             }
             if let Some(prev) = ids.insert(&c.id, ci) {
                 let first = d.place(app.part, &at(&["credentials", &prev.to_string(), "id"]));
@@ -304,7 +310,7 @@ fn check_apps(
                     app.part,
                     &cat("id"),
                     false,
-                    "duplicate",
+                    Code::Duplicate,
                     format!(
                         "duplicate credential `{}` in app `{}` (also at {first})",
                         c.id, a.name
@@ -318,7 +324,7 @@ fn check_apps(
                         app.part,
                         &at(&["credentials", &cidx, "apiProducts", &i.to_string()]),
                         false,
-                        "reference",
+                        Code::Reference,
                         unknown_product(p, products),
                     ));
                 }
@@ -350,7 +356,7 @@ fn check_apps(
             if let Some(e) = &c.expires_in
                 && let Err(why) = parse_expiry(e)
             {
-                diags.push(d.at(app.part, &cat("expiresIn"), false, "duration", why));
+                diags.push(d.at(app.part, &cat("expiresIn"), false, Code::Duration, why));
             }
         }
     }
@@ -413,7 +419,7 @@ fn check_scopes<'a>(
                 part,
                 &path,
                 false,
-                "scope",
+                Code::Scope,
                 format!("scope `{s}` is {products}"),
             ));
         }
@@ -439,7 +445,7 @@ fn check_attributes(
                 part,
                 &key,
                 true,
-                "attribute",
+                Code::Attribute,
                 format!("attribute `{name}` is reserved for registrar's own use"),
             ));
         } else if let Some((_, field)) = fields.iter().find(|(a, _)| a == name) {
@@ -447,7 +453,7 @@ fn check_attributes(
                 part,
                 &key,
                 true,
-                "attribute",
+                Code::Attribute,
                 format!("attribute `{name}` is set by the `{field}` field: use that instead"),
             ));
         } else if name.trim().is_empty() {
@@ -455,14 +461,14 @@ fn check_attributes(
                 part,
                 &key,
                 true,
-                "attribute",
+                Code::Attribute,
                 "attribute names must not be empty".into(),
             ));
         }
     }
     let total = attrs.len() + own;
     if total > MAX_ATTRIBUTES {
-        diags.push(d.at(part, &path, true, "attribute-limit", format!(
+        diags.push(d.at(part, &path, true, Code::AttributeLimit, format!(
             "{total} custom attributes, more than the platform's {MAX_ATTRIBUTES}: {} declared here plus {own} that registrar sets (owner stamp{}); remove {}",
             attrs.len(),
             if own > 1 { ", displayName/notes/access fields" } else { "" },

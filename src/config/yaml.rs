@@ -65,7 +65,7 @@ pub struct Problem {
     /// What, as a sentence fragment.
     pub message: String,
     /// A short machine-readable code (`syntax`, `duplicate-key`, `variable`).
-    pub code: &'static str,
+    pub code: super::Code,
 }
 
 /// Reads the environment for `${VAR}` interpolation.
@@ -105,7 +105,7 @@ pub fn parse(src: &str, env: &dyn Env) -> (Vec<Node>, Vec<Problem>) {
         builder.problems.push(Problem {
             pos,
             message: format!("invalid YAML: {}", e.info()),
-            code: "syntax",
+            code: super::Code::Syntax,
         });
         builder.docs.clear();
     }
@@ -147,7 +147,7 @@ impl Builder<'_> {
                                 message:
                                     "a mapping key must be a plain value, not a list or mapping"
                                         .into(),
-                                code: "syntax",
+                                code: super::Code::Syntax,
                             });
                             String::new()
                         }
@@ -159,7 +159,7 @@ impl Builder<'_> {
                                 "duplicate key `{key}` (first at line {}, column {})",
                                 first.line, first.col
                             ),
-                            code: "duplicate-key",
+                            code: super::Code::DuplicateKey,
                         });
                     }
                     *pending = Some((key, node.pos));
@@ -177,7 +177,7 @@ impl Builder<'_> {
                     self.problems.push(Problem {
                         pos,
                         message,
-                        code: "variable",
+                        code: super::Code::Variable,
                     });
                     value
                 }
@@ -449,7 +449,7 @@ mod tests {
         let (docs, problems) = parse("a: [1, 2\nb: 3\n", &env(&[]));
         assert!(docs.is_empty());
         assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].code, "syntax");
+        assert_eq!(problems[0].code, crate::config::Code::Syntax);
         assert!(problems[0].pos.line >= 1);
     }
 
