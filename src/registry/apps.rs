@@ -113,6 +113,7 @@ impl Registry {
         apps.into_iter().next().ok_or_else(|| Error::NotFound {
             kind: Kind::App,
             name: app_id.to_string(),
+            parent: None,
         })
     }
 
@@ -130,6 +131,7 @@ impl Registry {
             None => Err(Error::NotFound {
                 kind: Kind::Key,
                 name: crate::model::fingerprint(key.as_bytes()),
+                parent: None,
             }),
         }
     }
@@ -275,7 +277,8 @@ impl Registry {
             .optional()?;
         let app_row = found.ok_or_else(|| Error::NotFound {
             kind: Kind::App,
-            name: format!("{email}/{name}"),
+            name: name.to_string(),
+            parent: Some(email.clone()),
         })?;
         Ok((org_id, app_row))
     }
@@ -286,6 +289,7 @@ impl Registry {
         apps.into_iter().next().ok_or_else(|| Error::NotFound {
             kind: Kind::App,
             name: format!("#{app_row}"),
+            parent: None,
         })
     }
 

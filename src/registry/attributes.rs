@@ -83,6 +83,7 @@ impl Registry {
             .ok_or_else(|| Error::NotFound {
                 kind: Kind::Attribute,
                 name: name.to_string(),
+                parent: None,
             })?;
         let gone = attrs.remove(pos);
         self.set_attributes(org, owner, &attrs)?;
@@ -112,6 +113,7 @@ impl Registry {
                 let row = row.ok_or_else(|| Error::NotFound {
                     kind: Kind::Product,
                     name: name.clone(),
+                    parent: None,
                 })?;
                 (AttrTable::Product, row, "products")
             }

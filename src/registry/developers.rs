@@ -199,6 +199,7 @@ impl Registry {
         found.ok_or_else(|| Error::NotFound {
             kind: Kind::Developer,
             name: dev.to_string(),
+            parent: None,
         })
     }
 
@@ -214,6 +215,7 @@ impl Registry {
         found.ok_or_else(|| Error::NotFound {
             kind: Kind::Developer,
             name: email.to_string(),
+            parent: None,
         })
     }
 

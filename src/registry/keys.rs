@@ -38,6 +38,7 @@ fn key_not_found(key: &str) -> Error {
     Error::NotFound {
         kind: Kind::Key,
         name: fingerprint(key.as_bytes()),
+        parent: None,
     }
 }
 
@@ -99,6 +100,7 @@ pub(super) fn grant_products(
         let (product_id, approval) = found.ok_or_else(|| Error::NotFound {
             kind: Kind::Product,
             name: name.clone(),
+            parent: None,
         })?;
         let status = match approval {
             ApprovalType::Auto => Status::Approved,
@@ -409,6 +411,7 @@ impl Registry {
             .ok_or_else(|| Error::NotFound {
                 kind: Kind::Key,
                 name: format!("#{key_row}"),
+                parent: None,
             })
     }
 }

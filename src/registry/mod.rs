@@ -74,12 +74,14 @@ impl fmt::Display for Kind {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The entity does not exist. For keys, `name` is the key's fingerprint, never the key.
-    #[error("{kind} `{name}` does not exist")]
+    #[error("{kind} `{}{name}` does not exist", parent.as_deref().map(|p| format!("{p}/")).unwrap_or_default())]
     NotFound {
         /// What was looked for.
         kind: Kind,
         /// Its name (email, product name, app name, appId; a fingerprint for keys).
         name: String,
+        /// The developer (email) of an app looked up by name.
+        parent: Option<String>,
     },
     /// An entity with the same natural key exists. For keys, `name` is a fingerprint.
     #[error("{kind} `{name}` already exists")]
@@ -244,6 +246,7 @@ impl Registry {
         self.org_id_opt(org)?.ok_or_else(|| Error::NotFound {
             kind: Kind::Org,
             name: org.to_string(),
+            parent: None,
         })
     }
 

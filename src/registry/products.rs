@@ -188,6 +188,7 @@ impl Registry {
         found.ok_or_else(|| Error::NotFound {
             kind: Kind::Product,
             name: name.to_string(),
+            parent: None,
         })
     }
 

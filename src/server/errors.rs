@@ -72,7 +72,7 @@ impl ApiError {
     pub fn from_store(err: registry::Error, org: &str) -> Self {
         use registry::Error as E;
         match err {
-            E::NotFound { kind, name } => not_found(kind, &name, org),
+            E::NotFound { kind, name, parent } => not_found(kind, &name, parent.as_deref(), org),
             E::AlreadyExists { kind, name } => already_exists(kind, &name),
             E::Invalid(message) => Self::bad_request(message),
             E::InvalidScopes { allowed } => Self::new(
@@ -111,7 +111,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-fn not_found(kind: Kind, name: &str, org: &str) -> ApiError {
+fn not_found(kind: Kind, name: &str, parent: Option<&str>, org: &str) -> ApiError {
     let (code, message) = match kind {
         Kind::Org => (
             "organizations.OrganizationDoesNotExist",
@@ -121,10 +121,10 @@ fn not_found(kind: Kind, name: &str, org: &str) -> ApiError {
             "developer.service.DeveloperIdDoesNotExist",
             format!("DeveloperId {name} does not exist in organization {org}"),
         ),
-        Kind::App => match name.rsplit_once('/') {
-            Some((email, app)) => (
+        Kind::App => match parent {
+            Some(email) => (
                 "developer.service.AppDoesNotExist",
-                format!("App named {app} does not exist under {email}"),
+                format!("App named {name} does not exist under {email}"),
             ),
             None => (
                 "keymanagement.service.app_doesnot_exist",

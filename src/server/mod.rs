@@ -75,6 +75,7 @@ impl ServerState {
                 registry::Error::NotFound {
                     kind: registry::Kind::Org,
                     name: org.to_string(),
+                    parent: None,
                 },
                 org,
             ));

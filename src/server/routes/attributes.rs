@@ -105,6 +105,7 @@ pub async fn get(st: St, P(params): Params) -> Result<Response, ApiError> {
             crate::registry::Error::NotFound {
                 kind: crate::registry::Kind::Attribute,
                 name,
+                parent: None,
             },
             &org,
         )),
