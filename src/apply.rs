@@ -15,12 +15,7 @@ use crate::backend::Backend;
 use crate::model::{Address, KIND_LEVELS, Key};
 use crate::op::{Op, OpOutcome};
 use crate::plan::{Action, Change, Plan};
-
-/// Where minted credentials go (the secrets store).
-pub trait SecretSink: Send + Sync {
-    /// Stores a minted key's secret durably, under its credential id.
-    fn store(&self, credential: &str, key: &Key) -> anyhow::Result<()>;
-}
+pub use crate::secrets::SecretSink;
 
 /// How apply runs.
 #[derive(Debug, Clone)]

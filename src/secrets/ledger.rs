@@ -6,8 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::drift::{RemoteKey, drift};
 use super::store::{SecretStore, StoredCredential};
-use crate::apply::SecretSink;
 use crate::model::{Actual, Address, AppId, Key, KeyId};
+
+/// Where apply puts minted credentials: the secrets store.
+pub trait SecretSink: Send + Sync {
+    /// Stores a minted key's secret durably, under its credential id.
+    fn store(&self, credential: &str, key: &Key) -> anyhow::Result<()>;
+}
 
 /// Something the store and the platform disagree on, for a plan's notes.
 #[derive(Debug, Clone, PartialEq, Eq)]

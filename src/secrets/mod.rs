@@ -69,6 +69,6 @@ mod tests;
 pub use crypto::{Identity, Recipient};
 pub use drift::{Drift, RemoteKey};
 pub use index::{Index, IndexEntry, KeyState, RotationRequest};
-pub use ledger::Discrepancy;
+pub use ledger::{Discrepancy, SecretSink};
 pub use rotation::RotationOutcome;
 pub use store::{Consistency, LOCAL_IDENTITY, SecretStore, StoredCredential};
