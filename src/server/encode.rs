@@ -4,6 +4,11 @@
 //! without `expand` as wrapper objects of stubs, an empty list as `{}`.
 //! Edge: numbers, empty lists present, `createdBy`/`lastModifiedBy`, lists without `expand`
 //! as bare arrays of names.
+//!
+//! These shapes are deliberately independent of the client's wire types
+//! (`backend/apigee/wire.rs`): the emulator is the client's test oracle, so it must not reuse
+//! the client's structs — a mistake shared by both would then pass every test. What they do
+//! share is [`crate::json`]: how to *read* the lenient scalars either flavour may send.
 
 use serde_json::{Map, Value, json};
 

@@ -1,15 +1,17 @@
 //! Request extractors whose rejections are [`ApiError`]s (so a malformed path, query or
 //! body gets a 400 — or 413 for a body over the limit — in the flavour's error shape, never
-//! a panic or a 500), and lenient JSON scalars (int64 as number or string).
+//! a panic or a 500). The lenient JSON scalars of request bodies (int64 as number or
+//! string) are the client's too: they live in [`crate::json`].
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use serde::Deserialize;
-use serde::de::{self, DeserializeOwned, Deserializer};
+use serde::de::DeserializeOwned;
 
 use super::errors::ApiError;
+/// Re-exported for the attribute routes, which take attribute values as [`Text`].
+pub use crate::json::Text;
 
 /// Path parameters (percent-decoded by axum: `%40` → `@`).
 pub struct P<T>(pub T);
@@ -91,51 +93,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let raw = RawBody::from_request(req, state).await?;
         raw.json().map(JsonBody)
-    }
-}
-
-/// An int64 as Apigee clients send it: a JSON number or a string of digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Int64(pub i64);
-
-impl<'de> Deserialize<'de> for Int64 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(i64),
-            F(f64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(Int64(n)),
-            Raw::F(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(Int64(f as i64)),
-            Raw::F(f) => Err(de::Error::custom(format!("expected an integer, got {f}"))),
-            Raw::S(s) => s
-                .trim()
-                .parse()
-                .map(Int64)
-                .map_err(|_| de::Error::custom(format!("expected an integer, got \"{s}\""))),
-        }
-    }
-}
-
-/// A string field that some clients send as a number (product quota fields).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text(pub String);
-
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            S(String),
-            N(serde_json::Number),
-        }
-        Ok(Text(match Raw::deserialize(d)? {
-            Raw::S(s) => s,
-            Raw::N(n) => n.to_string(),
-        }))
     }
 }
 

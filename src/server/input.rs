@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::errors::ApiError;
-use super::extract::{Int64, Text};
+use crate::json::{Int64, Text};
 use crate::model::{ApprovalType, Secret, Status};
 use crate::registry::{AppInput, AppUpdate, Attribute, DeveloperInput, KeyImport, ProductInput};
 

@@ -2,11 +2,16 @@
 //!
 //! Apigee X speaks proto3 JSON: int64 values are strings (`"createdAt": "1591645866735"`),
 //! empty fields are omitted and an empty list may be `{}`. Apigee Edge sends numbers and
-//! always emits `[]`. These types accept either, so one decoder serves both flavours.
+//! always emits `[]`. These types accept either, through the shared lenient scalars of
+//! [`crate::json`], so one decoder serves both flavours.
+//!
+//! The emulator's response shapes (`server/encode.rs`) are written independently of these
+//! types on purpose: the emulator is this client's test oracle, so neither side may reuse the
+//! other's structs.
 
 use serde::Deserialize;
-use serde::de::{DeserializeOwned, Deserializer};
-use serde_json::Value;
+
+use crate::json;
 
 /// `{name, value}` pair of an entity's custom attributes.
 #[derive(Debug, Clone, Deserialize)]
@@ -15,7 +20,7 @@ pub(crate) struct WireAttribute {
     #[serde(default)]
     pub name: String,
     /// Attribute value (a number or boolean is taken as its JSON text).
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "json::text")]
     pub value: String,
 }
 
@@ -29,9 +34,9 @@ pub(crate) struct WireDeveloper {
     pub last_name: String,
     pub user_name: String,
     pub status: String,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub attributes: Vec<WireAttribute>,
-    #[serde(deserialize_with = "int64")]
+    #[serde(deserialize_with = "json::int64")]
     pub last_modified_at: Option<i64>,
 }
 
@@ -43,23 +48,23 @@ pub(crate) struct WireProduct {
     pub display_name: String,
     pub description: String,
     pub approval_type: String,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub environments: Vec<String>,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub proxies: Vec<String>,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub api_resources: Vec<String>,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub scopes: Vec<String>,
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "json::text")]
     pub quota: String,
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "json::text")]
     pub quota_interval: String,
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "json::text")]
     pub quota_time_unit: String,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub attributes: Vec<WireAttribute>,
-    #[serde(deserialize_with = "int64")]
+    #[serde(deserialize_with = "json::int64")]
     pub last_modified_at: Option<i64>,
 }
 
@@ -86,16 +91,16 @@ pub(crate) enum WireProductRef {
 pub(crate) struct WireCredential {
     pub consumer_key: String,
     pub consumer_secret: String,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub api_products: Vec<WireProductRef>,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub attributes: Vec<WireAttribute>,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub scopes: Vec<String>,
     pub status: String,
-    #[serde(deserialize_with = "int64")]
+    #[serde(deserialize_with = "json::int64")]
     pub issued_at: Option<i64>,
-    #[serde(deserialize_with = "int64")]
+    #[serde(deserialize_with = "json::int64")]
     pub expires_at: Option<i64>,
 }
 
@@ -131,15 +136,15 @@ pub(crate) struct WireApp {
     pub app_group: String,
     pub callback_url: String,
     pub status: String,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub scopes: Vec<String>,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub attributes: Vec<WireAttribute>,
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub credentials: Vec<WireCredential>,
-    #[serde(deserialize_with = "int64")]
+    #[serde(deserialize_with = "json::int64")]
     pub key_expires_in: Option<i64>,
-    #[serde(deserialize_with = "int64")]
+    #[serde(deserialize_with = "json::int64")]
     pub last_modified_at: Option<i64>,
 }
 
@@ -147,7 +152,7 @@ pub(crate) struct WireApp {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct DeveloperList {
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub developer: Vec<WireDeveloper>,
 }
 
@@ -155,7 +160,7 @@ pub(crate) struct DeveloperList {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct ProductList {
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub api_product: Vec<WireProduct>,
 }
 
@@ -163,57 +168,8 @@ pub(crate) struct ProductList {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct AppList {
-    #[serde(deserialize_with = "list")]
+    #[serde(deserialize_with = "json::list")]
     pub app: Vec<WireApp>,
-}
-
-/// An int64 as X (string) or Edge (number) sends it; empty string or null is `None`.
-fn int64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("not an int64: {n}"))),
-        Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) => s
-            .trim()
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("not an int64: {s:?}"))),
-        other => Err(serde::de::Error::custom(format!("not an int64: {other}"))),
-    }
-}
-
-/// A string field that may arrive as a number or boolean (Edge quota fields, odd attributes).
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Null => String::new(),
-        Value::String(s) => s,
-        other => other.to_string(),
-    })
-}
-
-/// A repeated field: a JSON array, or absent/`null`/`{}` for empty (X), or a one-key wrapper
-/// object such as `{"attribute": […]}`.
-fn list<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Ok(Vec::new()),
-        Value::Array(items) => items
-            .into_iter()
-            .map(|v| serde_json::from_value(v).map_err(serde::de::Error::custom))
-            .collect(),
-        Value::Object(map) if map.is_empty() => Ok(Vec::new()),
-        Value::Object(map) if map.len() == 1 => match map.into_iter().next() {
-            Some((_, Value::Array(items))) => items
-                .into_iter()
-                .map(|v| serde_json::from_value(v).map_err(serde::de::Error::custom))
-                .collect(),
-            _ => Err(serde::de::Error::custom("expected a list")),
-        },
-        _ => Err(serde::de::Error::custom("expected a list")),
-    }
 }
 
 #[cfg(test)]
