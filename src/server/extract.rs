@@ -10,8 +10,6 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::errors::ApiError;
-/// Re-exported for the attribute routes, which take attribute values as [`Text`].
-pub use crate::json::Text;
 
 /// Path parameters (percent-decoded by axum: `%40` → `@`).
 pub struct P<T>(pub T);

@@ -10,9 +10,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{St, ok};
+use crate::json::Text;
 use crate::registry::{AttrOwner, Attribute};
 use crate::server::errors::ApiError;
-use crate::server::extract::{JsonBody, P, Text};
+use crate::server::extract::{JsonBody, P};
 use crate::target::Flavor;
 
 type Params = P<HashMap<String, String>>;
