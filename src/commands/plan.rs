@@ -1,5 +1,5 @@
 //! `registrar plan`: load the config, resolve the target, read actual state, diff, render,
-//! and (`--out`) save the plan. [`make_plan`] is shared with `apply`.
+//! and (`--out`) save the plan. `make_plan` is shared with `apply`.
 
 use std::process::ExitCode;
 

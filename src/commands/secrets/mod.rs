@@ -1,6 +1,6 @@
 //! The `secrets list`, `secrets rekey` and `rotate` commands, and what every `secrets`
 //! command shares: opening the store from the config, finding an app, loading an identity.
-//! `secrets show` and `secrets set`, which handle values, live in [`values`].
+//! `secrets show` and `secrets set`, which handle values, live in `values`.
 
 use std::io::Write;
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! The diff: desired × actual × options → [`Plan`]. Pure: no I/O, no platform knowledge. One
-//! file per kind ([`developers`], [`products`], [`apps`], [`keys`]); each emits
+//! file per kind (`developers`, `products`, `apps`, `keys`); each emits
 //! platform-neutral [`Op`]s through [`Change::new`].
 //!
 //! Order of the changes is the order apply runs them in: [`KIND_LEVELS`] from the first
