@@ -261,9 +261,10 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
                 .unwrap_or_else(|e| Err(anyhow::anyhow!("the secrets store task failed: {e}")));
             if let Err(e) = stored {
                 let msg = format!(
-                    "failed to store the secret of key {} ({}): {e:#}. The key exists on the platform; fix the secrets store and run apply again: it stores keys it finds missing",
+                    "failed to store the secret of key {} ({}): {}. The key exists on the platform; fix the secrets store and run apply again: it stores keys it finds missing",
                     Address::credential(&key.developer, &key.app, &credential),
-                    key.consumer_key.fingerprint()
+                    key.consumer_key.fingerprint(),
+                    one_line(&e)
                 );
                 *shared.stop.lock().expect("lock") = Some(msg.clone());
                 return Outcome::Failed(msg);
@@ -275,6 +276,25 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
         }
         Err(e) => Outcome::Failed(e.to_string()),
     }
+}
+
+/// An error and its causes on one line, `a: b: c` as `{:#}` prints them, except that a
+/// cause repeating the text before it is left out: an error that carries a hint (a
+/// [`crate::error::Hinted`] source) has the same text as its source.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut last: Option<String> = None;
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if last.as_ref() != Some(&text) {
+            if last.is_some() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        last = Some(text);
+    }
+    out
 }
 
 /// Progress: a bar on a terminal, one plain line per change otherwise (CI logs).
@@ -336,5 +356,22 @@ impl Progress {
         if let Some(pb) = &self.bar {
             pb.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Hinted;
+
+    #[test]
+    fn one_line_shows_a_hinted_message_once() {
+        let err = anyhow::Error::from(crate::secrets::Error::KeyNotFound {
+            address: "a/b/c".into(),
+            hinted: Hinted::new("no stored key `a/b/c`", "list them"),
+        });
+        assert_eq!(one_line(&err), "no stored key `a/b/c`");
+        let err = anyhow::Error::from(std::io::Error::other("disk full")).context("cannot write");
+        assert_eq!(one_line(&err), format!("{err:#}"));
     }
 }

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use age::secrecy::ExposeSecret;
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::error::hinted;
+use super::error::{Error, Result};
+use crate::error::Hinted;
 use crate::model::Secret;
 
 /// What `secrets.recipients` accepts, for error messages.
@@ -36,15 +36,16 @@ impl Recipient {
     ///
     /// Errors name the entry and the accepted formats; an entry that looks like a *secret*
     /// key is not echoed back.
-    pub fn parse(entry: &str, position: usize) -> anyhow::Result<Recipient> {
+    pub fn parse(entry: &str, position: usize) -> Result<Recipient> {
         let entry = entry.trim();
         let n = position + 1;
+        let bad = |hinted| Error::BadRecipient { entry: n, hinted };
         if entry.starts_with("AGE-SECRET-KEY-") || entry.contains("PRIVATE KEY") {
-            return Err(hinted(
+            return Err(bad(Hinted::new(
                 format!("`secrets.recipients` entry {n} is a private key, not a public key"),
                 "remove it from the config now (it may be in git history: replace that identity); \
                  put its public key there instead (`age-keygen -y FILE` or the `.pub` file)",
-            ));
+            )));
         }
         let shown = abbreviate(entry);
         if entry.starts_with("age1") {
@@ -52,10 +53,10 @@ impl Recipient {
                 .parse::<age::x25519::Recipient>()
                 .map(Recipient::X25519)
                 .map_err(|e| {
-                    hinted(
+                    bad(Hinted::new(
                         format!("`secrets.recipients` entry {n} (`{shown}`) is not a valid age public key: {e}"),
                         format!("each recipient must be {ACCEPTED_RECIPIENTS}; `age-keygen -y IDENTITY` prints the public key"),
-                    )
+                    ))
                 });
         }
         if entry.starts_with("ssh-ed25519 ") {
@@ -63,16 +64,16 @@ impl Recipient {
                 .parse::<age::ssh::Recipient>()
                 .map(Recipient::SshEd25519)
                 .map_err(|_| {
-                    hinted(
+                    bad(Hinted::new(
                         format!("`secrets.recipients` entry {n} (`{shown}`) is not a valid ssh-ed25519 public key"),
                         format!("each recipient must be {ACCEPTED_RECIPIENTS}; copy the whole line of the `.pub` file"),
-                    )
+                    ))
                 });
         }
-        Err(hinted(
+        Err(bad(Hinted::new(
             format!("`secrets.recipients` entry {n} (`{shown}`) has an unknown format"),
             format!("each recipient must be {ACCEPTED_RECIPIENTS}"),
-        ))
+        )))
     }
 
     fn as_age(&self) -> &dyn age::Recipient {
@@ -99,7 +100,7 @@ impl fmt::Debug for Recipient {
 }
 
 /// Parses every configured recipient; the first bad entry is an error.
-pub fn parse_recipients(entries: &[String]) -> anyhow::Result<Vec<Recipient>> {
+pub fn parse_recipients(entries: &[String]) -> Result<Vec<Recipient>> {
     entries
         .iter()
         .enumerate()
@@ -117,14 +118,16 @@ fn abbreviate(s: &str) -> String {
 }
 
 /// Encrypts `plaintext` to every recipient as an ASCII-armored age file.
-pub fn encrypt_armored(recipients: &[Recipient], plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub fn encrypt_armored(recipients: &[Recipient], plaintext: &[u8]) -> Result<Vec<u8>> {
     let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_age()))
-        .context("cannot encrypt to the configured recipients")?;
+        .map_err(Error::Encrypt)?;
     let mut out = Vec::with_capacity(plaintext.len() * 2 + 512);
-    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor)?;
-    let mut writer = encryptor.wrap_output(armor)?;
-    writer.write_all(plaintext)?;
-    writer.finish()?.finish()?;
+    // Writes to memory: these fail only if age itself does.
+    let io = |e: std::io::Error| Error::Encrypt(e.into());
+    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(io)?;
+    let mut writer = encryptor.wrap_output(armor).map_err(io)?;
+    writer.write_all(plaintext).map_err(io)?;
+    writer.finish().and_then(|w| w.finish()).map_err(io)?;
     Ok(out)
 }
 
@@ -173,25 +176,27 @@ pub struct Identity {
 
 impl Identity {
     /// Loads an identity file. Errors say what to do and never echo the file's content.
-    pub fn from_file(path: &Path) -> anyhow::Result<Identity> {
+    pub fn from_file(path: &Path) -> Result<Identity> {
         let size = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
         // Allocated at the file's size (plus one byte to see EOF) so it never reallocates.
         let mut bytes = Zeroizing::new(Vec::with_capacity(size + 1));
         std::fs::File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
-            .with_context(|| format!("cannot read identity file `{}`", path.display()))
-            .map_err(|e| {
-                hinted(
-                    format!("{e:#}"),
+            .map_err(|e| Error::IdentityUnreadable {
+                path: path.to_path_buf(),
+                kind: e.kind(),
+                hinted: Hinted::new(
+                    format!("cannot read identity file `{}`: {e}", path.display()),
                     "pass an age identity file (`age-keygen -o FILE`) or an unencrypted ssh-ed25519 private key",
-                )
+                ),
             })?;
-        let keys = Self::parse(&bytes).map_err(|why| {
-            hinted(
+        let keys = Self::parse(&bytes).map_err(|why| Error::IdentityInvalid {
+            path: path.to_path_buf(),
+            hinted: Hinted::new(
                 format!("`{}` is not a usable identity file: {why}", path.display()),
                 "pass an age identity file (`AGE-SECRET-KEY-1…` lines, as `age-keygen` writes) \
                  or an unencrypted ssh-ed25519 private key",
-            )
+            ),
         })?;
         Ok(Identity {
             keys,
@@ -226,33 +231,39 @@ impl Identity {
 
 /// Loads the local identity at `path`, generating it first (mode 0600, parent directory
 /// created) when it does not exist. Returns its recipient and whether it was just created.
-pub fn local_identity(path: &Path) -> anyhow::Result<(Recipient, bool)> {
+pub fn local_identity(path: &Path) -> Result<(Recipient, bool)> {
     if path.exists() {
         let mut bytes = Zeroizing::new(Vec::new());
         std::fs::File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
-            .with_context(|| format!("cannot read the local identity `{}`", path.display()))?;
+            .map_err(|source| Error::LocalIdentityUnreadable {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let text = std::str::from_utf8(&bytes).unwrap_or("");
         let key = text
             .lines()
             .map(str::trim)
             .find(|l| l.starts_with("AGE-SECRET-KEY-"))
             .and_then(|l| l.parse::<age::x25519::Identity>().ok())
-            .ok_or_else(|| {
-                hinted(
+            .ok_or_else(|| Error::IdentityInvalid {
+                path: path.to_path_buf(),
+                hinted: Hinted::new(
                     format!(
                         "the local identity `{}` holds no age identity",
                         path.display()
                     ),
                     "restore it, or configure `secrets.recipients` with your public keys",
-                )
+                ),
             })?;
         return Ok((Recipient::X25519(key.to_public()), false));
     }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(dir) = dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Create {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     }
     let key = age::x25519::Identity::generate();
     let public = key.to_public();
@@ -265,27 +276,35 @@ pub fn local_identity(path: &Path) -> anyhow::Result<(Recipient, bool)> {
     text.push_str(secret.expose_secret());
     text.push('\n');
     let tmp_dir = dir.unwrap_or(Path::new("."));
+    let write_err = |source| Error::Write {
+        path: tmp_dir.to_path_buf(),
+        source,
+    };
     // tempfile creates files with mode 0600; `persist_noclobber` keeps a concurrent creator's file.
     let mut tmp = tempfile::Builder::new()
         .prefix(".identity.")
         .suffix(".tmp")
         .tempfile_in(tmp_dir)
-        .with_context(|| format!("cannot write to `{}`", tmp_dir.display()))?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
+        .map_err(write_err)?;
+    tmp.write_all(text.as_bytes()).map_err(write_err)?;
+    tmp.as_file().sync_all().map_err(write_err)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(write_err)?;
     }
     match tmp.persist_noclobber(path) {
         Ok(_) => {
-            super::fsutil::sync_dir(tmp_dir)?;
+            super::fsutil::sync_dir(tmp_dir).map_err(write_err)?;
             Ok((Recipient::X25519(public), true))
         }
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => local_identity(path),
-        Err(e) => Err(e.error).with_context(|| format!("cannot create `{}`", path.display())),
+        Err(e) => Err(Error::Create {
+            path: path.to_path_buf(),
+            source: e.error,
+        }),
     }
 }
 
@@ -414,7 +433,11 @@ mod tests {
             Recipient::SshEd25519(_)
         ));
         let err = Recipient::parse("pgp:0xDEADBEEF", 2).unwrap_err();
-        let text = crate::error::render(&err);
+        assert!(
+            matches!(err, Error::BadRecipient { entry: 3, .. }),
+            "{err:?}"
+        );
+        let text = crate::error::render(&err.into());
         assert!(text.contains("entry 3"), "{text}");
         assert!(text.contains("pgp:0xDEADBEEF"), "{text}");
         assert!(text.contains("age1"), "{text}");
@@ -428,7 +451,7 @@ mod tests {
         let id = age::x25519::Identity::generate();
         let secret = id.to_string();
         let err = Recipient::parse(secret.expose_secret(), 0).unwrap_err();
-        let text = crate::error::render(&err);
+        let text = crate::error::render(&err.into());
         assert!(!text.contains(secret.expose_secret()), "{text}");
         assert!(text.contains("private key"), "{text}");
     }

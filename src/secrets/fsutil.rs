@@ -6,7 +6,8 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::error::hinted;
+use super::error::{Error, Result};
+use crate::error::Hinted;
 
 /// Prefix of temp files; anything starting with it is debris of an interrupted write.
 pub const TEMP_PREFIX: &str = ".registrar-tmp-";
@@ -14,10 +15,7 @@ pub const TEMP_PREFIX: &str = ".registrar-tmp-";
 /// Writes `path` atomically and durably with the bytes `write` produces.
 ///
 /// If `write` fails (or the process dies) before the rename, `path` keeps its previous content.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut File) -> io::Result<()>,
-) -> anyhow::Result<()> {
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -39,7 +37,7 @@ pub fn write_atomic(
 }
 
 /// Writes `bytes` to `path` atomically and durably.
-pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |f| f.write_all(bytes))
 }
 
@@ -57,13 +55,22 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Turns an I/O error while writing into `dir` into an error that says what to do.
-pub fn not_writable(dir: &Path, e: io::Error) -> anyhow::Error {
+pub fn not_writable(dir: &Path, e: io::Error) -> Error {
     match e.kind() {
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => hinted(
-            format!("secrets dir `{}` is not writable: {e}", dir.display()),
-            "fix its permissions (e.g. `chmod u+w`), or point `secrets.dir` in the config at a writable directory",
-        ),
-        _ => anyhow::Error::new(e).context(format!("cannot write to `{}`", dir.display())),
+        kind @ (io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem) => {
+            Error::NotWritable {
+                path: dir.to_path_buf(),
+                kind,
+                hinted: Hinted::new(
+                    format!("secrets dir `{}` is not writable: {e}", dir.display()),
+                    "fix its permissions (e.g. `chmod u+w`), or point `secrets.dir` in the config at a writable directory",
+                ),
+            }
+        }
+        _ => Error::Write {
+            path: dir.to_path_buf(),
+            source: e,
+        },
     }
 }
 
@@ -99,7 +106,8 @@ mod tests {
             Err(io::Error::other("disk on fire"))
         })
         .unwrap_err();
-        assert!(format!("{err:#}").contains("disk on fire"));
+        assert!(matches!(err, Error::Write { .. }), "{err:?}");
+        assert!(format!("{:#}", anyhow::Error::from(err)).contains("disk on fire"));
         assert_eq!(std::fs::read(&path).unwrap(), b"previous");
         assert!(temp_files(dir.path()).is_empty(), "temp file cleaned up");
     }
@@ -130,7 +138,8 @@ mod tests {
             Path::new("secrets"),
             io::Error::from(io::ErrorKind::PermissionDenied),
         );
-        let text = crate::error::render(&err);
+        assert!(matches!(err, Error::NotWritable { .. }), "{err:?}");
+        let text = crate::error::render(&err.into());
         assert!(
             text.contains("secrets dir `secrets` is not writable"),
             "{text}"

@@ -24,11 +24,11 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use super::error::{Error, Result};
 use super::fsutil;
-use crate::error::hinted;
+use crate::error::Hinted;
 
 /// File name of the index inside the secrets dir.
 pub const INDEX_FILE: &str = "index.yaml";
@@ -108,11 +108,14 @@ pub struct RotationRequest {
 
 impl RotationRequest {
     /// The overlap as a duration in milliseconds.
-    pub fn overlap_ms(&self) -> anyhow::Result<i64> {
+    pub fn overlap_ms(&self) -> Result<i64> {
         // Earlier versions wrote the overlap in humantime's words (`7days`): still read.
         let d = crate::units::parse_duration(&self.overlap)
             .or_else(|_| humantime::parse_duration(&self.overlap))
-            .with_context(|| format!("invalid overlap `{}` in {INDEX_FILE}", self.overlap))?;
+            .map_err(|source| Error::InvalidOverlap {
+                overlap: self.overlap.clone(),
+                source,
+            })?;
         Ok(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 
@@ -151,38 +154,45 @@ const HEADER: &str = "# registrar secrets index: one entry per encrypted key fil
 
 impl Index {
     /// Reads `<dir>/index.yaml`; a missing file is an empty index.
-    pub fn load(dir: &Path) -> anyhow::Result<Index> {
+    pub fn load(dir: &Path) -> Result<Index> {
         let path = dir.join(INDEX_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Index::default()),
+            Err(source) => return Err(Error::Read { path, source }),
+        };
+        let index: Index = match serde_yaml::from_str(&text) {
+            Ok(index) => index,
             Err(e) => {
-                return Err(e).with_context(|| format!("cannot read `{}`", path.display()));
+                let hinted = Hinted::new(
+                    format!("`{}` is corrupted: {e}", path.display()),
+                    "restore it from git (`git checkout -- FILE`); it holds no secrets, only fingerprints",
+                );
+                return Err(Error::IndexCorrupted { path, hinted });
             }
         };
-        let index: Index = serde_yaml::from_str(&text).map_err(|e| {
-            hinted(
-                format!("`{}` is corrupted: {e}", path.display()),
-                "restore it from git (`git checkout -- FILE`); it holds no secrets, only fingerprints",
-            )
-        })?;
         if index.version != INDEX_VERSION {
-            return Err(hinted(
+            let hinted = Hinted::new(
                 format!(
                     "`{}` has version {}, this registrar reads version {INDEX_VERSION}",
                     path.display(),
                     index.version
                 ),
                 "use the registrar version that wrote it, or a newer one",
-            ));
+            );
+            return Err(Error::IndexVersion {
+                path,
+                version: index.version,
+                hinted,
+            });
         }
         Ok(index)
     }
 
     /// Sorts deterministically and writes `<dir>/index.yaml` atomically and durably.
-    pub fn save(&mut self, dir: &Path) -> anyhow::Result<()> {
+    pub fn save(&mut self, dir: &Path) -> Result<()> {
         self.sort();
-        let body = serde_yaml::to_string(self).context("cannot serialize the index")?;
+        let body = serde_yaml::to_string(self).map_err(Error::IndexSerialize)?;
         let text = format!("{HEADER}{body}");
         fsutil::write_bytes_atomic(&dir.join(INDEX_FILE), text.as_bytes())
     }
@@ -265,9 +275,24 @@ mod tests {
         assert_eq!(Index::load(dir.path()).unwrap(), Index::default());
         std::fs::write(dir.path().join(INDEX_FILE), "version: 1\nkeys: 12\n").unwrap();
         let err = Index::load(dir.path()).unwrap_err();
-        let text = crate::error::render(&err);
+        assert!(matches!(err, Error::IndexCorrupted { .. }), "{err:?}");
+        let text = crate::error::render(&err.into());
         assert!(text.contains("is corrupted"), "{text}");
         assert!(text.contains("hint:"), "{text}");
+    }
+
+    #[test]
+    fn a_newer_index_is_refused_by_version() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(INDEX_FILE), "version: 2\n").unwrap();
+        match Index::load(dir.path()) {
+            Err(Error::IndexVersion {
+                version: 2, path, ..
+            }) => {
+                assert_eq!(path, dir.path().join(INDEX_FILE));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::drift::{RemoteKey, drift};
+use super::error::Result;
 use super::store::{SecretStore, StoredCredential};
 use crate::model::{Actual, Address, AppId, Key, KeyId};
 
@@ -123,7 +124,7 @@ impl SecretStore {
 
     /// Forgets the stored keys of a resource apply deleted: a key (by its consumer key's
     /// fingerprint), every key of an app, every key of a developer.
-    pub fn forget(&self, deleted: &Address) -> anyhow::Result<()> {
+    pub fn forget(&self, deleted: &Address) -> Result<()> {
         let gone: Vec<_> = self
             .entries()
             .into_iter()

@@ -23,6 +23,10 @@
 //! [`SecretStore::remove`] after deleting a key. Secret values only ever travel as
 //! [`crate::model::Secret`].
 //!
+//! Operations fail with a typed [`Error`] (e.g. [`Error::WrongIdentity`],
+//! [`Error::IndexCorrupted`], [`Error::NotWritable`]); variants that come with advice carry
+//! it as a [`crate::error::Hinted`] source, which the CLI prints on a `hint:` line.
+//!
 //! ```
 //! use registrar::model::Secret;
 //! use registrar::secrets::{RemoteKey, SecretStore, StoredCredential};
@@ -57,6 +61,7 @@
 
 pub mod crypto;
 pub mod drift;
+pub mod error;
 pub mod fsutil;
 pub mod index;
 pub mod ledger;
@@ -68,6 +73,7 @@ mod tests;
 
 pub use crypto::{Identity, Recipient};
 pub use drift::{Drift, RemoteKey};
+pub use error::{Error, Result};
 pub use index::{Index, IndexEntry, KeyState, RotationRequest};
 pub use ledger::{Discrepancy, SecretSink};
 pub use rotation::RotationOutcome;

@@ -13,10 +13,11 @@
 
 use std::time::Duration;
 
+use super::error::{Error, Result};
 use super::fsutil;
 use super::index::{IndexEntry, KeyState, RotationRequest};
 use super::store::{SecretStore, StoredCredential, check_names};
-use crate::error::hinted;
+use crate::error::Hinted;
 
 /// What [`SecretStore::complete_rotation`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl SecretStore {
         id: &str,
         overlap: Duration,
         now: i64,
-    ) -> anyhow::Result<RotationRequest> {
+    ) -> Result<RotationRequest> {
         check_names(developer, app, id)?;
         let request = RotationRequest {
             developer: developer.to_string(),
@@ -63,7 +64,7 @@ impl SecretStore {
     }
 
     /// Drops the pending request of `developer/app/id`; returns whether there was one.
-    pub fn cancel_rotation(&self, developer: &str, app: &str, id: &str) -> anyhow::Result<bool> {
+    pub fn cancel_rotation(&self, developer: &str, app: &str, id: &str) -> Result<bool> {
         let mut index = self.write_lock()?;
         if index.rotation(developer, app, id).is_none() {
             return Ok(false);
@@ -86,7 +87,7 @@ impl SecretStore {
         app: &str,
         id: &str,
         revoke_after: i64,
-    ) -> anyhow::Result<Option<IndexEntry>> {
+    ) -> Result<Option<IndexEntry>> {
         let mut index = self.write_lock()?;
         let Some(active) = index.active(developer, app, id).cloned() else {
             return Ok(None);
@@ -94,19 +95,22 @@ impl SecretStore {
         let suffix = format!(".retiring-{}", active.issued_at);
         let retiring_file = super::store::key_file(developer, app, id, &suffix);
         if index.keys.iter().any(|e| e.file == retiring_file) {
-            return Err(hinted(
-                format!("`{retiring_file}` is already a retiring key"),
-                "finish the earlier rotation first (revoke and delete the old key), then retry",
-            ));
-        }
-        let bytes = std::fs::read(self.dir.join(&active.file)).map_err(|e| {
-            hinted(
-                format!(
-                    "cannot read `{}`: {e}",
-                    self.dir.join(&active.file).display()
+            return Err(Error::RotationInProgress {
+                hinted: Hinted::new(
+                    format!("`{retiring_file}` is already a retiring key"),
+                    "finish the earlier rotation first (revoke and delete the old key), then retry",
                 ),
+                file: retiring_file,
+            });
+        }
+        let active_path = self.dir.join(&active.file);
+        let bytes = std::fs::read(&active_path).map_err(|e| Error::RotationUnreadable {
+            hinted: Hinted::new(
+                format!("cannot read `{}`: {e}", active_path.display()),
                 "restore it from git before rotating",
-            )
+            ),
+            kind: e.kind(),
+            path: active_path.clone(),
         })?;
         // Copy first: until the index names the copy, the original stays where it is named.
         fsutil::write_bytes_atomic(&self.dir.join(&retiring_file), &bytes)?;
@@ -121,7 +125,7 @@ impl SecretStore {
         next.keys.push(retiring.clone());
         next.save(&self.dir)?;
         *index = next;
-        let old = self.dir.join(&active.file);
+        let old = active_path;
         match std::fs::remove_file(&old) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -144,13 +148,13 @@ impl SecretStore {
         id: &str,
         new: &StoredCredential,
         now: i64,
-    ) -> anyhow::Result<RotationOutcome> {
+    ) -> Result<RotationOutcome> {
         let request = self
             .write_lock()?
             .rotation(developer, app, id)
             .cloned()
-            .ok_or_else(|| {
-                anyhow::anyhow!("no rotation of `{developer}/{app}/{id}` was requested")
+            .ok_or_else(|| Error::RotationNotRequested {
+                address: format!("{developer}/{app}/{id}"),
             })?;
         let revoke_after = now.saturating_add(request.overlap_ms()?);
         let retiring = self.mark_retiring(developer, app, id, revoke_after)?;
@@ -179,7 +183,7 @@ impl SecretStore {
 
     /// Forgets a retiring key once it was deleted remotely: index entry, then file.
     /// Returns whether it was stored.
-    pub fn remove_retiring(&self, entry: &IndexEntry) -> anyhow::Result<bool> {
+    pub fn remove_retiring(&self, entry: &IndexEntry) -> Result<bool> {
         let mut index = self.write_lock()?;
         let Some(found) = index
             .keys

@@ -7,12 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use anyhow::Context;
-
 use super::crypto::{self, DecryptFailure, Identity, Recipient};
+use super::error::{Error, Result};
 use super::fsutil;
 use super::index::{Index, IndexEntry, KeyState};
-use crate::error::hinted;
+use crate::error::Hinted;
 use crate::model::Secret;
 
 /// Where the local identity lives when no recipients are configured (relative to the
@@ -78,7 +77,7 @@ impl SecretStore {
     ///
     /// Opening reads only `index.yaml`; it needs no identity and writes nothing. With no
     /// recipients, the first write generates [`LOCAL_IDENTITY`] and encrypts to it.
-    pub fn open(dir: impl Into<PathBuf>, recipients: &[String]) -> anyhow::Result<SecretStore> {
+    pub fn open(dir: impl Into<PathBuf>, recipients: &[String]) -> Result<SecretStore> {
         let dir = dir.into();
         let configured = crypto::parse_recipients(recipients)?;
         let index = Index::load(&dir)?;
@@ -130,7 +129,7 @@ impl SecretStore {
     /// Takes the store for writing: this process's lock, then an advisory lock on the
     /// secrets dir (other processes), then reloads `index.yaml` so that a write never
     /// undoes another process's. The guard derefs to the fresh index.
-    pub(super) fn write_lock(&self) -> anyhow::Result<WriteGuard<'_>> {
+    pub(super) fn write_lock(&self) -> Result<WriteGuard<'_>> {
         let mut index = self.lock();
         std::fs::create_dir_all(&self.dir).map_err(|e| fsutil::not_writable(&self.dir, e))?;
         let dir_lock = lock_dir(&self.dir)?;
@@ -154,7 +153,7 @@ impl SecretStore {
         app: &str,
         id: &str,
         cred: &StoredCredential,
-    ) -> anyhow::Result<IndexEntry> {
+    ) -> Result<IndexEntry> {
         check_names(developer, app, id)?;
         let file = key_file(developer, app, id, "");
         let entry = IndexEntry {
@@ -210,7 +209,7 @@ impl SecretStore {
     }
 
     /// Writes the index entries a batch holds (no-op outside a batch).
-    pub fn flush(&self) -> anyhow::Result<()> {
+    pub fn flush(&self) -> Result<()> {
         let entries = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             match pending.as_mut() {
@@ -229,14 +228,14 @@ impl SecretStore {
     }
 
     /// Flushes and ends a batch.
-    pub fn end_batch(&self) -> anyhow::Result<()> {
+    pub fn end_batch(&self) -> Result<()> {
         self.flush()?;
         *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 
     /// Encrypts and writes one file (relative path) atomically.
-    pub(super) fn write_file(&self, file: &str, cred: &StoredCredential) -> anyhow::Result<()> {
+    pub(super) fn write_file(&self, file: &str, cred: &StoredCredential) -> Result<()> {
         let recipients = self.recipients_for_writing()?;
         let plain = crypto::encode_doc(
             &cred.consumer_key,
@@ -250,7 +249,7 @@ impl SecretStore {
 
     /// The recipients files are encrypted to: the configured ones, or the local identity's
     /// (generated on first use, with a warning that only it can decrypt).
-    pub fn recipients_for_writing(&self) -> anyhow::Result<Vec<Recipient>> {
+    pub fn recipients_for_writing(&self) -> Result<Vec<Recipient>> {
         if !self.configured.is_empty() {
             return Ok(self.configured.clone());
         }
@@ -269,14 +268,18 @@ impl SecretStore {
         };
         if stored > 0 && !self.local_identity.exists() {
             // A new identity would leave a store whose older files nobody here can read.
-            return Err(hinted(
-                format!(
-                    "the secrets store `{}` holds {stored} key(s), but the local identity `{}` is missing and no `secrets.recipients` are configured",
-                    self.dir.display(),
-                    self.local_identity.display()
+            return Err(Error::LocalIdentityMissing {
+                path: self.local_identity.clone(),
+                stored,
+                hinted: Hinted::new(
+                    format!(
+                        "the secrets store `{}` holds {stored} key(s), but the local identity `{}` is missing and no `secrets.recipients` are configured",
+                        self.dir.display(),
+                        self.local_identity.display()
+                    ),
+                    "restore the identity file (or run from the directory that has it), or add your public keys to `secrets.recipients` and run `registrar secrets rekey` with the old identity",
                 ),
-                "restore the identity file (or run from the directory that has it), or add your public keys to `secrets.recipients` and run `registrar secrets rekey` with the old identity",
-            ));
+            });
         }
         let (recipient, created) = crypto::local_identity(&self.local_identity)?;
         let path = self.local_identity.display();
@@ -295,11 +298,7 @@ impl SecretStore {
 
     /// Decrypts the file of `entry` with `identity` and checks it against the entry's
     /// fingerprints. Errors say whether the identity is wrong or the file corrupted.
-    pub fn read_entry(
-        &self,
-        identity: &Identity,
-        entry: &IndexEntry,
-    ) -> anyhow::Result<StoredCredential> {
+    pub fn read_entry(&self, identity: &Identity, entry: &IndexEntry) -> Result<StoredCredential> {
         let path = self.dir.join(&entry.file);
         let rotate_hint = format!(
             "restore it from git (`git checkout -- {}`), or replace the key: `registrar rotate {} --developer {} --key {}` then apply",
@@ -308,49 +307,58 @@ impl SecretStore {
             entry.developer,
             entry.id
         );
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(hinted(
-                    format!("`{}` is in the index but missing", path.display()),
-                    rotate_hint,
-                ));
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
-        };
-        let plain = crypto::decrypt(identity, &bytes).map_err(|f| match f {
-            DecryptFailure::WrongIdentity => hinted(
-                format!(
-                    "identity `{}` cannot decrypt `{}`",
-                    identity.path().display(),
-                    path.display()
-                ),
-                "use an identity whose public key is in `secrets.recipients` (`--identity FILE` or \
-                 REGISTRAR_IDENTITY); or have someone who can decrypt add your public key and run \
-                 `registrar secrets rekey`",
-            ),
-            DecryptFailure::Corrupted(why) => hinted(
+        let corrupted = |why: String| Error::FileCorrupted {
+            hinted: Hinted::new(
                 format!("`{}` is corrupted: {why}", path.display()),
                 rotate_hint.clone(),
             ),
+            path: path.clone(),
+        };
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::FileMissing {
+                    hinted: Hinted::new(
+                        format!("`{}` is in the index but missing", path.display()),
+                        rotate_hint,
+                    ),
+                    path,
+                });
+            }
+            Err(source) => return Err(Error::Read { path, source }),
+        };
+        let plain = crypto::decrypt(identity, &bytes).map_err(|f| match f {
+            DecryptFailure::WrongIdentity => Error::WrongIdentity {
+                identity: identity.path().to_path_buf(),
+                path: path.clone(),
+                hinted: Hinted::new(
+                    format!(
+                        "identity `{}` cannot decrypt `{}`",
+                        identity.path().display(),
+                        path.display()
+                    ),
+                    "use an identity whose public key is in `secrets.recipients` (`--identity FILE` or \
+                     REGISTRAR_IDENTITY); or have someone who can decrypt add your public key and run \
+                     `registrar secrets rekey`",
+                ),
+            },
+            DecryptFailure::Corrupted(why) => corrupted(why),
         })?;
-        let (consumer_key, consumer_secret, issued_at, expires_at) = crypto::decode_doc(&plain)
-            .map_err(|why| {
-                hinted(
-                    format!("`{}` is corrupted: {why}", path.display()),
-                    rotate_hint.clone(),
-                )
-            })?;
+        let (consumer_key, consumer_secret, issued_at, expires_at) =
+            crypto::decode_doc(&plain).map_err(corrupted)?;
         if consumer_key.fingerprint() != entry.consumer_key_fingerprint
             || consumer_secret.fingerprint() != entry.consumer_secret_fingerprint
         {
-            return Err(hinted(
-                format!(
-                    "`{}` does not hold the key its index entry describes (fingerprints differ)",
-                    path.display()
+            return Err(Error::FingerprintMismatch {
+                hinted: Hinted::new(
+                    format!(
+                        "`{}` does not hold the key its index entry describes (fingerprints differ)",
+                        path.display()
+                    ),
+                    "the file or index.yaml was changed by hand: restore both from git",
                 ),
-                "the file or index.yaml was changed by hand: restore both from git",
-            ));
+                path,
+            });
         }
         Ok(StoredCredential {
             consumer_key,
@@ -367,28 +375,24 @@ impl SecretStore {
         developer: &str,
         app: &str,
         id: &str,
-    ) -> anyhow::Result<StoredCredential> {
+    ) -> Result<StoredCredential> {
         let entry = self
             .lock()
             .active(developer, app, id)
             .cloned()
-            .ok_or_else(|| {
-                hinted(
+            .ok_or_else(|| Error::KeyNotFound {
+                address: format!("{developer}/{app}/{id}"),
+                hinted: Hinted::new(
                     format!("no stored key `{developer}/{app}/{id}`"),
                     "`registrar secrets list` shows what is stored",
-                )
+                ),
             })?;
         self.read_entry(identity, &entry)
     }
 
     /// Removes the active key of `developer/app/id` (its file, then its index entry), e.g.
     /// after the key was deleted remotely. Returns the removed entry, if there was one.
-    pub fn remove(
-        &self,
-        developer: &str,
-        app: &str,
-        id: &str,
-    ) -> anyhow::Result<Option<IndexEntry>> {
+    pub fn remove(&self, developer: &str, app: &str, id: &str) -> Result<Option<IndexEntry>> {
         let mut index = self.write_lock()?;
         let Some(entry) = index.active(developer, app, id).cloned() else {
             return Ok(None);
@@ -399,11 +403,7 @@ impl SecretStore {
 
     /// Deletes `entry`'s file and index entry; the index is rewritten first, so a crash
     /// leaves at worst an unindexed file.
-    pub(super) fn remove_locked(
-        &self,
-        index: &mut Index,
-        entry: &IndexEntry,
-    ) -> anyhow::Result<()> {
+    pub(super) fn remove_locked(&self, index: &mut Index, entry: &IndexEntry) -> Result<()> {
         let mut next = index.clone();
         next.keys.retain(|e| e != entry);
         next.save(&self.dir)?;
@@ -424,13 +424,13 @@ impl SecretStore {
     /// Re-encrypts every file (active and retiring) to the current recipients. Everything is
     /// decrypted and checked first: if any file cannot be read, nothing is rewritten.
     /// Returns the number of files rewritten.
-    pub fn rekey(&self, identity: &Identity) -> anyhow::Result<usize> {
+    pub fn rekey(&self, identity: &Identity) -> Result<usize> {
         let index = self.write_lock()?;
         let mut creds = Vec::with_capacity(index.keys.len());
         for entry in &index.keys {
             let cred = self
                 .read_entry(identity, entry)
-                .context("nothing was re-encrypted")?;
+                .map_err(|e| Error::RekeyAborted(Box::new(e)))?;
             creds.push((entry.file.clone(), cred));
         }
         for (file, cred) in &creds {
@@ -440,7 +440,7 @@ impl SecretStore {
     }
 
     /// Compares the index with the files on disk (no decryption).
-    pub fn verify(&self) -> anyhow::Result<Consistency> {
+    pub fn verify(&self) -> Result<Consistency> {
         let index = self.lock();
         let mut found = Vec::new();
         let mut temps = Vec::new();
@@ -494,7 +494,7 @@ impl std::ops::DerefMut for WriteGuard<'_> {
 
 /// An exclusive advisory lock (flock) on the secrets dir, released when the file is
 /// dropped. Where directories cannot be locked, writes go unlocked (`None`).
-fn lock_dir(dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
+fn lock_dir(dir: &Path) -> Result<Option<std::fs::File>> {
     let Ok(handle) = std::fs::File::open(dir) else {
         return Ok(None);
     };
@@ -511,26 +511,30 @@ fn lock_dir(dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
 }
 
 /// Collects `.age` files and temp debris under `dir` as `/`-separated relative paths.
-fn walk(
-    dir: &Path,
-    rel: &str,
-    files: &mut Vec<String>,
-    temps: &mut Vec<String>,
-) -> anyhow::Result<()> {
+fn walk(dir: &Path, rel: &str, files: &mut Vec<String>, temps: &mut Vec<String>) -> Result<()> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("cannot list `{}`", dir.display())),
+        Err(source) => {
+            return Err(Error::List {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let list_err = |source| Error::List {
+        path: dir.to_path_buf(),
+        source,
     };
     for item in rd {
-        let item = item?;
+        let item = item.map_err(list_err)?;
         let name = item.file_name().to_string_lossy().into_owned();
         let path = if rel.is_empty() {
             name.clone()
         } else {
             format!("{rel}/{name}")
         };
-        if item.file_type()?.is_dir() {
+        if item.file_type().map_err(list_err)?.is_dir() {
             walk(&item.path(), &path, files, temps)?;
         } else if name.starts_with(fsutil::TEMP_PREFIX) {
             temps.push(path);
@@ -569,7 +573,7 @@ fn component(name: &str) -> String {
     out
 }
 
-pub(super) fn check_names(developer: &str, app: &str, id: &str) -> anyhow::Result<()> {
+pub(super) fn check_names(developer: &str, app: &str, id: &str) -> Result<()> {
     for (what, v) in [
         ("developer", developer),
         ("app", app),
@@ -577,14 +581,14 @@ pub(super) fn check_names(developer: &str, app: &str, id: &str) -> anyhow::Resul
     ] {
         let bad = v.is_empty() || v.contains('\0') || v.chars().any(char::is_control);
         if bad {
-            anyhow::bail!(
-                "{what} `{}` cannot name a file in the secrets dir",
-                v.escape_debug()
-            );
+            return Err(Error::InvalidName {
+                what,
+                name: v.to_string(),
+            });
         }
     }
     if id.contains(".retiring-") {
-        anyhow::bail!("credential id `{id}` must not contain `.retiring-`");
+        return Err(Error::ReservedName { id: id.to_string() });
     }
     Ok(())
 }

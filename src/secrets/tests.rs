@@ -6,8 +6,12 @@ use std::time::Duration;
 use age::secrecy::ExposeSecret;
 
 use super::*;
-use crate::error::render;
 use crate::model::Secret;
+
+/// What the CLI prints for an error of the store (it reaches `main` as an `anyhow::Error`).
+fn render(err: Error) -> String {
+    crate::error::render(&err.into())
+}
 
 /// A fresh age identity written to `<dir>/<name>.txt`; returns (identity file, recipient).
 fn keypair(dir: &Path, name: &str) -> (PathBuf, String) {
@@ -167,7 +171,9 @@ fn rekey_keeps_every_secret_and_switches_recipients() {
         let n: u32 = e.app.trim_start_matches("app").parse().unwrap();
         assert_eq!(rekeyed.read_entry(&bob_id, &e).unwrap(), cred(n));
         let err = rekeyed.read_entry(&f.identity(), &e).unwrap_err();
-        assert!(render(&err).contains("cannot decrypt"), "{}", render(&err));
+        assert!(matches!(err, Error::WrongIdentity { .. }), "{err:?}");
+        let text = render(err);
+        assert!(text.contains("cannot decrypt"), "{text}");
     }
     assert!(rekeyed.verify().unwrap().is_clean());
 }
@@ -181,7 +187,7 @@ fn rekey_rewrites_nothing_when_one_file_is_unreadable() {
     let before_a = std::fs::read(f.dir().join("d@x/a/default.age")).unwrap();
     std::fs::write(f.dir().join("d@x/b/default.age"), "garbage").unwrap();
     let err = store.rekey(&f.identity()).unwrap_err();
-    let text = render(&err);
+    let text = render(err);
     assert!(text.contains("nothing was re-encrypted"), "{text}");
     assert!(text.contains("is corrupted"), "{text}");
     assert_eq!(
@@ -199,7 +205,7 @@ fn read_errors_say_what_to_do() {
     let err = store
         .read_entry(&Identity::from_file(&other).unwrap(), &entry)
         .unwrap_err();
-    let text = render(&err);
+    let text = render(err);
     assert!(
         text.contains("cannot decrypt") && text.contains("secrets rekey"),
         "{text}"
@@ -209,14 +215,14 @@ fn read_errors_say_what_to_do() {
     let mut armored = std::fs::read_to_string(&path).unwrap();
     armored.insert_str(40, "!!");
     std::fs::write(&path, armored).unwrap();
-    let text = render(&store.read_entry(&f.identity(), &entry).unwrap_err());
+    let text = render(store.read_entry(&f.identity(), &entry).unwrap_err());
     assert!(
         text.contains("is corrupted") && text.contains("git checkout"),
         "{text}"
     );
 
     std::fs::remove_file(&path).unwrap();
-    let text = render(&store.read_entry(&f.identity(), &entry).unwrap_err());
+    let text = render(store.read_entry(&f.identity(), &entry).unwrap_err());
     assert!(
         text.contains("missing") && text.contains("registrar rotate app"),
         "{text}"
@@ -231,7 +237,7 @@ fn a_file_swapped_for_another_key_is_detected() {
     let a = store.store("d@x", "a", "default", &cred(1)).unwrap();
     store.store("d@x", "b", "default", &cred(2)).unwrap();
     std::fs::copy(f.dir().join("d@x/b/default.age"), f.dir().join(&a.file)).unwrap();
-    let text = render(&store.read_entry(&f.identity(), &a).unwrap_err());
+    let text = render(store.read_entry(&f.identity(), &a).unwrap_err());
     assert!(text.contains("fingerprints differ"), "{text}");
 }
 
@@ -273,11 +279,8 @@ fn bad_recipients_and_names_are_refused() {
     let err = SecretStore::open(f.dir(), &[f.recipient.clone(), "gpg:1234".into()])
         .err()
         .unwrap();
-    assert!(
-        render(&err).contains("entry 2 (`gpg:1234`)"),
-        "{}",
-        render(&err)
-    );
+    let text = render(err);
+    assert!(text.contains("entry 2 (`gpg:1234`)"), "{text}");
     let store = f.open();
     for (d, a, i) in [("d", "a", ""), ("", "a", "i"), ("d", "a\nb", "i")] {
         assert!(store.store(d, a, i, &cred(1)).is_err(), "{d} {a} {i}");
@@ -524,11 +527,66 @@ fn a_missing_local_identity_is_not_replaced_while_keys_are_stored() {
     let err = store
         .store("a@x.com", "app2", "default", &cred(2))
         .unwrap_err();
-    let text = render(&err);
+    assert!(
+        matches!(&err, Error::LocalIdentityMissing { path, stored: 1, .. } if *path == identity),
+        "{err:?}"
+    );
+    let text = render(err);
     assert!(
         text.contains("the local identity") && text.contains("is missing"),
         "{text}"
     );
     assert!(text.contains("hint: restore the identity file"), "{text}");
     assert!(!identity.exists(), "no new identity was generated");
+}
+
+#[test]
+fn callers_can_match_on_what_went_wrong() {
+    let f = Fixture::new();
+    let store = f.open();
+    let entry = store.store("d@x", "app", "default", &cred(1)).unwrap();
+
+    let missing = f.tmp.path().join("nobody.txt");
+    match Identity::from_file(&missing) {
+        Err(Error::IdentityUnreadable { path, kind, .. }) => {
+            assert_eq!((path, kind), (missing, std::io::ErrorKind::NotFound));
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    assert!(matches!(
+        store.read(&f.identity(), "d@x", "app", "other"),
+        Err(Error::KeyNotFound { address, .. }) if address == "d@x/app/other"
+    ));
+    assert!(matches!(
+        store.store("d@x", "app", "a.retiring-1", &cred(2)),
+        Err(Error::ReservedName { .. })
+    ));
+    assert!(matches!(
+        store.store("d@x", "", "default", &cred(2)),
+        Err(Error::InvalidName { what: "app", .. })
+    ));
+    assert!(matches!(
+        store.complete_rotation("d@x", "app", "default", &cred(2), 0),
+        Err(Error::RotationNotRequested { .. })
+    ));
+
+    std::fs::write(f.dir().join(&entry.file), "garbage").unwrap();
+    match store.rekey(&f.identity()) {
+        Err(Error::RekeyAborted(cause)) => {
+            assert!(matches!(*cause, Error::FileCorrupted { .. }), "{cause:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    std::fs::write(f.dir().join(index::INDEX_FILE), "keys: [").unwrap();
+    let err = SecretStore::open(f.dir(), std::slice::from_ref(&f.recipient))
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::IndexCorrupted { .. }), "{err:?}");
+    // A caller holding an `anyhow::Error` still finds the variant.
+    let err = anyhow::Error::from(err);
+    assert!(matches!(
+        err.downcast_ref::<Error>(),
+        Some(Error::IndexCorrupted { .. })
+    ));
 }
