@@ -82,12 +82,6 @@ impl SecretStore {
     pub fn drift(&self, developer: &str, app: &str, remote: &[RemoteKey]) -> Drift {
         drift(&self.app_entries(developer, app), remote)
     }
-
-    /// Drift of one app from the platform's [`Key`]s (fingerprinted here).
-    pub fn drift_keys(&self, developer: &str, app: &str, remote: &[Key]) -> Drift {
-        let remote: Vec<RemoteKey> = remote.iter().map(RemoteKey::from_key).collect();
-        self.drift(developer, app, &remote)
-    }
 }
 
 #[cfg(test)]
