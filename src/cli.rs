@@ -274,6 +274,9 @@ pub struct SecretsSetArgs {
     /// Credential id.
     #[arg(long)]
     pub key: String,
+    /// Replace a stored key of this credential with a different one.
+    #[arg(long)]
+    pub force: bool,
     /// Config files.
     #[command(flatten)]
     pub config: ConfigArgs,

@@ -428,3 +428,38 @@ fn files_decrypt_with_age_using_the_local_identity() {
     assert_eq!(doc["consumerSecret"], SECRET);
     assert!(Path::new(&w.path("secrets/index.yaml")).exists());
 }
+
+#[test]
+fn set_refuses_to_replace_a_stored_key_without_force() {
+    let w = Work::new();
+    w.set_web();
+    let fp = registrar::model::fingerprint(KEY.as_bytes());
+    // The same key again changes nothing.
+    let out = w.set(
+        &["secrets", "set", "web", "--key", "default"],
+        &format!("{KEY}\n{SECRET}\n"),
+    );
+    assert_ok(&out);
+    assert!(stdout(&out).contains("stored already"), "{}", stdout(&out));
+    // Another key is refused, naming what is stored...
+    let other = "other-consumer-key-0123456789abcdef";
+    let out = w.set(
+        &["secrets", "set", "web", "--key", "default"],
+        &format!("{other}\nother-secret-0123456789\n"),
+    );
+    assert_fails(&out, &["refusing to replace it", &fp, "--force"]);
+    let out = w.run(&["secrets", "list", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["keys"][0]["consumerKeyFingerprint"], fp.as_str());
+    // ...and replaced with --force, saying which key it replaced.
+    let out = w.set(
+        &["secrets", "set", "web", "--key", "default", "--force"],
+        &format!("{other}\nother-secret-0123456789\n"),
+    );
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains(&format!("replacing consumer key {fp}")),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -211,13 +211,51 @@ pub fn cmd_set(args: &SecretsSetArgs) -> anyhow::Result<ExitCode> {
         issued_at: parsed.issued_at.unwrap_or_else(now_ms),
         expires_at: parsed.expires_at,
     };
+    let stored = ctx
+        .store
+        .app_entries(&developer, &args.app)
+        .into_iter()
+        .find(|e| e.id == args.key && e.state == KeyState::Active);
+    let (key_fp, secret_fp) = (
+        cred.consumer_key.fingerprint(),
+        cred.consumer_secret.fingerprint(),
+    );
+    let replaced = match stored {
+        Some(e)
+            if e.consumer_key_fingerprint == key_fp
+                && e.consumer_secret_fingerprint == secret_fp =>
+        {
+            println!(
+                "Key `{}` is stored already (consumer key {key_fp}): nothing changed.",
+                e.address()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(e) if !args.force => {
+            return Err(hinted(
+                format!(
+                    "`{}` already holds a key (consumer key {}, secret {}); refusing to replace it",
+                    e.address(),
+                    e.consumer_key_fingerprint,
+                    e.consumer_secret_fingerprint
+                ),
+                "on a platform that shows a secret once, the stored one may be the only copy: \
+                 pass `--force` to replace it anyway",
+            ));
+        }
+        Some(e) => Some(e.consumer_key_fingerprint),
+        None => None,
+    };
     let entry = ctx.store.store(&developer, &args.app, &args.key, &cred)?;
     println!(
-        "Stored key `{}` in `{}` (consumer key {}, secret {}).",
+        "Stored key `{}` in `{}` (consumer key {}, secret {}){}.",
         entry.address(),
         ctx.store.dir().join(&entry.file).display(),
         entry.consumer_key_fingerprint,
-        entry.consumer_secret_fingerprint
+        entry.consumer_secret_fingerprint,
+        replaced
+            .map(|fp| format!(", replacing consumer key {fp}"))
+            .unwrap_or_default()
     );
     Ok(ExitCode::SUCCESS)
 }
