@@ -202,6 +202,7 @@ fn run(cwd: &Path, args: &[&str]) -> Run {
         .env("APIGEE_TOKEN", "x")
         .env("NO_COLOR", "1")
         .env_remove("REGISTRAR_LOG")
+        .env_remove("CI")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -171,6 +171,10 @@ pub struct ApplyArgs {
     /// Request budget, e.g. `100/s` or `4800/min` (default: 80% of the platform's quota).
     #[arg(long, value_name = "N/s|N/min")]
     pub rate_limit: Option<String>,
+    /// In CI (`CI` set), encrypt to a generated local identity when the config names no
+    /// recipients (refused by default: nobody could decrypt it after the runner is gone).
+    #[arg(long)]
+    pub allow_local_identity: bool,
 }
 
 /// Arguments of `serve`.

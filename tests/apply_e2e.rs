@@ -78,7 +78,9 @@ impl Work {
             .env("NO_COLOR", "1")
             .env("APIGEE_TOKEN", "test-token")
             .env_remove("REGISTRAR_LOG")
-            .env_remove("REGISTRAR_IDENTITY");
+            .env_remove("REGISTRAR_IDENTITY")
+            // The config names no recipients: a throwaway identity is what these tests want.
+            .env_remove("CI");
         let out = cmd.output().expect("registrar runs");
         self.outputs.push((label.to_string(), out.clone()));
         out
@@ -673,4 +675,40 @@ fn unusual_emails_work_on_apigee_x() {
 fn unusual_emails_work_on_apigee_edge() {
     let server = Server::start("edge", &[]);
     unusual_email(&mut Work::http(&server, "edge"));
+}
+
+/// In CI with no recipients, apply refuses to encrypt to an identity generated on the runner,
+/// before changing anything; `--allow-local-identity` accepts it.
+#[test]
+fn ci_without_recipients_refuses_a_throwaway_identity() {
+    let w = Work::local();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_registrar"))
+            .current_dir(w.dir.path())
+            .args(["apply", "--auto-approve"])
+            .args(extra)
+            .env("CI", "true")
+            .env("NO_COLOR", "1")
+            .env_remove("REGISTRAR_IDENTITY")
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("secrets.recipients") && err.contains("--allow-local-identity"),
+        "{err}"
+    );
+    assert!(!w.path(".registrar/identity.txt").exists());
+    assert!(!w.path("secrets/index.yaml").exists(), "nothing was stored");
+    let out = run(&["--allow-local-identity"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(w.path(".registrar/identity.txt").exists());
+    // With the identity there, later applies in the same checkout need no flag.
+    assert!(run(&[]).status.success());
 }

@@ -86,6 +86,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             let store = open_secrets(&saved.target.secrets)?;
             let b = AnyBackend::for_platform(&saved.target.platform, rate)?;
             let planned = rt.block_on(load_saved(saved, &store, &b))?;
+            refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
             (planned, store, b)
         }
         None => {
@@ -96,6 +97,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             let planned =
                 rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
             print!("{}", render(&planned.plan, args.options.format));
+            refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
             if planned.plan.has_changes() && !args.auto_approve {
                 if !crate::output::interactive() {
                     return Err(hinted(
@@ -116,6 +118,33 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         store,
         Arc::new(backend),
         args.parallelism.into(),
+    ))
+}
+
+/// In CI with no recipients configured, a key would be encrypted to an identity generated on
+/// the runner, which nobody can use once the runner is gone: refuse before changing anything.
+fn refuse_throwaway_identity(
+    planned: &Planned,
+    store: &SecretStore,
+    allowed: bool,
+) -> anyhow::Result<()> {
+    let at = &planned.target.secrets;
+    let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    if allowed || !in_ci || !at.recipients.is_empty() || at.local_identity.exists() {
+        return Ok(());
+    }
+    let by_ref: Vec<(Address, &crate::model::Key)> =
+        planned.keys.iter().map(|(a, k)| (a.clone(), k)).collect();
+    let stores =
+        planned.plan.changes.iter().any(|c| c.mints) || !store.unstored(&by_ref).is_empty();
+    if !stores {
+        return Ok(());
+    }
+    Err(hinted(
+        "this apply would store keys, and the config names no `secrets.recipients`: in CI they \
+         would be encrypted to an identity generated on the runner, which nobody could use afterwards",
+        "add the public keys of the people or systems that must decrypt them to `secrets.recipients` \
+         (`age1…` or `ssh-ed25519 …`), or pass `--allow-local-identity` to accept a throwaway identity",
     ))
 }
 
