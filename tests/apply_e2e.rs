@@ -712,3 +712,48 @@ fn ci_without_recipients_refuses_a_throwaway_identity() {
     // With the identity there, later applies in the same checkout need no flag.
     assert!(run(&[]).status.success());
 }
+
+/// `-f DIR` never reads what registrar writes there: after an apply of the README's
+/// multi-file layout (its secrets dir inside the config dir), plans read the same config.
+#[test]
+fn a_config_directory_holding_the_secrets_store_still_loads() {
+    let mut w = Work::local();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/multi-file/base");
+    std::fs::create_dir(w.path("base")).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), w.path("base").join(entry.file_name())).unwrap();
+    }
+    w.ok("apply", &["apply", "-f", "base", "--auto-approve"]);
+    let index = std::fs::read_dir(w.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .chain(
+            std::fs::read_dir(w.path("base"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.path()),
+        )
+        .map(|d| d.join("index.yaml"))
+        .find(|p| p.is_file())
+        .expect("the secrets index");
+    let out = w.run("plan", &["plan", "-f", "base", "--detailed-exitcode"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = w.run(
+        "plan-index",
+        &["plan", "-f", "base", "-f", index.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("is registrar's secrets index"), "{text}");
+}

@@ -95,10 +95,22 @@ fn validator() -> &'static Validator {
 }
 
 /// Expands directories into their `*.yaml`/`*.yml` files (recursively, sorted, hidden skipped).
+/// What registrar writes is never read as config: hidden directories (`.registrar/`) are
+/// skipped, and so is a secrets directory (one holding registrar's `index.yaml`); a secrets
+/// index named explicitly is an error.
 pub fn expand(inputs: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for input in inputs {
-        if input.is_dir() {
+        if input.is_file() && crate::secrets::index::is_index_file(input) {
+            diags.push(Diagnostic::file(
+                input,
+                Code::Io,
+                format!(
+                    "`{}` is registrar's secrets index, not a config file: leave it out of `-f`",
+                    input.display()
+                ),
+            ));
+        } else if input.is_dir() {
             let mut found = Vec::new();
             walk(input, &mut found, diags);
             if found.is_empty() {
@@ -139,7 +151,12 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         if path.is_dir() {
-            walk(&path, found, diags);
+            let index = path.join(crate::secrets::index::INDEX_FILE);
+            if !crate::secrets::index::is_index_file(&index) {
+                walk(&path, found, diags);
+            }
+        } else if crate::secrets::index::is_index_file(&path) {
+            // The secrets directory is the config's own directory: skip its index.
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")

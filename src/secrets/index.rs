@@ -32,6 +32,19 @@ use crate::error::Hinted;
 
 /// File name of the index inside the secrets dir.
 pub const INDEX_FILE: &str = "index.yaml";
+
+/// The first words of every index file registrar writes: how config loading tells the
+/// secrets index from a config file.
+pub const INDEX_MARK: &str = "# registrar secrets index";
+
+/// Whether `path` is a secrets index registrar wrote (by its first line; reads a few bytes).
+pub fn is_index_file(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; INDEX_MARK.len()];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head == INDEX_MARK.as_bytes())
+}
 /// The index format version this build reads and writes.
 pub const INDEX_VERSION: u32 = 1;
 
@@ -222,6 +235,18 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_files_are_told_from_configs_by_their_first_line() {
+        assert!(HEADER.starts_with(INDEX_MARK));
+        let dir = tempfile::tempdir().unwrap();
+        Index::default().save(dir.path()).unwrap();
+        assert!(is_index_file(&dir.path().join(INDEX_FILE)));
+        let config = dir.path().join("registry.yaml");
+        std::fs::write(&config, "version: 1\n").unwrap();
+        assert!(!is_index_file(&config));
+        assert!(!is_index_file(&dir.path().join("missing.yaml")));
+    }
 
     fn entry(dev: &str, app: &str, id: &str, state: KeyState, issued: i64) -> IndexEntry {
         IndexEntry {
