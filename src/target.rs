@@ -2,7 +2,7 @@
 //! secrets of that platform are kept. One type each for the config, the CLI, saved plans,
 //! the HTTP client and `registrar serve`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -135,12 +135,59 @@ pub struct Target {
 }
 
 impl Target {
-    /// The same target with absolute paths, so a saved plan applies from any directory.
-    pub fn absolute(mut self) -> Target {
-        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
-        self.platform.db = self.platform.db.map(abs);
-        self.secrets.secrets_dir = abs(self.secrets.secrets_dir);
-        self.secrets.local_identity = abs(self.secrets.local_identity);
+    /// The same target with its paths relative to `base` (the config's directory) where they
+    /// lie below it, so that a saved plan applies in another checkout of the same config.
+    pub fn relative_to(self, base: &Path) -> Target {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let base = match base.as_os_str().is_empty() {
+            true => std::env::current_dir().unwrap_or_default(),
+            false => abs(base),
+        };
+        self.map_paths(|p| {
+            let p = abs(&p);
+            p.strip_prefix(&base).map(Path::to_path_buf).unwrap_or(p)
+        })
+    }
+
+    /// The same target with its relative paths resolved against `base`.
+    pub fn resolved(self, base: &Path) -> Target {
+        self.map_paths(|p| if p.is_absolute() { p } else { base.join(p) })
+    }
+
+    /// Paths that differ between `self` and `other` (the same target resolved another way):
+    /// what, and both paths.
+    pub fn path_differences(&self, other: &Target) -> Vec<(&'static str, PathBuf, PathBuf)> {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut out = Vec::new();
+        let mut check = |what, a: Option<&PathBuf>, b: Option<&PathBuf>| {
+            if let (Some(a), Some(b)) = (a, b)
+                && abs(a) != abs(b)
+            {
+                out.push((what, a.clone(), b.clone()));
+            }
+        };
+        check(
+            "registry",
+            self.platform.db.as_ref(),
+            other.platform.db.as_ref(),
+        );
+        check(
+            "secrets store",
+            Some(&self.secrets.secrets_dir),
+            Some(&other.secrets.secrets_dir),
+        );
+        check(
+            "local identity",
+            Some(&self.secrets.local_identity),
+            Some(&other.secrets.local_identity),
+        );
+        out
+    }
+
+    fn map_paths(mut self, f: impl Fn(PathBuf) -> PathBuf) -> Target {
+        self.platform.db = self.platform.db.map(&f);
+        self.secrets.secrets_dir = f(self.secrets.secrets_dir);
+        self.secrets.local_identity = f(self.secrets.local_identity);
         self
     }
 }
@@ -170,6 +217,41 @@ mod tests {
             serde_json::json!({"backend": "apigee-edge", "org": "o", "secretsDir": "s", "localIdentity": "i"})
         );
         assert_eq!(serde_json::from_value::<Target>(v).unwrap(), t);
+    }
+
+    #[test]
+    fn saved_paths_are_relative_to_the_config_and_resolve_elsewhere() {
+        let t = Target {
+            platform: Platform {
+                backend: BackendKind::Local,
+                url: None,
+                org: "local".into(),
+                db: Some("/repo/a/.registrar/registry.db".into()),
+            },
+            secrets: SecretsAt {
+                secrets_dir: "/repo/a/secrets".into(),
+                recipients: vec![],
+                local_identity: "/elsewhere/identity.txt".into(),
+            },
+        };
+        let saved = t.clone().relative_to(Path::new("/repo/a"));
+        assert_eq!(
+            saved.platform.db.as_deref(),
+            Some(Path::new(".registrar/registry.db"))
+        );
+        assert_eq!(saved.secrets.secrets_dir, Path::new("secrets"));
+        assert_eq!(
+            saved.secrets.local_identity,
+            Path::new("/elsewhere/identity.txt")
+        );
+        let there = saved.resolved(Path::new("/ci/b"));
+        assert_eq!(
+            there.platform.db.as_deref(),
+            Some(Path::new("/ci/b/.registrar/registry.db"))
+        );
+        let diffs = there.path_differences(&t);
+        let whats: Vec<&str> = diffs.iter().map(|d| d.0).collect();
+        assert_eq!(whats, ["registry", "secrets store"]);
     }
 
     #[test]

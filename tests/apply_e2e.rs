@@ -757,3 +757,54 @@ fn a_config_directory_holding_the_secrets_store_still_loads() {
     );
     assert!(text.contains("is registrar's secrets index"), "{text}");
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A saved plan holds paths relative to its config: applied in another checkout, it changes
+/// that checkout's registry and store, never the original's; against a config that uses
+/// another store it is refused, naming both.
+#[test]
+fn saved_plans_apply_in_the_checkout_they_are_applied_in() {
+    let mut a = Work::local();
+    a.ok("apply", &["apply", "--auto-approve"]);
+    a.edit(
+        "https://checkout.example.com/oauth/callback",
+        "https://checkout.example.com/oauth/v2",
+    );
+    a.ok("plan-out", &["plan", "--out", "plan.json"]);
+    let plan = std::fs::read_to_string(a.path("plan.json")).unwrap();
+    let root = a.dir.path().to_str().unwrap();
+    assert!(!plan.contains(root), "the plan names the checkout's path");
+
+    let b_dir = tempfile::tempdir().unwrap();
+    copy_dir(a.dir.path(), b_dir.path());
+    let mut b = Work {
+        dir: b_dir,
+        backend: a.backend.clone(),
+        outputs: Vec::new(),
+    };
+    let out = b.run_with("apply-b", &["apply", "plan.json"], &[]);
+    assert!(out.status.success(), "{}", tail(&out.stderr));
+    assert!(b.plan("plan-b").is_empty(), "B applied the plan");
+    assert_eq!(a.plan("plan-a").len(), 1, "A's registry is untouched");
+
+    // A config that keeps its secrets elsewhere refuses the plan, naming both stores.
+    a.edit("dir: secrets", "dir: other-secrets");
+    let out = a.run_with("apply-a", &["apply", "plan.json"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("secrets store") && err.contains("other-secrets"),
+        "{err}"
+    );
+}

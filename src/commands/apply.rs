@@ -81,8 +81,9 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     let (planned, store, backend) = match &args.plan_file {
         Some(path) => {
-            let saved = SavedPlan::load(path)?;
+            let mut saved = SavedPlan::load(path)?;
             check_flags_match(&args.options, &saved.target)?;
+            saved.target = resolve_saved(saved.target, &args.options)?;
             let store = open_secrets(&saved.target.secrets)?;
             let b = AnyBackend::for_platform(&saved.target.platform, rate)?;
             let planned = rt.block_on(load_saved(saved, &store, &b))?;
@@ -145,6 +146,46 @@ fn refuse_throwaway_identity(
          would be encrypted to an identity generated on the runner, which nobody could use afterwards",
         "add the public keys of the people or systems that must decrypt them to `secrets.recipients` \
          (`age1…` or `ssh-ed25519 …`), or pass `--allow-local-identity` to accept a throwaway identity",
+    ))
+}
+
+/// A saved plan's paths are relative to the config it was made from: resolve them against
+/// the config here (`-f`, default `registry.yaml`; the current directory without one), and
+/// refuse if that config would use another registry or secrets store than the plan.
+fn resolve_saved(saved: Target, opts: &PlanOptions) -> anyhow::Result<Target> {
+    let files = &opts.config.files;
+    if !files.iter().all(|f| f.exists()) {
+        return Ok(saved.resolved(std::path::Path::new("")));
+    }
+    let (desired, _) = crate::config::load_and_check(
+        files,
+        &crate::config::yaml::ProcessEnv,
+        &crate::config::validate::Known::default(),
+    );
+    let saved = saved.resolved(&desired.base_dir());
+    let Ok(here) = target::resolve(opts, &desired) else {
+        return Ok(saved);
+    };
+    let differences = saved.path_differences(&here);
+    if differences.is_empty() {
+        return Ok(saved);
+    }
+    let list: Vec<String> = differences
+        .iter()
+        .map(|(what, plan, config)| {
+            format!(
+                "{what}: the plan's `{}`, the config's `{}`",
+                plan.display(),
+                config.display()
+            )
+        })
+        .collect();
+    Err(hinted(
+        format!(
+            "the saved plan was made for another registry or secrets store than this config uses:\n  {}",
+            list.join("\n  ")
+        ),
+        "apply it beside the config it was made from (`-f`), or make a new plan here",
     ))
 }
 

@@ -223,7 +223,7 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.out {
         SavedPlan {
             kind: PLAN_KIND.into(),
-            target: planned.target.clone().absolute(),
+            target: planned.target.clone().relative_to(&desired.base_dir()),
             credentials: planned.credentials.clone(),
             plan: planned.plan.clone(),
         }
