@@ -248,7 +248,7 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
         Ok(OpOutcome::Done) => Outcome::Done,
         Ok(OpOutcome::Minted(key)) => {
             let credential = match op {
-                Op::CreateApp { credential, .. } | Op::MintKey { credential } => {
+                Op::CreateApp { credential, .. } | Op::MintKey { credential, .. } => {
                     credential.id.clone()
                 }
                 _ => key.id.clone().unwrap_or_default(),

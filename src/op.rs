@@ -99,10 +99,15 @@ pub enum Op {
         /// App name.
         app: String,
     },
-    /// Issue a new key for an existing app, carrying its credential id.
+    /// Issue a new key for an existing app, carrying its credential id. A key that already
+    /// stands for the credential (other than the one a rotation replaces) is adopted, never
+    /// minted again.
     MintKey {
         /// The credential.
         credential: DesiredKey,
+        /// For a rotation: the fingerprint of the consumer key being replaced.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        replaces: Option<String>,
     },
     /// Grant a product to a key (and tag it with its credential id if it is untagged).
     AttachProduct {
@@ -155,7 +160,9 @@ impl Op {
     /// Products this operation grants (apply waits for them to exist).
     pub fn products(&self) -> &[String] {
         match self {
-            Op::CreateApp { credential, .. } | Op::MintKey { credential } => &credential.products,
+            Op::CreateApp { credential, .. } | Op::MintKey { credential, .. } => {
+                &credential.products
+            }
             Op::AttachProduct { product, .. } => std::slice::from_ref(product),
             _ => &[],
         }

@@ -231,9 +231,20 @@ impl Backend for LocalBackend {
                 Op::DeleteApp { developer, app } => {
                     s.delete_app(org, developer, app)?;
                 }
-                Op::MintKey { credential: want } => {
+                Op::MintKey {
+                    credential: want,
+                    replaces,
+                } => {
                     let (dev, name) = (want.developer.as_str(), want.app.as_str());
                     let app = s.get_app(org, dev, name)?;
+                    // Never mint a credential twice: adopt a key that stands for it already.
+                    if let Some(k) = app.keys().find(|k| {
+                        k.status == m::Status::Approved
+                            && k.is_credential(&want.id)
+                            && Some(k.consumer_key.fingerprint()) != *replaces
+                    }) {
+                        return Ok(OpOutcome::Minted(Box::new(k)));
+                    }
                     let before: HashSet<String> = app
                         .credentials
                         .iter()
@@ -286,5 +297,90 @@ impl Backend for LocalBackend {
             }
             Ok(OpOutcome::Done)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{App, Status};
+
+    fn want(id: &str) -> DesiredKey {
+        DesiredKey {
+            developer: "a@x.io".into(),
+            app: "web".into(),
+            id: id.into(),
+            products: vec![],
+            scopes: vec![],
+            status: Status::Approved,
+            expires_in_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_credential_is_never_minted_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::open(&dir.path().join("r.db"), "local").unwrap();
+        let dev = m::Developer {
+            email: "a@x.io".into(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            user_name: "a".into(),
+            status: m::DeveloperStatus::Active,
+            attributes: Default::default(),
+        };
+        let app = App {
+            developer: "a@x.io".into(),
+            name: "web".into(),
+            callback_url: None,
+            status: Status::Approved,
+            scopes: vec![],
+            key_expires_in_ms: None,
+            attributes: Default::default(),
+        };
+        let b = &b;
+        let run = |op: Op| async move { b.execute(&op, None).await.unwrap() };
+        let _ = b
+            .execute(&Op::CreateDeveloper { developer: dev }, None)
+            .await
+            .unwrap();
+        let create = Op::CreateApp {
+            app,
+            credential: want(DEFAULT_CREDENTIAL_ID),
+        };
+        let _ = b.execute(&create, None).await.unwrap();
+        let mint = || Op::MintKey {
+            credential: want("backup"),
+            replaces: None,
+        };
+        let (OpOutcome::Minted(first), OpOutcome::Minted(again)) =
+            (run(mint()).await, run(mint()).await)
+        else {
+            panic!("mints return their key")
+        };
+        assert_eq!(
+            first.consumer_key, again.consumer_key,
+            "adopted, not minted"
+        );
+        // The default credential's untagged key counts too; a rotation mints a new one.
+        let OpOutcome::Minted(default) = run(Op::MintKey {
+            credential: want(DEFAULT_CREDENTIAL_ID),
+            replaces: None,
+        })
+        .await
+        else {
+            panic!()
+        };
+        let OpOutcome::Minted(rotated) = run(Op::MintKey {
+            credential: want(DEFAULT_CREDENTIAL_ID),
+            replaces: Some(default.consumer_key.fingerprint()),
+        })
+        .await
+        else {
+            panic!()
+        };
+        assert_ne!(default.consumer_key, rotated.consumer_key);
+        let keys = b.read(ReadScope::ALL).await.unwrap().keys;
+        assert_eq!(keys.len(), 3, "default, its replacement, backup");
     }
 }

@@ -263,6 +263,15 @@ impl Key {
         AppId::new(&self.developer, &self.app)
     }
 
+    /// Whether this key stands for credential `id`: tagged with it, or (the key an app was
+    /// created with for its `default` credential carries no tag) untagged for `default`.
+    pub fn is_credential(&self, id: &str) -> bool {
+        match &self.id {
+            Some(tag) => tag == id,
+            None => id == DEFAULT_CREDENTIAL_ID,
+        }
+    }
+
     /// The key's attributes with its credential id stamped: what a platform that replaces a
     /// key's attributes on update must be sent. The key an app was created with for the
     /// `default` credential stays untagged, as it was minted.

@@ -2,7 +2,8 @@
 //! A key is matched by its credential tag, then by the secrets index, then (the key an app
 //! was created with carries no tag) a lone untagged key to a lone unmatched credential. Of
 //! several keys for one credential, the newest is current; keys being retired after a
-//! rotation and keys the config does not declare are set apart.
+//! rotation and keys the config does not declare are set apart. Of several keys for one
+//! credential (a duplicate minted by a lost race), the one whose secret is stored is current.
 //!
 //! The diff, apply and a saved plan's re-check all name keys through one [`KeyMatch`], made
 //! once per run.
@@ -118,8 +119,17 @@ fn match_app<'k>(
     let mut retiring = Vec::new();
     let mut undeclared = Vec::new();
     let mut unknown = Vec::new();
+    // Of several keys for one credential, the one whose secret is stored is current, else
+    // the newest.
+    let stored_active = |k: &Key| {
+        stored
+            .get(k.consumer_key.fingerprint().as_str())
+            .is_some_and(|s| {
+                s.developer == k.developer && s.app == k.app && s.revoke_after.is_none()
+            })
+    };
     let mut ordered: Vec<&'k Key> = keys.to_vec();
-    ordered.sort_by_key(|k| std::cmp::Reverse(k.issued_at));
+    ordered.sort_by_key(|k| (!stored_active(k), std::cmp::Reverse(k.issued_at)));
     for k in ordered {
         let entry = stored
             .get(k.consumer_key.fingerprint().as_str())

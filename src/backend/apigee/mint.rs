@@ -120,20 +120,27 @@ pub(crate) async fn create_app(
 pub(crate) async fn mint_key(
     client: &Client,
     want: &DesiredKey,
+    replaces: Option<&str>,
 ) -> Result<OpOutcome, BackendError> {
     let (credential, products, scopes) = (want.id.as_str(), &want.products, &want.scopes);
     let (developer, name) = (want.developer.as_str(), want.app.as_str());
     let what = what_app(developer, name);
     let read = Request::get(Path::app(developer, name), &what);
     let before: WireApp = required(client.send(&read).await?, &what)?;
-    let seen: HashSet<String> = before
-        .credentials
-        .iter()
-        .map(|c| {
-            learned_key(client, c, developer, name);
-            c.consumer_key.clone()
-        })
-        .collect();
+    let mut seen = HashSet::new();
+    for c in &before.credentials {
+        let key = learned_key(client, c, developer, name);
+        // Never mint a credential twice: a key that already stands for it (another run won
+        // the race, or a reply was lost) is adopted.
+        if key.status == Status::Approved
+            && key.is_credential(credential)
+            && Some(key.consumer_key.fingerprint().as_str()) != replaces
+        {
+            tracing::info!("{what}: key `{credential}` exists already; adopting it");
+            return Ok(OpOutcome::Minted(Box::new(key)));
+        }
+        seen.insert(c.consumer_key.clone());
+    }
     let app = decode::app(&before, developer).value;
     let body = encode::mint_key(client.flavor(), &app, products, scopes, want.expires_in_ms);
     let req = Request::post(Path::app(developer, name), body, &what);

@@ -230,7 +230,10 @@ pub(crate) async fn execute(
             delete(client, &req).await?;
             Ok(OpOutcome::Done)
         }
-        Op::MintKey { credential } => mint::mint_key(client, credential).await,
+        Op::MintKey {
+            credential,
+            replaces,
+        } => mint::mint_key(client, credential, replaces.as_deref()).await,
         Op::AttachProduct { key: r, product } => {
             // The platform replaces a key's attributes on this call: resend them.
             let k = observed(client, r, key)?;

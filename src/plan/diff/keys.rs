@@ -52,7 +52,7 @@ impl Differ<'_> {
                 // New app: its first credential comes with CreateApp; the rest are minted.
                 for (i, want) in wants.iter().enumerate() {
                     if i > 0 {
-                        self.mint(want, "declared in the config".into());
+                        self.mint(want, "declared in the config".into(), None);
                     } else if want.status == Status::Revoked {
                         self.key_status(want, Status::Approved);
                     }
@@ -62,7 +62,11 @@ impl Differ<'_> {
             let matched = input.keys.app(id).cloned().unwrap_or_default();
             for want in wants {
                 match matched.current(&want.id) {
-                    None => self.mint(want, "declared in the config, not on the platform".into()),
+                    None => self.mint(
+                        want,
+                        "declared in the config, not on the platform".into(),
+                        None,
+                    ),
                     Some(k) => {
                         self.reconcile_key(want, k, &products);
                         self.rotation(want, k);
@@ -102,7 +106,7 @@ impl Differ<'_> {
                 current.consumer_key.fingerprint(),
                 show_ms(overlap.max(0) as u64)
             );
-            self.mint(want, reason);
+            self.mint(want, reason, Some(current.consumer_key.fingerprint()));
         }
     }
 
@@ -158,11 +162,24 @@ impl Differ<'_> {
             key: KeyId::undeclared(k.consumer_key.fingerprint()),
         };
         if self.input.options.prune && owned_app {
-            self.prune(
-                r.address(),
-                "not declared in the config (--prune)",
-                Op::DeleteKey { key: r },
-            );
+            let reason = "not declared in the config (--prune)";
+            if k.status == Status::Approved {
+                self.changes.push(Change::new(
+                    r.address(),
+                    Action::Revoke,
+                    vec![field(
+                        "status",
+                        Some(json!(Status::Approved)),
+                        Some(json!(Status::Revoked)),
+                    )],
+                    Some(reason.into()),
+                    Op::SetKeyStatus {
+                        key: r.clone(),
+                        status: Status::Revoked,
+                    },
+                ));
+            }
+            self.prune(r.address(), reason, Op::DeleteKey { key: r });
             return;
         }
         let label =
@@ -182,7 +199,8 @@ impl Differ<'_> {
         );
     }
 
-    fn mint(&mut self, want: &DesiredKey, reason: String) {
+    /// Mints credential `want`; `replaces` is the fingerprint of the key a rotation replaces.
+    fn mint(&mut self, want: &DesiredKey, reason: String, replaces: Option<String>) {
         let fields = [
             field(
                 "apiProducts",
@@ -213,6 +231,7 @@ impl Differ<'_> {
             Some(reason),
             Op::MintKey {
                 credential: want.clone(),
+                replaces,
             },
         ));
         if want.status == Status::Revoked {

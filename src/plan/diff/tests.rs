@@ -375,14 +375,59 @@ fn undeclared_keys_are_noted_or_pruned() {
         },
     )
     .unwrap();
+    let at = format!("key a@x.com/web/{fp}");
     assert_eq!(
         actions(&plan),
-        vec![("delete".to_string(), format!("key a@x.com/web/{fp}"))]
+        vec![
+            ("revoke".to_string(), at.clone()),
+            ("delete".to_string(), at)
+        ]
     );
     assert!(
         !serde_json::to_string(&plan).unwrap().contains("\"stray\""),
         "plans never hold key values"
     );
+}
+
+#[test]
+fn of_duplicate_keys_for_a_credential_the_stored_one_is_current() {
+    let d = desired();
+    let mut a = mirror(&d);
+    // A lost race left a second, newer key tagged `second`; the store holds the older one.
+    let stored_fp = a.keys[1].consumer_key.fingerprint();
+    let mut dup = a.keys[1].clone();
+    dup.consumer_key = Secret::new("ck-second-dup");
+    dup.issued_at += 1_000;
+    a.keys.push(dup);
+    let stored = vec![IndexEntry {
+        developer: "a@x.com".into(),
+        app: "web".into(),
+        id: "second".into(),
+        state: KeyState::Active,
+        consumer_key_fingerprint: stored_fp.clone(),
+        consumer_secret_fingerprint: String::new(),
+        issued_at: 0,
+        expires_at: None,
+        revoke_after: None,
+        file: String::new(),
+    }];
+    let prune = Options {
+        prune: true,
+        ..Options::default()
+    };
+    let plan = run(&d, &a, &stored, &[], prune.clone()).unwrap();
+    let extra = |fp: &str| {
+        let at = format!("key a@x.com/web/{fp}");
+        vec![
+            ("revoke".to_string(), at.clone()),
+            ("delete".to_string(), at),
+        ]
+    };
+    let dup_fp = Secret::new("ck-second-dup").fingerprint();
+    assert_eq!(actions(&plan), extra(&dup_fp));
+    // Without the store's word, the newest is current and the older one is the extra.
+    let plan = run(&d, &a, &[], &[], prune).unwrap();
+    assert_eq!(actions(&plan), extra(&stored_fp));
 }
 
 #[test]
