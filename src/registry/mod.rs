@@ -8,9 +8,10 @@
 //!
 //! Constraints enforced here: developer emails unique per org (case-insensitive; lowercase
 //! required when [`RegistryOptions::lowercase_emails`] is set, as on Apigee X), app names unique
-//! per developer, consumer keys unique per org, product names unique per org. Every change
-//! that writes several rows runs in one transaction; deletes cascade synchronously. Every
-//! statement uses bound parameters.
+//! per developer, consumer keys unique per org, product names unique per org. Every write
+//! runs in one IMMEDIATE transaction that also holds the lookups of the rows it writes under,
+//! so a write racing a delete of its parent answers `NotFound`, never a constraint failure;
+//! deletes cascade synchronously. Every statement uses bound parameters.
 //!
 //! Lists are sorted by their natural key (developer email, product name, app name; org-wide
 //! apps by appId) and paginated with an inclusive `start_key` cursor, as Apigee does.
@@ -252,10 +253,19 @@ impl Registry {
 
     /// Starts an IMMEDIATE transaction: it takes the write lock up front (waiting up to the
     /// busy timeout), so concurrent connections never fail half-way with SQLITE_BUSY.
-    fn tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
-        Ok(self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    ///
+    /// Every write opens it **before** looking up the rows it writes under (org, developer,
+    /// app, key, product) and reads its answer before committing: lookups through `self`
+    /// run on the same connection, so inside the transaction, and a delete on another
+    /// connection cannot slip between the lookup and the write (which would otherwise fail
+    /// with `FOREIGN KEY constraint failed`, or change nothing and still answer success).
+    /// Dropping the transaction without committing rolls it back. Not re-entrant: a write
+    /// never calls another public write.
+    fn tx(&self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?)
     }
 
     /// A new consumer key and secret in the configured shape (alphanumeric).
