@@ -2,7 +2,9 @@
 //! key↔product grants and attributes in one SQLite file (default `.registrar/registry.db`).
 //!
 //! It is the platform itself for `registrar serve` and for the `local` backend, so it keeps
-//! consumer keys and secrets in plaintext; they only leave it inside [`Secret`]s.
+//! consumer keys and secrets in plaintext, as a platform does (they only leave it inside
+//! [`Secret`]s); the file and its `-wal`/`-shm` are readable by their owner only (see
+//! [`Registry::open`] and the README's "The local registry").
 //! The API is typed and flavour-neutral (timestamps in ms as `i64`, `Option`, `Vec`); the
 //! server renders it as Apigee X or Edge JSON.
 //!
@@ -33,6 +35,7 @@ use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{ApprovalType, DeveloperStatus, Secret, Status};
+use crate::owner_only;
 
 pub use attributes::AttrOwner;
 pub use schema::SCHEMA_VERSION;
@@ -116,6 +119,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A database file could not be created or made readable by its owner only.
+    #[error("cannot make the registry database file `{path}` readable by its owner only")]
+    Private {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// SQLite failed.
     #[error("registry database error")]
     Sqlite(#[from] rusqlite::Error),
@@ -182,15 +194,37 @@ impl fmt::Debug for Registry {
 impl Registry {
     /// Opens (creating it and its parent directories if needed) the database at `path`,
     /// in WAL mode, migrated to the current schema.
+    ///
+    /// The database holds consumer keys and secrets, so it is readable by its owner only:
+    /// created 0600 whatever the umask (SQLite gives its `-wal` and `-shm` the database's
+    /// mode), and set to 0600 with a warning when found looser, as are its `-wal` and
+    /// `-shm`. A `.registrar/` directory created on the way is private and git-ignored
+    /// ([`crate::owner_only::create_dir_all`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Registry> {
         let path = path.as_ref();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            owner_only::create_dir_all(dir).map_err(|source| Error::Io {
                 path: dir.display().to_string(),
                 source,
             })?;
         }
-        Self::setup(Connection::open(path)?, true)
+        let private = |p: &Path, result: std::io::Result<()>| {
+            result.map_err(|source| Error::Private {
+                path: p.display().to_string(),
+                source,
+            })
+        };
+        private(path, owner_only::create_file(path))?;
+        let sidecars = owner_only::sqlite_sidecars(path);
+        for p in &sidecars {
+            private(p, owner_only::tighten(p).map(|_| ()))?;
+        }
+        let registry = Self::setup(Connection::open(path)?, true)?;
+        // SQLite creates them with the database's mode; check what it made all the same.
+        for p in &sidecars {
+            private(p, owner_only::tighten(p).map(|_| ()))?;
+        }
+        Ok(registry)
     }
 
     /// Opens a private in-memory database (for tests).

@@ -251,7 +251,8 @@ pub fn local_identity(path: &Path) -> anyhow::Result<(Recipient, bool)> {
     }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(dir) = dir {
-        std::fs::create_dir_all(dir)
+        // `.registrar/`: private and git-ignored when created here.
+        crate::owner_only::create_dir_all(dir)
             .with_context(|| format!("cannot create `{}`", dir.display()))?;
     }
     let key = age::x25519::Identity::generate();
