@@ -1,8 +1,8 @@
 //! `registrar serve` under a concurrent flood of writes racing deletes of their parents:
 //! creates, updates, key imports and grants against deletes of the developer, the app and the
-//! product they hang off. Every answer must be a success, 404 or 409 (or a 400 the request
-//! earns); a 5xx (`FOREIGN KEY constraint failed` as "internal error in the registry store")
-//! fails the test. Bounded: a fixed number of rounds, stopped early after a few seconds.
+//! product they hang off. Every answer must be a success, 404 or 409; a 5xx (such as
+//! `FOREIGN KEY constraint failed` answered as "internal error in the registry store") fails
+//! the test. Bounded: a fixed number of rounds, stopped early after a few seconds.
 
 mod common;
 
@@ -155,7 +155,6 @@ async fn writes_racing_deletes_never_answer_5xx() {
         }
         all.unexpected.extend(t.unexpected);
     }
-    assert_eq!(LANES, 4);
     eprintln!(
         "{rounds} rounds, {} requests, {} answered 5xx",
         all.total(),
