@@ -13,6 +13,7 @@ pub mod model;
 pub mod names;
 pub mod op;
 pub mod output;
+pub mod owner_only;
 pub mod plan;
 pub mod registry;
 pub mod secrets;

@@ -47,13 +47,13 @@ impl Registry {
     /// (status per product approvalType), with the app's scopes, expiring after
     /// `input.key_expires_in` ms (never when `None` or negative).
     pub fn create_app(&mut self, org: &str, dev: &str, input: &AppInput) -> Result<AppRecord> {
+        let tx = self.tx()?;
         let org_id = self.org_id(org)?;
         let (dev_row, _) = self.developer_row_id(org_id, dev)?;
         check_app_name(&input.name)?;
         let now = now_ms();
         let app_id = uuid::Uuid::new_v4().to_string();
         let (key, secret) = self.generate_pair();
-        let tx = self.tx()?;
         let inserted = tx.execute(
             "INSERT INTO apps (org_id, developer_id, app_id, name, callback_url, status, scopes, \
              key_expires_in, created_at, last_modified_at) \
@@ -91,8 +91,9 @@ impl Registry {
             expiry(now, input.key_expires_in),
         )?;
         super::keys::grant_products(&tx, org_id, key_row, &input.api_products)?;
+        let record = self.app_by_row(app_row)?;
         tx.commit()?;
-        self.app_by_row(app_row)
+        Ok(record)
     }
 
     /// Reads an app by developer (email or id) and name.
@@ -206,10 +207,10 @@ impl Registry {
         update: &AppUpdate,
         mint: bool,
     ) -> Result<AppRecord> {
+        let tx = self.tx()?;
         let (org_id, app_row) = self.app_row_id(org, dev, name)?;
         let now = now_ms();
         let pair = self.generate_pair();
-        let tx = self.tx()?;
         if let Some(url) = &update.callback_url {
             let url = Some(url.as_str()).filter(|u| !u.is_empty());
             tx.execute(
@@ -238,8 +239,9 @@ impl Registry {
             super::keys::grant_products(&tx, org_id, key_row, &products)?;
         }
         touch_app(&tx, app_row, now)?;
+        let record = self.app_by_row(app_row)?;
         tx.commit()?;
-        self.app_by_row(app_row)
+        Ok(record)
     }
 
     /// Sets an app `approved` or `revoked`.
@@ -249,20 +251,23 @@ impl Registry {
                 "an app is either approved or revoked".into(),
             ));
         }
+        let tx = self.tx()?;
         let (_, app_row) = self.app_row_id(org, dev, name)?;
-        self.conn.execute(
+        tx.execute(
             "UPDATE apps SET status = ?1, last_modified_at = ?2 WHERE id = ?3",
             params![status, now_ms(), app_row],
         )?;
+        tx.commit()?;
         Ok(())
     }
 
     /// Deletes an app with its keys; returns it as it was.
     pub fn delete_app(&mut self, org: &str, dev: &str, name: &str) -> Result<AppRecord> {
+        let tx = self.tx()?;
         let (_, app_row) = self.app_row_id(org, dev, name)?;
         let record = self.app_by_row(app_row)?;
-        self.conn
-            .execute("DELETE FROM apps WHERE id = ?1", [app_row])?;
+        tx.execute("DELETE FROM apps WHERE id = ?1", [app_row])?;
+        tx.commit()?;
         Ok(record)
     }
 

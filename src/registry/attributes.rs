@@ -42,15 +42,10 @@ impl Registry {
         attrs: &[Attribute],
     ) -> Result<Vec<Attribute>> {
         check_attributes(attrs)?;
-        let (table, row, parent) = self.attr_owner(org, owner)?;
         let tx = self.tx()?;
-        write_attributes(&tx, table, row, attrs)?;
-        tx.execute(
-            &format!("UPDATE {parent} SET last_modified_at = ?1 WHERE id = ?2"),
-            params![now_ms(), row],
-        )?;
+        let written = self.replace_attributes(org, owner, attrs)?;
         tx.commit()?;
-        self.get_attributes(org, owner)
+        Ok(written)
     }
 
     /// Sets one attribute (added at the end when new); returns it.
@@ -60,12 +55,14 @@ impl Registry {
         owner: &AttrOwner,
         attr: Attribute,
     ) -> Result<Attribute> {
+        let tx = self.tx()?;
         let mut attrs = self.get_attributes(org, owner)?;
         match attrs.iter_mut().find(|a| a.name == attr.name) {
             Some(a) => a.value = attr.value.clone(),
             None => attrs.push(attr.clone()),
         }
-        self.set_attributes(org, owner, &attrs)?;
+        self.replace_attributes(org, owner, &attrs)?;
+        tx.commit()?;
         Ok(attr)
     }
 
@@ -76,6 +73,7 @@ impl Registry {
         owner: &AttrOwner,
         name: &str,
     ) -> Result<Attribute> {
+        let tx = self.tx()?;
         let mut attrs = self.get_attributes(org, owner)?;
         let pos = attrs
             .iter()
@@ -86,8 +84,26 @@ impl Registry {
                 parent: None,
             })?;
         let gone = attrs.remove(pos);
-        self.set_attributes(org, owner, &attrs)?;
+        self.replace_attributes(org, owner, &attrs)?;
+        tx.commit()?;
         Ok(gone)
+    }
+
+    /// Replaces the owner's attributes and bumps its lastModifiedAt; returns them. Runs
+    /// inside the caller's transaction.
+    fn replace_attributes(
+        &self,
+        org: &str,
+        owner: &AttrOwner,
+        attrs: &[Attribute],
+    ) -> Result<Vec<Attribute>> {
+        let (table, row, parent) = self.attr_owner(org, owner)?;
+        write_attributes(&self.conn, table, row, attrs)?;
+        self.conn.execute(
+            &format!("UPDATE {parent} SET last_modified_at = ?1 WHERE id = ?2"),
+            params![now_ms(), row],
+        )?;
+        self.get_attributes(org, owner)
     }
 
     /// Attribute table, owner row id and owner table of an owner.

@@ -45,10 +45,10 @@ impl Registry {
     /// Creates a developer (status `active`). Errors: `AlreadyExists` for a taken email,
     /// `Invalid` for a missing field, a malformed email or (X) an uppercase one.
     pub fn create_developer(&mut self, org: &str, dev: &DeveloperInput) -> Result<DeveloperRecord> {
-        let org_id = self.org_id(org)?;
         self.check_developer(dev)?;
         let now = now_ms();
         let tx = self.tx()?;
+        let org_id = self.org_id(org)?;
         let inserted = tx.execute(
             "INSERT INTO developers (org_id, developer_id, email, first_name, last_name, \
              user_name, status, created_at, last_modified_at) \
@@ -74,8 +74,9 @@ impl Registry {
         };
         let id = tx.last_insert_rowid();
         write_attributes(&tx, AttrTable::Developer, id, &dev.attributes)?;
+        let record = self.get_developer(org, &dev.email)?;
         tx.commit()?;
-        self.get_developer(org, &dev.email)
+        Ok(record)
     }
 
     /// Reads a developer by email or developerId.
@@ -125,10 +126,10 @@ impl Registry {
         dev: &str,
         input: &DeveloperInput,
     ) -> Result<DeveloperRecord> {
-        let org_id = self.org_id(org)?;
         self.check_developer(input)?;
-        let row = self.find_developer(org_id, dev)?;
         let tx = self.tx()?;
+        let org_id = self.org_id(org)?;
+        let row = self.find_developer(org_id, dev)?;
         let updated = tx.execute(
             "UPDATE developers SET email = ?1, first_name = ?2, last_name = ?3, user_name = ?4, \
              last_modified_at = ?5 WHERE id = ?6",
@@ -151,8 +152,9 @@ impl Registry {
             other => other?,
         };
         write_attributes(&tx, AttrTable::Developer, row.id, &input.attributes)?;
+        let record = self.get_developer(org, &row.record.developer_id)?;
         tx.commit()?;
-        self.get_developer(org, &row.record.developer_id)
+        Ok(record)
     }
 
     /// Sets a developer `active` or `inactive`.
@@ -162,22 +164,26 @@ impl Registry {
         dev: &str,
         status: DeveloperStatus,
     ) -> Result<()> {
+        let tx = self.tx()?;
         let org_id = self.org_id(org)?;
         let row = self.find_developer(org_id, dev)?;
-        self.conn.execute(
+        tx.execute(
             "UPDATE developers SET status = ?1, last_modified_at = ?2 WHERE id = ?3",
             params![status, now_ms(), row.id],
         )?;
+        tx.commit()?;
         Ok(())
     }
 
     /// Deletes a developer with its apps and keys; returns it as it was.
     pub fn delete_developer(&mut self, org: &str, dev: &str) -> Result<DeveloperRecord> {
+        let tx = self.tx()?;
         let record = self.get_developer(org, dev)?;
-        self.conn.execute(
+        tx.execute(
             "DELETE FROM developers WHERE developer_id = ?1",
             [&record.developer_id],
         )?;
+        tx.commit()?;
         Ok(record)
     }
 

@@ -203,11 +203,11 @@ impl Registry {
         app: &str,
         import: &KeyImport,
     ) -> Result<KeyRecord> {
+        let tx = self.tx()?;
         let (org_id, app_row) = self.app_row_id(org, dev, app)?;
         check_key_chars("consumerKey", import.consumer_key.expose())?;
         check_key_chars("consumerSecret", import.consumer_secret.expose())?;
         let now = now_ms();
-        let tx = self.tx()?;
         let key_row = insert_key(
             &tx,
             org_id,
@@ -222,8 +222,9 @@ impl Registry {
         )?;
         write_attributes(&tx, AttrTable::Key, key_row, &import.attributes)?;
         touch_app(&tx, app_row, now)?;
+        let record = self.key_by_row(key_row)?;
         tx.commit()?;
-        self.key_by_row(key_row)
+        Ok(record)
     }
 
     /// Reads a key of an app.
@@ -243,15 +244,16 @@ impl Registry {
         products: &[String],
         attributes: Option<&[Attribute]>,
     ) -> Result<KeyRecord> {
-        let at = self.find_key(org, dev, app, key)?;
         let tx = self.tx()?;
+        let at = self.find_key(org, dev, app, key)?;
         grant_products(&tx, at.org_id, at.key_row, products)?;
         if let Some(attrs) = attributes {
             write_attributes(&tx, AttrTable::Key, at.key_row, attrs)?;
         }
         touch_app(&tx, at.app_row, now_ms())?;
+        let record = self.key_by_row(at.key_row)?;
         tx.commit()?;
-        self.key_by_row(at.key_row)
+        Ok(record)
     }
 
     /// Replaces a key's scopes; each must be offered by one of the key's products, else
@@ -279,8 +281,8 @@ impl Registry {
         products: &[String],
         scopes: Option<&[String]>,
     ) -> Result<KeyRecord> {
-        let at = self.find_key(org, dev, app, key)?;
         let tx = self.tx()?;
+        let at = self.find_key(org, dev, app, key)?;
         grant_products(&tx, at.org_id, at.key_row, products)?;
         if let Some(scopes) = scopes {
             let allowed = allowed_scopes(&tx, at.key_row)?;
@@ -294,8 +296,9 @@ impl Registry {
             )?;
         }
         touch_app(&tx, at.app_row, now_ms())?;
+        let record = self.key_by_row(at.key_row)?;
         tx.commit()?;
-        self.key_by_row(at.key_row)
+        Ok(record)
     }
 
     /// Sets a key `approved` or `revoked`.
@@ -310,8 +313,8 @@ impl Registry {
         if status == Status::Pending {
             return Err(Error::Invalid("a key is either approved or revoked".into()));
         }
-        let at = self.find_key(org, dev, app, key)?;
         let tx = self.tx()?;
+        let at = self.find_key(org, dev, app, key)?;
         tx.execute(
             "UPDATE keys SET status = ?1 WHERE id = ?2",
             params![status, at.key_row],
@@ -333,9 +336,9 @@ impl Registry {
         product: &str,
         status: Status,
     ) -> Result<()> {
+        let tx = self.tx()?;
         let at = self.find_key(org, dev, app, key)?;
         let (product_id, _) = self.find_product(at.org_id, product)?;
-        let tx = self.tx()?;
         let n = tx.execute(
             "UPDATE key_products SET status = ?1 WHERE key_id = ?2 AND product_id = ?3",
             params![status, at.key_row, product_id],
@@ -360,9 +363,9 @@ impl Registry {
         key: &str,
         product: &str,
     ) -> Result<KeyRecord> {
+        let tx = self.tx()?;
         let at = self.find_key(org, dev, app, key)?;
         let (product_id, _) = self.find_product(at.org_id, product)?;
-        let tx = self.tx()?;
         let n = tx.execute(
             "DELETE FROM key_products WHERE key_id = ?1 AND product_id = ?2",
             params![at.key_row, product_id],
@@ -373,15 +376,16 @@ impl Registry {
             });
         }
         touch_app(&tx, at.app_row, now_ms())?;
+        let record = self.key_by_row(at.key_row)?;
         tx.commit()?;
-        self.key_by_row(at.key_row)
+        Ok(record)
     }
 
     /// Deletes a key with its grants; returns it as it was.
     pub fn delete_key(&mut self, org: &str, dev: &str, app: &str, key: &str) -> Result<KeyRecord> {
+        let tx = self.tx()?;
         let at = self.find_key(org, dev, app, key)?;
         let record = self.key_by_row(at.key_row)?;
-        let tx = self.tx()?;
         tx.execute("DELETE FROM keys WHERE id = ?1", [at.key_row])?;
         touch_app(&tx, at.app_row, now_ms())?;
         tx.commit()?;

@@ -2,15 +2,18 @@
 //! key↔product grants and attributes in one SQLite file (default `.registrar/registry.db`).
 //!
 //! It is the platform itself for `registrar serve` and for the `local` backend, so it keeps
-//! consumer keys and secrets in plaintext; they only leave it inside [`Secret`]s.
+//! consumer keys and secrets in plaintext, as a platform does (they only leave it inside
+//! [`Secret`]s); the file and its `-wal`/`-shm` are readable by their owner only (see
+//! [`Registry::open`] and the README's "The local registry").
 //! The API is typed and flavour-neutral (timestamps in ms as `i64`, `Option`, `Vec`); the
 //! server renders it as Apigee X or Edge JSON.
 //!
 //! Constraints enforced here: developer emails unique per org (case-insensitive; lowercase
 //! required when [`RegistryOptions::lowercase_emails`] is set, as on Apigee X), app names unique
-//! per developer, consumer keys unique per org, product names unique per org. Every change
-//! that writes several rows runs in one transaction; deletes cascade synchronously. Every
-//! statement uses bound parameters.
+//! per developer, consumer keys unique per org, product names unique per org. Every write
+//! runs in one IMMEDIATE transaction that also holds the lookups of the rows it writes under,
+//! so a write racing a delete of its parent answers `NotFound`, never a constraint failure;
+//! deletes cascade synchronously. Every statement uses bound parameters.
 //!
 //! Lists are sorted by their natural key (developer email, product name, app name; org-wide
 //! apps by appId) and paginated with an inclusive `start_key` cursor, as Apigee does.
@@ -32,6 +35,7 @@ use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{ApprovalType, DeveloperStatus, Secret, Status};
+use crate::owner_only;
 
 pub use attributes::AttrOwner;
 pub use schema::SCHEMA_VERSION;
@@ -115,6 +119,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A database file could not be created or made readable by its owner only.
+    #[error("cannot make the registry database file `{path}` readable by its owner only")]
+    Private {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// SQLite failed.
     #[error("registry database error")]
     Sqlite(#[from] rusqlite::Error),
@@ -181,15 +194,37 @@ impl fmt::Debug for Registry {
 impl Registry {
     /// Opens (creating it and its parent directories if needed) the database at `path`,
     /// in WAL mode, migrated to the current schema.
+    ///
+    /// The database holds consumer keys and secrets, so it is readable by its owner only:
+    /// created 0600 whatever the umask (SQLite gives its `-wal` and `-shm` the database's
+    /// mode), and set to 0600 with a warning when found looser, as are its `-wal` and
+    /// `-shm`. A `.registrar/` directory created on the way is private and git-ignored
+    /// ([`crate::owner_only::create_dir_all`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Registry> {
         let path = path.as_ref();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            owner_only::create_dir_all(dir).map_err(|source| Error::Io {
                 path: dir.display().to_string(),
                 source,
             })?;
         }
-        Self::setup(Connection::open(path)?, true)
+        let private = |p: &Path, result: std::io::Result<()>| {
+            result.map_err(|source| Error::Private {
+                path: p.display().to_string(),
+                source,
+            })
+        };
+        private(path, owner_only::create_file(path))?;
+        let sidecars = owner_only::sqlite_sidecars(path);
+        for p in &sidecars {
+            private(p, owner_only::tighten(p).map(|_| ()))?;
+        }
+        let registry = Self::setup(Connection::open(path)?, true)?;
+        // SQLite creates them with the database's mode; check what it made all the same.
+        for p in &sidecars {
+            private(p, owner_only::tighten(p).map(|_| ()))?;
+        }
+        Ok(registry)
     }
 
     /// Opens a private in-memory database (for tests).
@@ -252,10 +287,19 @@ impl Registry {
 
     /// Starts an IMMEDIATE transaction: it takes the write lock up front (waiting up to the
     /// busy timeout), so concurrent connections never fail half-way with SQLITE_BUSY.
-    fn tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
-        Ok(self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    ///
+    /// Every write opens it **before** looking up the rows it writes under (org, developer,
+    /// app, key, product) and reads its answer before committing: lookups through `self`
+    /// run on the same connection, so inside the transaction, and a delete on another
+    /// connection cannot slip between the lookup and the write (which would otherwise fail
+    /// with `FOREIGN KEY constraint failed`, or change nothing and still answer success).
+    /// Dropping the transaction without committing rolls it back. Not re-entrant: a write
+    /// never calls another public write.
+    fn tx(&self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?)
     }
 
     /// A new consumer key and secret in the configured shape (alphanumeric).

@@ -47,7 +47,6 @@ pub fn check_product_name(name: &str) -> Result<()> {
 impl Registry {
     /// Creates an API product. Errors: `AlreadyExists`, `Invalid` (name, display name).
     pub fn create_product(&mut self, org: &str, p: &ProductInput) -> Result<ProductRecord> {
-        let org_id = self.org_id(org)?;
         check_product_name(&p.name)?;
         if p.display_name.trim().is_empty() {
             return Err(Error::Invalid(
@@ -56,6 +55,7 @@ impl Registry {
         }
         let now = now_ms();
         let tx = self.tx()?;
+        let org_id = self.org_id(org)?;
         let inserted = tx.execute(
             &format!(
                 "INSERT INTO products (org_id, {}) \
@@ -89,8 +89,9 @@ impl Registry {
         };
         let id = tx.last_insert_rowid();
         write_attributes(&tx, AttrTable::Product, id, &p.attributes)?;
+        let record = self.get_product(org, &p.name)?;
         tx.commit()?;
-        self.get_product(org, &p.name)
+        Ok(record)
     }
 
     /// Reads an API product by name.
@@ -126,6 +127,7 @@ impl Registry {
         name: &str,
         p: &ProductInput,
     ) -> Result<ProductRecord> {
+        let tx = self.tx()?;
         let org_id = self.org_id(org)?;
         let (id, _) = self.find_product(org_id, name)?;
         if !p.name.is_empty() && p.name != name {
@@ -140,7 +142,6 @@ impl Registry {
                 "`displayName` is required: send the whole product, including displayName".into(),
             ));
         }
-        let tx = self.tx()?;
         tx.execute(
             "UPDATE products SET display_name = ?1, description = ?2, approval_type = ?3, \
              api_resources = ?4, environments = ?5, proxies = ?6, scopes = ?7, quota = ?8, \
@@ -161,18 +162,21 @@ impl Registry {
             ],
         )?;
         write_attributes(&tx, AttrTable::Product, id, &p.attributes)?;
+        let record = self.get_product(org, name)?;
         tx.commit()?;
-        self.get_product(org, name)
+        Ok(record)
     }
 
     /// Deletes an API product (and its grants on keys); returns it as it was.
     pub fn delete_product(&mut self, org: &str, name: &str) -> Result<ProductRecord> {
+        let tx = self.tx()?;
         let record = self.get_product(org, name)?;
         let org_id = self.org_id(org)?;
-        self.conn.execute(
+        tx.execute(
             "DELETE FROM products WHERE org_id = ?1 AND name = ?2",
             params![org_id, name],
         )?;
+        tx.commit()?;
         Ok(record)
     }
 

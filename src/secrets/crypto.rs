@@ -260,7 +260,8 @@ pub fn local_identity(path: &Path) -> Result<(Recipient, bool)> {
     }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(dir) = dir {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Create {
+        // `.registrar/`: private and git-ignored when created here.
+        crate::owner_only::create_dir_all(dir).map_err(|source| Error::Create {
             path: dir.to_path_buf(),
             source,
         })?;
