@@ -231,6 +231,10 @@ pub struct SecretsListArgs {
     /// Config files (for `secrets.dir` and `secrets.recipients`).
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The org whose secrets store to use (default: `backend.org` of the config, or the
+    /// only store in `secrets.dir`).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
     pub format: DiagnosticFormat,
@@ -265,6 +269,10 @@ pub struct SecretsShowArgs {
     /// Config files.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The org whose secrets store to use (default: `backend.org` of the config, or the
+    /// only store in `secrets.dir`).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
 }
 
 /// Arguments of `secrets set`.
@@ -284,6 +292,10 @@ pub struct SecretsSetArgs {
     /// Config files.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The org whose secrets store to use (default: `backend.org` of the config, or the
+    /// only store in `secrets.dir`).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
 }
 
 /// Arguments of `secrets rekey`.
@@ -295,6 +307,10 @@ pub struct SecretsRekeyArgs {
     /// Config files.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The org whose secrets store to use (default: `backend.org` of the config, or the
+    /// only store in `secrets.dir`).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
 }
 
 /// Arguments of `rotate`.
@@ -314,6 +330,10 @@ pub struct RotateArgs {
     /// Config files.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The org whose secrets store to use (default: `backend.org` of the config, or the
+    /// only store in `secrets.dir`).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
 }
 
 #[cfg(test)]

@@ -109,6 +109,24 @@ pub struct Platform {
     pub db: Option<PathBuf>,
 }
 
+/// The target a store belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetRecord {
+    /// `local`, `apigee` or `apigee-edge`.
+    pub backend: String,
+    /// Where the platform is: its URL, or the local registry's file (relative to the config).
+    pub location: String,
+    /// Organization.
+    pub org: String,
+}
+
+impl std::fmt::Display for TargetRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} `{}` org `{}`", self.backend, self.location, self.org)
+    }
+}
+
 /// Where the secrets of a platform are kept: enough to open the secrets store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -120,6 +138,8 @@ pub struct SecretsAt {
     pub recipients: Vec<String>,
     /// The local identity used when there are no recipients.
     pub local_identity: PathBuf,
+    /// The target the store belongs to (it refuses any other).
+    pub store_of: TargetRecord,
 }
 
 /// Where a plan applies: the platform and its secrets.
@@ -209,12 +229,18 @@ mod tests {
                 secrets_dir: "s".into(),
                 recipients: vec![],
                 local_identity: "i".into(),
+                store_of: TargetRecord {
+                    backend: "apigee-edge".into(),
+                    location: "https://api.enterprise.apigee.com".into(),
+                    org: "o".into(),
+                },
             },
         };
         let v = serde_json::to_value(&t).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"backend": "apigee-edge", "org": "o", "secretsDir": "s", "localIdentity": "i"})
+            serde_json::json!({"backend": "apigee-edge", "org": "o", "secretsDir": "s", "localIdentity": "i",
+                "storeOf": {"backend": "apigee-edge", "location": "https://api.enterprise.apigee.com", "org": "o"}})
         );
         assert_eq!(serde_json::from_value::<Target>(v).unwrap(), t);
     }
@@ -232,6 +258,11 @@ mod tests {
                 secrets_dir: "/repo/a/secrets".into(),
                 recipients: vec![],
                 local_identity: "/elsewhere/identity.txt".into(),
+                store_of: TargetRecord {
+                    backend: "local".into(),
+                    location: ".registrar/registry.db".into(),
+                    org: "local".into(),
+                },
             },
         };
         let saved = t.clone().relative_to(Path::new("/repo/a"));

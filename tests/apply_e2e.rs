@@ -116,14 +116,18 @@ impl Work {
     }
 
     fn index(&self) -> Value {
-        let text = std::fs::read_to_string(self.path("secrets/index.yaml")).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(self.path("secrets/local/index.yaml")).unwrap_or_default();
         serde_yaml::from_str(&text).unwrap_or(Value::Null)
     }
 
     /// Collects every issued secret from the store and checks every output and file.
     fn canary(&self) {
         let mut c = Canary::new();
-        c.collect_store(&self.path("secrets"), &self.path(".registrar/identity.txt"));
+        c.collect_store(
+            &self.path("secrets/local"),
+            &self.path(".registrar/identity.txt"),
+        );
         assert!(!c.is_empty(), "the store holds the issued keys");
         for (label, out) in &self.outputs {
             c.check_output(label, out);
@@ -647,7 +651,7 @@ apps:
     let keys = w.index()["keys"].as_sequence_len();
     assert_eq!(keys, 2, "{:?}", w.index());
     assert!(
-        w.path("secrets/o'neil+ops%2Fteam%251@example.com/web/primary.age")
+        w.path("secrets/local/o'neil+ops%2Fteam%251@example.com/web/primary.age")
             .is_file()
     );
     w.canary();
@@ -701,7 +705,10 @@ fn ci_without_recipients_refuses_a_throwaway_identity() {
         "{err}"
     );
     assert!(!w.path(".registrar/identity.txt").exists());
-    assert!(!w.path("secrets/index.yaml").exists(), "nothing was stored");
+    assert!(
+        !w.path("secrets/local/index.yaml").exists(),
+        "nothing was stored"
+    );
     let out = run(&["--allow-local-identity"]);
     assert!(
         out.status.success(),
@@ -725,19 +732,8 @@ fn a_config_directory_holding_the_secrets_store_still_loads() {
         std::fs::copy(entry.path(), w.path("base").join(entry.file_name())).unwrap();
     }
     w.ok("apply", &["apply", "-f", "base", "--auto-approve"]);
-    let index = std::fs::read_dir(w.dir.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .chain(
-            std::fs::read_dir(w.path("base"))
-                .unwrap()
-                .flatten()
-                .map(|e| e.path()),
-        )
-        .map(|d| d.join("index.yaml"))
-        .find(|p| p.is_file())
-        .expect("the secrets index");
+    let index = w.path("base/secrets/local/index.yaml");
+    assert!(index.is_file(), "the store is inside the config directory");
     let out = w.run("plan", &["plan", "-f", "base", "--detailed-exitcode"]);
     assert_eq!(
         out.status.code(),
@@ -805,6 +801,74 @@ fn saved_plans_apply_in_the_checkout_they_are_applied_in() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("secrets store") && err.contains("other-secrets"),
+        "{err}"
+    );
+}
+
+/// The README's multi-environment layout: staging and prod overlays on one base, one
+/// `secrets.dir`. Each org keeps its own store, so applying one never touches the other's.
+#[test]
+fn staging_and_prod_keep_their_own_stores() {
+    let server = Server::start("x", &["--org", "acme-staging", "--org", "acme-prod"]);
+    let mut w = Work::new(&["--url", &server.url]);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/multi-file");
+    copy_dir(&src, &w.path("multi-file"));
+    let env = |name: &str| format!("multi-file/env/{name}.yaml");
+    let (staging, prod) = (env("staging"), env("prod"));
+    for f in [&staging, &prod] {
+        w.ok(
+            "apply",
+            &["apply", "-f", "multi-file/base", "-f", f, "--auto-approve"],
+        );
+    }
+    for f in [&staging, &prod] {
+        let out = w.run(
+            "plan",
+            &[
+                "plan",
+                "-f",
+                "multi-file/base",
+                "-f",
+                f,
+                "--detailed-exitcode",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", tail(&out.stderr));
+    }
+    for (org, app) in [
+        ("acme-staging", "accounts-web-staging"),
+        ("acme-prod", "accounts-web"),
+    ] {
+        let store = w.path(&format!("multi-file/base/secrets/{org}"));
+        let index = std::fs::read_to_string(store.join("index.yaml")).unwrap();
+        assert!(index.contains(app), "{org}: {index}");
+        let target = std::fs::read_to_string(store.join("target.yaml")).unwrap();
+        assert!(target.contains(&format!("org: {org}")), "{target}");
+    }
+    // The secrets commands use the store of the config's org.
+    let out = w.local_cmd(
+        "secrets-list",
+        &["secrets", "list", "-f", "multi-file/base", "-f", &staging],
+    );
+    assert!(out.status.success(), "{}", tail(&out.stderr));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("accounts-web-staging") && !listed.contains("accounts-web "),
+        "{listed}"
+    );
+    // A store used with another target is refused, naming both.
+    let out = w.run_with(
+        "plan-other-url",
+        &["plan", "-f", "multi-file/base", "-f", &prod],
+        &[
+            "--url".to_string(),
+            format!("{}/", server.url.replace("127.0.0.1", "localhost")),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("belongs to") && err.contains("org `acme-prod`"),
         "{err}"
     );
 }

@@ -226,7 +226,10 @@ impl Work {
     /// generated local identity) appears in any output of this work directory.
     fn canary(&self) {
         let mut c = Canary::new();
-        c.collect_store(&self.path("secrets"), &self.path(".registrar/identity.txt"));
+        c.collect_store(
+            &self.path("secrets/local"),
+            &self.path(".registrar/identity.txt"),
+        );
         assert!(!c.is_empty(), "the store holds the issued keys");
         for (label, out) in self.outputs.borrow().iter() {
             c.check_output(label, out);

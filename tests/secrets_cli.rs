@@ -218,7 +218,7 @@ fn show_with_a_wrong_identity_or_a_corrupted_file_says_what_to_do() {
     );
 
     std::fs::write(
-        w.path("secrets/alice@example.com/web/default.age"),
+        w.path("secrets/local/alice@example.com/web/default.age"),
         "garbage",
     )
     .unwrap();
@@ -267,7 +267,10 @@ fn set_refuses_empty_or_malformed_stdin_without_echoing_it() {
         &format!("{KEY}\n"),
     );
     assert_fails(&out, &["expected 2 lines"]);
-    assert!(!w.path("secrets/index.yaml").exists(), "nothing stored");
+    assert!(
+        !w.path("secrets/local/index.yaml").exists(),
+        "nothing stored"
+    );
 }
 
 #[test]
@@ -375,7 +378,7 @@ fn rotate_records_the_request_and_explains_the_next_apply() {
     );
     assert!(text.contains("mint a new key"), "{text}");
     assert!(text.contains("default.retiring-"), "{text}");
-    let index = std::fs::read_to_string(w.path("secrets/index.yaml")).unwrap();
+    let index = std::fs::read_to_string(w.path("secrets/local/index.yaml")).unwrap();
     assert!(
         index.contains("rotations:") && index.contains("overlap: 3d"),
         "{index}"
@@ -406,7 +409,7 @@ fn files_decrypt_with_age_using_the_local_identity() {
     w.set_web();
     let mut collected = Canary::new();
     assert_eq!(
-        collected.collect_store(&w.path("secrets"), &w.path(".registrar/identity.txt")),
+        collected.collect_store(&w.path("secrets/local"), &w.path(".registrar/identity.txt")),
         1
     );
     if Command::new("age").arg("--version").output().is_err() {
@@ -417,7 +420,7 @@ fn files_decrypt_with_age_using_the_local_identity() {
             "-d",
             "-i",
             ".registrar/identity.txt",
-            "secrets/alice@example.com/web/default.age",
+            "secrets/local/alice@example.com/web/default.age",
         ])
         .current_dir(w.dir.path())
         .output()
@@ -426,7 +429,7 @@ fn files_decrypt_with_age_using_the_local_identity() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["consumerKey"], KEY);
     assert_eq!(doc["consumerSecret"], SECRET);
-    assert!(Path::new(&w.path("secrets/index.yaml")).exists());
+    assert!(Path::new(&w.path("secrets/local/index.yaml")).exists());
 }
 
 #[test]

@@ -84,7 +84,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             let mut saved = SavedPlan::load(path)?;
             check_flags_match(&args.options, &saved.target)?;
             saved.target = resolve_saved(saved.target, &args.options)?;
-            let store = open_secrets(&saved.target.secrets)?;
+            let store = open_secrets(&saved.target.secrets, false)?;
             let b = AnyBackend::for_platform(&saved.target.platform, rate)?;
             let planned = rt.block_on(load_saved(saved, &store, &b))?;
             refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
@@ -93,7 +93,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         None => {
             let desired = load_config(&args.options, &rt)?;
             let target = target::resolve(&args.options, &desired)?;
-            let store = open_secrets(&target.secrets)?;
+            let store = open_secrets(&target.secrets, false)?;
             let backend = AnyBackend::for_platform(&target.platform, rate)?;
             let planned =
                 rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
@@ -114,6 +114,10 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             (planned, store, backend)
         }
     };
+    // Approved: now the store is claimed for this target (and moved there from the shared
+    // layout) before anything is written.
+    drop(store);
+    let store = open_secrets(&planned.target.secrets, true)?;
     rt.block_on(execute(
         planned,
         store,

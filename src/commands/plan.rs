@@ -216,7 +216,7 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     let desired = load_config(&args.options, &rt)?;
     let target = target::resolve(&args.options, &desired)?;
-    let store = open_secrets(&target.secrets)?;
+    let store = open_secrets(&target.secrets, false)?;
     let backend = backend::AnyBackend::for_platform(&target.platform, None)?;
     let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
     print!("{}", render(&planned.plan, args.options.format));

@@ -1,11 +1,15 @@
 //! Target resolution: which platform a command acts on and where its secrets are, from the
 //! flags (which win) and the config's `backend:` and `secrets:`.
 
+use std::path::Path;
+
 use crate::cli::PlanOptions;
 use crate::config::Desired;
 use crate::error::hinted;
+use crate::secrets::index::INDEX_FILE;
 use crate::secrets::store::SecretStore;
-use crate::target::{BackendKind, Platform, SecretsAt, Target};
+use crate::secrets::target::{Claim, check, claim, store_dir};
+use crate::target::{BackendKind, Platform, SecretsAt, Target, TargetRecord};
 
 /// The org of the local backend when none is given.
 pub const LOCAL_ORG: &str = "local";
@@ -42,26 +46,70 @@ pub fn resolve(opts: &PlanOptions, desired: &Desired) -> anyhow::Result<Target> 
             .clone()
             .unwrap_or_else(|| desired.registrar_dir().join("registry.db"))
     });
+    let platform = Platform {
+        backend: kind,
+        url,
+        org,
+        db,
+    };
+    let store_of = record(&platform, &desired.base_dir());
     Ok(Target {
-        platform: Platform {
-            backend: kind,
-            url,
-            org,
-            db,
-        },
         secrets: SecretsAt {
             local_identity: desired.registrar_dir().join("identity.txt"),
-            secrets_dir: desired.secrets_dir(),
+            secrets_dir: store_dir(&desired.secrets_dir(), &platform.org),
             recipients: desired
                 .secrets
                 .as_ref()
                 .map(|s| s.value.recipients.clone())
                 .unwrap_or_default(),
+            store_of,
         },
+        platform,
     })
 }
 
-/// Opens the secrets store of a target.
-pub fn open_secrets(at: &SecretsAt) -> anyhow::Result<SecretStore> {
-    Ok(SecretStore::open(&at.secrets_dir, &at.recipients)?.with_local_identity(&at.local_identity))
+/// What a secrets store records of its target: the backend, where it is (a URL, or the local
+/// registry's file relative to the config) and the org.
+fn record(p: &Platform, base: &Path) -> TargetRecord {
+    let location = match (&p.db, p.backend.flavor()) {
+        (Some(db), _) => db.strip_prefix(base).unwrap_or(db).display().to_string(),
+        (None, Some(flavor)) => p
+            .url
+            .clone()
+            .unwrap_or_else(|| flavor.default_base_url().to_string()),
+        (None, None) => String::new(),
+    };
+    TargetRecord {
+        backend: p.backend.as_str().to_string(),
+        location: location.trim_end_matches('/').to_string(),
+        org: p.org.clone(),
+    }
+}
+
+/// Says that a store of the shared layout moved into its target's directory.
+pub fn announce(claim: Claim) {
+    if let Claim::Migrated { from, to } = claim {
+        eprintln!(
+            "Moved the secrets store from `{}` to `{}`: each target keeps its own store.",
+            from.display(),
+            to.display()
+        );
+    }
+}
+
+/// Opens the secrets store of a target: its own directory below `secrets.dir`. Another
+/// target's store is refused. To write (`apply`), the store is claimed for the target: a
+/// store of the shared layout moves there, with a message. To read (`plan`), nothing is
+/// written: a store of the shared layout is read where it is.
+pub fn open_secrets(at: &SecretsAt, write: bool) -> anyhow::Result<SecretStore> {
+    let mut dir = at.secrets_dir.as_path();
+    let root = dir.parent().unwrap_or(Path::new(""));
+    if write {
+        announce(claim(root, dir, &at.store_of)?);
+    } else if root.join(INDEX_FILE).is_file() && !dir.join(INDEX_FILE).exists() {
+        dir = root;
+    } else {
+        check(dir, &at.store_of)?;
+    }
+    Ok(SecretStore::open(dir, &at.recipients)?.with_local_identity(&at.local_identity))
 }

@@ -151,8 +151,7 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         if path.is_dir() {
-            let index = path.join(crate::secrets::index::INDEX_FILE);
-            if !crate::secrets::index::is_index_file(&index) {
+            if !crate::secrets::target::is_store_dir(&path) {
                 walk(&path, found, diags);
             }
         } else if crate::secrets::index::is_index_file(&path) {

@@ -43,6 +43,27 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The store belongs to another target (backend, URL or database, org) than the one
+    /// it is used with.
+    #[error("{hinted}")]
+    OtherTarget {
+        /// The store's directory.
+        path: PathBuf,
+        /// What to do.
+        #[source]
+        hinted: Hinted,
+    },
+    /// A file or directory cannot be moved (migrating a store to its target's directory).
+    #[error("cannot move `{}` to `{}`", from.display(), to.display())]
+    Move {
+        /// What was being moved.
+        from: PathBuf,
+        /// Where to.
+        to: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: io::Error,
+    },
     /// A file or directory cannot be created.
     #[error("cannot create `{}`", path.display())]
     Create {

@@ -67,6 +67,7 @@ pub mod index;
 pub mod ledger;
 pub mod rotation;
 pub mod store;
+pub mod target;
 
 #[cfg(test)]
 mod tests;

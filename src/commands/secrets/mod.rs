@@ -28,9 +28,21 @@ struct Context {
 
 impl Context {
     /// Loads the config and opens its store (reads only `index.yaml`).
-    pub fn open(config: &ConfigArgs) -> anyhow::Result<Context> {
-        let settings = crate::config::load_settings(&config.files)?;
-        let store = SecretStore::open(&settings.secrets_dir, &settings.recipients)?
+    pub fn open(config: &ConfigArgs, org: Option<&str>) -> anyhow::Result<Context> {
+        let desired =
+            crate::config::load_valid(&config.files, &crate::config::validate::Known::default())?;
+        let settings = desired.settings();
+        let backend = desired.backend.as_ref().map(|b| &b.value);
+        let root = &settings.secrets_dir;
+        let org = match (org, backend) {
+            (Some(org), _) => org.to_string(),
+            (None, Some(b)) if b.org.is_some() => b.org.clone().unwrap_or_default(),
+            (None, Some(b)) if b.kind != crate::target::BackendKind::Local => only_store(root)?,
+            (None, _) => super::target::LOCAL_ORG.to_string(),
+        };
+        let dir = crate::secrets::target::store_dir(root, &org);
+        super::target::announce(crate::secrets::target::migrate_shared(root, &dir)?);
+        let store = SecretStore::open(&dir, &settings.recipients)?
             .with_local_identity(settings.registrar_dir.join("identity.txt"));
         Ok(Context { settings, store })
     }
@@ -95,6 +107,32 @@ impl Context {
 /// The identity file of `--identity` / `REGISTRAR_IDENTITY`; without one, an error that
 /// names both. Checked before anything else; the file is loaded with [`Identity::from_file`]
 /// once the command knows what to decrypt.
+/// The org of the only store in `root`, when the config does not name one.
+fn only_store(root: &Path) -> anyhow::Result<String> {
+    let orgs: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join(crate::secrets::target::TARGET_FILE).is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    match orgs.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(hinted(
+            format!("`{}` holds no secrets store yet", root.display()),
+            "apply first, or pass `--org ORG`",
+        )),
+        many => Err(hinted(
+            format!(
+                "`{}` holds the stores of several orgs ({}), and the config names none",
+                root.display(),
+                many.join(", ")
+            ),
+            "pass `--org ORG`, or set `backend.org` in the config",
+        )),
+    }
+}
+
 fn require_identity<'a>(path: Option<&'a Path>, command: &str) -> anyhow::Result<&'a Path> {
     let Some(path) = path else {
         let hint = if Path::new(LOCAL_IDENTITY).exists() {
@@ -133,7 +171,7 @@ pub fn cmd_secrets(cmd: &SecretsCommand) -> anyhow::Result<ExitCode> {
 
 /// Runs `registrar secrets list`.
 pub fn cmd_list(args: &SecretsListArgs) -> anyhow::Result<ExitCode> {
-    let ctx = Context::open(&args.config)?;
+    let ctx = Context::open(&args.config, args.org.as_deref())?;
     let index = ctx.store.index();
     let not_stored: Vec<String> = ctx
         .settings
@@ -267,7 +305,7 @@ fn render_list(
 /// Runs `registrar secrets rekey`.
 pub fn cmd_rekey(args: &SecretsRekeyArgs) -> anyhow::Result<ExitCode> {
     let identity = require_identity(args.identity.as_deref(), "secrets rekey")?;
-    let ctx = Context::open(&args.config)?;
+    let ctx = Context::open(&args.config, args.org.as_deref())?;
     let identity = Identity::from_file(identity)?;
     let recipients = ctx.store.recipients_for_writing()?;
     let n = ctx.store.rekey(&identity)?;
@@ -304,7 +342,7 @@ pub fn cmd_rotate(args: &RotateArgs) -> anyhow::Result<ExitCode> {
             "give how long the old key keeps working, e.g. `--overlap 7d` (`0s` revokes on the next apply)",
         )
     })?;
-    let ctx = Context::open(&args.config)?;
+    let ctx = Context::open(&args.config, args.org.as_deref())?;
     let (developer, ids) = ctx.resolve_app(&args.app, args.developer.as_deref())?;
     let ids = match &args.key {
         Some(k) if ids.contains(k) => vec![k.clone()],
