@@ -25,8 +25,10 @@ use yaml::Pos;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Code {
-    /// YAML that does not parse (or is nested or aliased too deep).
+    /// YAML that does not parse.
     Syntax,
+    /// A file over a size, nesting, node or alias limit (each can be raised by a variable).
+    Limit,
     /// A mapping key given twice.
     DuplicateKey,
     /// A field the schema does not know.
