@@ -217,6 +217,9 @@ pub fn parse_limited(src: &str, env: &dyn Env, limits: &Limits) -> (Vec<Node>, V
         used: &used,
         cut: &cut,
         lookahead: limits.lookahead,
+        idle: 0,
+        idle_since: 0,
+        line: Line::Blank,
     };
     // Pull the events one at a time: `Parser::load` would recurse once per nesting level.
     let mut parser = Parser::new(source);
@@ -306,13 +309,28 @@ fn pos_of_char(src: &str, index: usize) -> Pos {
 /// The text as yaml-rust2's scanner reads it. The scanner reads a whole flow collection (and a
 /// whole scalar) before the parser emits its first event, holding a token of about 100 bytes
 /// per character of it; so the text ends, as far as the scanner can tell, once it is more than
-/// [`Limits::lookahead`] characters ahead of the last event, and `cut` says where.
+/// [`Limits::lookahead`] characters ahead of the last event, and `cut` says where. Blank and
+/// comment-only lines do not count: the scanner skips them holding nothing (a large block
+/// commented out is no reason to stop).
 struct Source<'a> {
     chars: std::str::Chars<'a>,
     read: usize,
     used: &'a Cell<usize>,
     cut: &'a Cell<Option<usize>>,
     lookahead: usize,
+    /// Characters on blank and comment-only lines (and line breaks) read since the event at
+    /// `idle_since`.
+    idle: usize,
+    idle_since: usize,
+    line: Line,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// Nothing but blanks so far.
+    Blank,
+    Comment,
+    Content,
 }
 
 impl Iterator for Source<'_> {
@@ -322,12 +340,30 @@ impl Iterator for Source<'_> {
         if self.cut.get().is_some() {
             return None;
         }
-        if self.read.saturating_sub(self.used.get()) > self.lookahead {
+        let used = self.used.get();
+        if used != self.idle_since {
+            self.idle = 0;
+            self.idle_since = used;
+        }
+        let ahead = self.read.saturating_sub(used).saturating_sub(self.idle);
+        if ahead > self.lookahead {
             self.cut.set(Some(self.read));
             return None;
         }
         let c = self.chars.next()?;
         self.read += 1;
+        match (self.line, c) {
+            (_, '\n') => {
+                self.line = Line::Blank;
+                self.idle += 1;
+            }
+            (Line::Blank, ' ' | '\t' | '\r') => self.idle += 1,
+            (Line::Blank, '#') | (Line::Comment, _) => {
+                self.line = Line::Comment;
+                self.idle += 1;
+            }
+            _ => self.line = Line::Content,
+        }
         Some(c)
     }
 }
@@ -947,6 +983,18 @@ mod tests {
         );
         // So is a scalar.
         let p = limited(&format!("a: '{}'\n", "y".repeat(5_000)), limits);
+        assert_eq!(p.code, crate::config::Code::Limit);
+        // Comments and blank lines cost the scanner nothing and do not count.
+        let commented = format!(
+            "a: 1\n{}\n{}b: 2\n",
+            "# x\n".repeat(1_000),
+            "\n".repeat(2_000)
+        );
+        assert!(parse_limited(&commented, &env(&[]), &limits).1.is_empty());
+        let p = limited(
+            &format!("- [\n{}  x]\n", "# c\n  x,\n".repeat(1_000)),
+            limits,
+        );
         assert_eq!(p.code, crate::config::Code::Limit);
         // Block style reads as it goes.
         let block = format!("a:\n{}", "  - x\n".repeat(1_000));
