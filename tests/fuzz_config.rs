@@ -6,8 +6,8 @@
 //! The normal test run does a fixed number of cases from a fixed seed, so it is repeatable. To
 //! fuzz for longer: `REGISTRAR_FUZZ_SECS=600 cargo test --release --test fuzz_config --
 //! --nocapture` (`REGISTRAR_FUZZ_SEED=N` picks the seed; a long run without one takes it from
-//! the clock and prints it). The case being run is written to `fuzz-case.yaml` in the target
-//! directory first, so an abort leaves it behind.
+//! the clock and prints it). The case being run is written to `fuzz-case-PID.yaml` in the
+//! target directory first, so an abort leaves it behind.
 //!
 //! Hand-rolled rather than proptest: a few dozen lines of mutator, no new dependency.
 
@@ -367,7 +367,8 @@ fn config_loading_survives_fuzzing() {
     let deadline = secs.map(|s| Instant::now() + Duration::from_secs(s));
     let seeds = seeds();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let path = dir.join("fuzz-case.yaml");
+    // Per process: two runs at once (a long one and the suite) must not share the file.
+    let path = dir.join(format!("fuzz-case-{}.yaml", std::process::id()));
     let mut rng = Rng(seed);
     let started = Instant::now();
     let (mut case, mut slowest) = (0u64, (Duration::ZERO, 0));
