@@ -11,7 +11,9 @@
 //! (no recursion), refuses nesting deeper than [`Limits::depth`] before building it, and
 //! counts the nodes an alias would copy against [`Limits::nodes`] before copying them. The
 //! trees it returns are therefore shallow enough for the recursive code after it (`to_json`,
-//! the schema check, serde, `Drop`).
+//! the schema check, serde, `Drop`). yaml-rust2's scanner also reads some flow collections
+//! whole before the parser sees them, so the text it reads is cut off [`Limits::lookahead`]
+//! characters past the last event.
 
 use std::cell::Cell;
 use std::collections::HashMap;
