@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::backend::Backend;
+use crate::escape::{Escaped, escape};
 use crate::model::{Address, KIND_LEVELS, Key};
 use crate::op::{Op, OpOutcome};
 use crate::plan::{Action, Change, Plan};
@@ -333,11 +334,13 @@ impl Progress {
             Outcome::Failed(e) => format!("FAILED: {e}"),
             Outcome::Skipped(e) => format!("skipped: {e}"),
         };
+        // The address and the platform's message are values from outside: escaped.
         let line = format!(
-            "[{n}/{}] {} {}: {status} ({} ms)",
+            "[{n}/{}] {} {}: {} ({} ms)",
             self.total,
             change.action.as_str(),
-            change.address,
+            Escaped(&change.address),
+            Escaped(&status),
             took.as_millis()
         );
         match &self.bar {
@@ -346,7 +349,7 @@ impl Progress {
                 if !matches!(outcome, Outcome::Done) {
                     pb.println(line);
                 }
-                pb.set_message(change.address.to_string());
+                pb.set_message(escape(&change.address.to_string()).into_owned());
             }
             None => eprintln!("{line}"),
         }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod escape;
 pub mod json;
 pub mod model;
 pub mod names;

@@ -14,6 +14,7 @@ use crate::apply::{self, Outcome};
 use crate::backend::{AnyBackend, Backend};
 use crate::cli::{ApplyArgs, PlanOptions};
 use crate::error::{EXIT_ERROR, HintExt, hinted};
+use crate::escape::Escaped;
 use crate::model::{Address, ReadScope};
 use crate::plan::matching::KeyMatch;
 use crate::plan::planfile::SavedPlan;
@@ -259,8 +260,19 @@ async fn execute(
     let (done, failed, skipped) = report.counts();
     for (address, action, outcome) in &report.outcomes {
         match outcome {
-            Outcome::Failed(e) => eprintln!("failed: {} {address}: {e}", action.as_str()),
-            Outcome::Skipped(e) => eprintln!("skipped: {} {address}: {e}", action.as_str()),
+            // Addresses and the platform's messages are values from outside: escaped.
+            Outcome::Failed(e) => eprintln!(
+                "failed: {} {}: {}",
+                action.as_str(),
+                Escaped(address),
+                Escaped(e)
+            ),
+            Outcome::Skipped(e) => eprintln!(
+                "skipped: {} {}: {}",
+                action.as_str(),
+                Escaped(address),
+                Escaped(e)
+            ),
             Outcome::Done => {}
         }
     }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::model::{
     AppConfig, BackendConfig, ConfigFile, DeveloperConfig, ProductConfig, SecretsConfig,
 };
-use super::yaml::{self, Env, Node, Pos};
+use super::yaml::{self, Env, Limits, Node, Pos};
 use super::{Code, Diagnostic};
 
 /// One YAML document of one file.
@@ -169,8 +169,12 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
 /// schema contribute nothing further.
 pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> Desired {
     let mut desired = Desired::default();
+    let (limits, warnings) = Limits::from_env(env);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
     for path in expand(inputs, diags) {
-        let src = match std::fs::read(&path) {
+        let src = match read_limited(&path, limits.bytes) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(s) => s,
                 Err(_) => {
@@ -182,7 +186,24 @@ pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> D
                     continue;
                 }
             },
-            Err(e) => {
+            Err(Unread::TooBig(size)) => {
+                let size = match size {
+                    Some(n) => format!("{n} bytes"),
+                    None => format!("more than {} bytes", limits.bytes),
+                };
+                diags.push(Diagnostic::file(
+                    &path,
+                    Code::Limit,
+                    format!(
+                        "the file is {size}, over the limit of {} bytes for one config file: \
+                         split it into several files, or if a real config needs more, raise the limit with `{}`",
+                        limits.bytes,
+                        yaml::MAX_BYTES_VAR
+                    ),
+                ));
+                continue;
+            }
+            Err(Unread::Io(e)) => {
                 let why = match e.kind() {
                     std::io::ErrorKind::NotFound => "no such file".to_string(),
                     std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
@@ -196,7 +217,7 @@ pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> D
                 continue;
             }
         };
-        let (docs, problems) = yaml::parse(&src, env);
+        let (docs, problems) = yaml::parse_limited(&src, env, &limits);
         for p in problems {
             diags.push(Diagnostic::new(&path, p.pos, p.code, p.message));
         }
@@ -231,7 +252,43 @@ pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> D
     desired
 }
 
+enum Unread {
+    Io(std::io::Error),
+    /// Over the limit: the size when known without reading it all.
+    TooBig(Option<u64>),
+}
+
+/// Reads at most `max` bytes of `path`: a larger regular file is refused before it is read,
+/// anything else (a pipe, a device) once `max` bytes have come.
+fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, Unread> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(Unread::Io)?;
+    let meta = file.metadata().map_err(Unread::Io)?;
+    if meta.is_file() && meta.len() > max {
+        return Err(Unread::TooBig(Some(meta.len())));
+    }
+    let mut buf = Vec::with_capacity(if meta.is_file() {
+        meta.len() as usize
+    } else {
+        0
+    });
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(Unread::Io)?;
+    if buf.len() as u64 > max {
+        return Err(Unread::TooBig(None));
+    }
+    Ok(buf)
+}
+
+/// Schema problems listed per document; past this many they are counted, not placed (placing
+/// one searches its mapping, so listing 100,000 unknown keys would take quadratic time).
+const SCHEMA_DIAGNOSTICS: usize = 200;
+
 fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Diagnostic>) {
+    let first = diags.len();
+    // How many were not listed, and where the first of them is.
+    let mut unlisted = (0usize, None);
     for err in validator().iter_errors(json) {
         let path: Vec<String> = err
             .instance_path()
@@ -240,12 +297,30 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
             .skip(1)
             .map(|s| s.replace("~1", "/").replace("~0", "~"))
             .collect();
+        let listed = diags.len() - first;
+        if listed >= SCHEMA_DIAGNOSTICS {
+            unlisted.0 += match err.kind() {
+                ValidationErrorKind::AdditionalProperties { unexpected } => unexpected.len(),
+                _ => 1,
+            };
+            unlisted
+                .1
+                .get_or_insert_with(|| desired.at(part, &path, false, Code::Schema, String::new()));
+            continue;
+        }
         let field = path.last().map(String::as_str).unwrap_or("document");
         match err.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
-                for name in unexpected {
+                for (i, name) in unexpected.iter().enumerate() {
                     let mut at = path.clone();
                     at.push(name.clone());
+                    if listed + i >= SCHEMA_DIAGNOSTICS {
+                        unlisted.0 += unexpected.len() - i;
+                        unlisted.1.get_or_insert_with(|| {
+                            desired.at(part, &at, true, Code::Schema, String::new())
+                        });
+                        break;
+                    }
                     let known = known_fields(json, &path);
                     let hint = suggest(name, &known)
                         .map(|s| format!(": did you mean `{s}`?"))
@@ -368,6 +443,13 @@ fn schema_check(desired: &Desired, part: usize, json: &Value, diags: &mut Vec<Di
                 format!("`{field}`: {err}"),
             )),
         }
+    }
+    if let (n, Some(mut d)) = unlisted {
+        d.message = format!(
+            "… and {n} more schema problem{} in this document, not listed: fix the ones above first",
+            if n == 1 { "" } else { "s" }
+        );
+        diags.push(d);
     }
 }
 

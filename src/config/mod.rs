@@ -14,6 +14,7 @@ use serde::Serialize;
 pub use crate::units::{parse_duration, parse_expiry};
 pub use load::{Desired, Sourced};
 
+use crate::escape::Escaped;
 use crate::model::{
     self as m, ACCESS_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, DISPLAY_NAME_ATTRIBUTE, NOTES_ATTRIBUTE,
     OWNER_ATTRIBUTE,
@@ -25,8 +26,10 @@ use yaml::Pos;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Code {
-    /// YAML that does not parse (or is nested or aliased too deep).
+    /// YAML that does not parse.
     Syntax,
+    /// A file over a size, nesting, node or alias limit (each can be raised by a variable).
+    Limit,
     /// A mapping key given twice.
     DuplicateKey,
     /// A field the schema does not know.
@@ -104,12 +107,17 @@ impl Diagnostic {
     }
 }
 
+/// One line, `file:line:col: message`: the file name and the message (which quotes values from
+/// the config) are escaped, so neither can forge a line or reach the terminal.
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
             "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
+            Escaped(&self.file),
+            self.line,
+            self.column,
+            Escaped(&self.message)
         )
     }
 }

@@ -1,5 +1,8 @@
 //! Plan rendering: text (coloured on a terminal), JSON (versioned), markdown (PR comments,
-//! under 60,000 characters). Renderers only format: plans hold no secret values.
+//! under 60,000 characters). Renderers only format: plans hold no secret values. Text and
+//! markdown escape every value that comes from the config or the platform (names, attribute
+//! values, reasons, notes) with [`crate::escape`]: one cannot forge a line, close the diff
+//! fence or reach the terminal.
 
 use std::fmt::Write as _;
 
@@ -8,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Action, Change, Counts, FieldChange, Plan};
+use crate::escape::{Escaped, escape};
 
 /// GitHub's comment limit is 65,536 characters; stay well below it.
 pub const MARKDOWN_LIMIT: usize = 60_000;
@@ -32,8 +36,9 @@ fn style(action: Action) -> Style {
 fn value(v: &Option<Value>) -> String {
     match v {
         None => "(none)".into(),
-        Some(Value::String(s)) => format!("{s:?}"),
-        Some(other) => other.to_string(),
+        // Debug quoting already escapes most; the rest (bidi overrides) here.
+        Some(Value::String(s)) => escape(&format!("{s:?}")).into_owned(),
+        Some(other) => escape(&other.to_string()).into_owned(),
     }
 }
 
@@ -51,7 +56,7 @@ fn field_lines(f: &FieldChange) -> Vec<String> {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let after = f.after.as_ref().and_then(Value::as_str).unwrap_or_default();
-        let mut out = vec![format!("{}:", f.field)];
+        let mut out = vec![format!("{}:", Escaped(&f.field))];
         for change in similar::TextDiff::from_lines(before, after).iter_all_changes() {
             let sign = match change.tag() {
                 similar::ChangeTag::Delete => '-',
@@ -60,15 +65,16 @@ fn field_lines(f: &FieldChange) -> Vec<String> {
             };
             out.push(format!(
                 "  {sign} {}",
-                change.value().trim_end_matches('\n')
+                Escaped(change.value().trim_end_matches('\n'))
             ));
         }
         return out;
     }
+    let field = Escaped(&f.field);
     match (&f.before, &f.after) {
-        (None, after) => vec![format!("{}: {}", f.field, value(after))],
-        (before, None) => vec![format!("{}: {} → (removed)", f.field, value(before))],
-        (before, after) => vec![format!("{}: {} → {}", f.field, value(before), value(after))],
+        (None, after) => vec![format!("{field}: {}", value(after))],
+        (before, None) => vec![format!("{field}: {} → (removed)", value(before))],
+        (before, after) => vec![format!("{field}: {} → {}", value(before), value(after))],
     }
 }
 
@@ -76,7 +82,7 @@ fn header(change: &Change) -> String {
     let mut h = format!(
         "{} {}  ({})",
         symbol(change.action),
-        change.address,
+        Escaped(&change.address),
         change.action.as_str()
     );
     if change.mints {
@@ -114,7 +120,8 @@ pub fn text(plan: &Plan, color: bool) -> String {
     let _ = writeln!(
         out,
         "registrar plan for {} (owner `{}`)",
-        plan.backend, plan.owner
+        Escaped(&plan.backend),
+        Escaped(&plan.owner)
     );
     if plan.changes.is_empty() {
         let _ = writeln!(out, "\nNo changes. The platform matches the config.");
@@ -123,7 +130,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
         for c in &plan.changes {
             let _ = writeln!(out, "{}", paint(&header(c), style(c.action)));
             if let Some(r) = &c.reason {
-                let _ = writeln!(out, "    # {r}");
+                let _ = writeln!(out, "    # {}", Escaped(r));
             }
             for f in &c.fields {
                 for line in field_lines(f) {
@@ -135,7 +142,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
     if !plan.notes.is_empty() {
         let _ = writeln!(out, "\nNotes:");
         for n in &plan.notes {
-            let _ = writeln!(out, "  {}: {}", n.address, n.message);
+            let _ = writeln!(out, "  {}: {}", Escaped(&n.address), Escaped(&n.message));
         }
     }
     if !plan.changes.is_empty() {
@@ -171,7 +178,7 @@ pub fn json(plan: &Plan) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('`', "'")
+    escape(s).replace('|', "\\|").replace('`', "'")
 }
 
 /// The plan as markdown for a pull-request comment, at most [`MARKDOWN_LIMIT`] characters.
@@ -240,7 +247,7 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
     for ch in &plan.changes {
         let mut block = format!("{}\n", header(ch));
         if let Some(r) = &ch.reason {
-            let _ = writeln!(block, "    # {r}");
+            let _ = writeln!(block, "    # {}", Escaped(r));
         }
         for f in &ch.fields {
             for line in field_lines(f) {
@@ -393,6 +400,56 @@ mod tests {
         let small = markdown(&plan(3));
         assert!(!small.contains("not listed"));
         assert!(small.contains("Details (3 of 3 changes)"));
+    }
+
+    #[test]
+    fn values_from_outside_are_escaped_in_text_and_markdown() {
+        let evil = "x\nregistry.yaml:1:1: forged \u{1b}[2J\u{7}\u{202e}";
+        let mut p = plan(1);
+        p.owner = evil.into();
+        p.backend = evil.into();
+        let c = &mut p.changes[0];
+        c.address = Address::developer(evil);
+        c.reason = Some(evil.into());
+        c.fields = vec![
+            // A multi-line value is shown as a line diff, every line indented and signed; a
+            // value on one line is one line.
+            FieldChange {
+                field: format!("attributes.{evil}"),
+                before: Some(json!("y \u{1b}[2J\u{7}\u{202e}\r")),
+                after: None,
+            },
+            FieldChange {
+                field: "description".into(),
+                before: Some(json!("a\nb\u{1b}]0;title\u{7}\n")),
+                after: Some(json!("a\n")),
+            },
+        ];
+        p.notes = vec![Note {
+            address: Address::developer(evil),
+            message: evil.into(),
+        }];
+        let mut benign = p.clone();
+        benign.owner = "x".into();
+        benign.backend = "x".into();
+        benign.changes[0].address = Address::developer("x");
+        benign.changes[0].reason = Some("x".into());
+        benign.changes[0].fields[0].field = "attributes.x".into();
+        benign.changes[0].fields[0].before = Some(json!("x"));
+        benign.changes[0].fields[1].before = Some(json!("a\nb\n"));
+        benign.notes[0].address = Address::developer("x");
+        benign.notes[0].message = "x".into();
+        for (out, same) in [
+            (text(&p, false), text(&benign, false)),
+            (markdown(&p), markdown(&benign)),
+        ] {
+            assert_eq!(out.lines().count(), same.lines().count(), "{out}");
+            assert!(!out.contains("\nregistry.yaml:1:1"), "{out}");
+            for line in out.lines() {
+                assert!(!line.contains(crate::escape::needs_escape), "{line:?}");
+            }
+            assert!(out.contains("\\u{1b}"), "{out}");
+        }
     }
 
     #[test]
