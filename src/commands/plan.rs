@@ -164,13 +164,14 @@ pub(super) fn load_config(
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Desired> {
     let files = &opts.config.files;
+    config::exists(files)?;
     let (desired, diags) =
         config::load_and_check(files, &config::yaml::ProcessEnv, &Known::default());
     if diags.is_empty() {
         return Ok(desired);
     }
     if !diags.iter().all(|d| d.code.is_remote_reference()) {
-        return config::load_valid(files, &Known::default());
+        return Err(config::invalid(&diags));
     }
     let target = target::resolve(opts, &desired)?;
     let backend = backend::AnyBackend::for_platform(&target.platform, None)?;

@@ -188,6 +188,16 @@ impl Desired {
 
 /// Loads a config and fails (listing the diagnostics) unless it is valid.
 pub fn load_valid(files: &[PathBuf], known: &validate::Known) -> anyhow::Result<Desired> {
+    exists(files)?;
+    let (desired, diags) = load_and_check(files, &yaml::ProcessEnv, known);
+    if diags.is_empty() {
+        return Ok(desired);
+    }
+    Err(invalid(&diags))
+}
+
+/// A clear error, before anything is read, when the one config file named does not exist.
+pub fn exists(files: &[PathBuf]) -> anyhow::Result<()> {
     if let [only] = files
         && !only.exists()
     {
@@ -199,20 +209,21 @@ pub fn load_valid(files: &[PathBuf], known: &validate::Known) -> anyhow::Result<
             "pass the config with `-f FILE` (or a directory), or start from `examples/minimal.yaml`",
         ));
     }
-    let (desired, diags) = load_and_check(files, &yaml::ProcessEnv, known);
-    if diags.is_empty() {
-        return Ok(desired);
-    }
+    Ok(())
+}
+
+/// The error of a config with these diagnostics: the first twenty, and how many more.
+pub fn invalid(diags: &[Diagnostic]) -> anyhow::Error {
     let shown: Vec<String> = diags.iter().take(20).map(Diagnostic::to_string).collect();
     let more = if diags.len() > 20 {
         format!("\n… and {} more", diags.len() - 20)
     } else {
         String::new()
     };
-    Err(crate::error::hinted(
+    crate::error::hinted(
         format!("the config is not valid:\n{}{more}", shown.join("\n")),
         "fix these problems (`registrar validate` lists them all) and try again",
-    ))
+    )
 }
 
 /// What the secrets commands need from the config.

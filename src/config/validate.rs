@@ -37,6 +37,17 @@ pub fn check(d: &Desired, known: &Known, references: bool, diags: &mut Vec<Diagn
             Code::Name,
             "`owner` must not be empty".into(),
         ));
+    } else if let Some(owner) = &d.owner
+        && owner.value.chars().any(char::is_control)
+    {
+        diags.push(d.at(
+            owner.part,
+            &["owner"],
+            false,
+            Code::Name,
+            "`owner` must not hold control characters (it is stamped on everything registrar creates)"
+                .into(),
+        ));
     }
     if let Some(s) = &d.secrets {
         for (i, r) in s.value.recipients.iter().enumerate() {
