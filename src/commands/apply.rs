@@ -78,25 +78,86 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                 "write a number of requests per second or minute, e.g. `100/s` or `4800/min`",
             )
         })?;
+    let lock_timeout = super::lock::parse_timeout(&args.lock_timeout)?;
     let rt = super::runtime()?;
-    let (planned, store, backend) = match &args.plan_file {
+    let (source, store, backend, owner) = match &args.plan_file {
         Some(path) => {
             let mut saved = SavedPlan::load(path)?;
             check_flags_match(&args.options, &saved.target)?;
             saved.target = resolve_saved(saved.target, &args.options)?;
             let store = open_secrets(&saved.target.secrets)?;
             let b = AnyBackend::for_platform(&saved.target.platform, rate)?;
-            let planned = rt.block_on(load_saved(saved, &store, &b))?;
-            refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
-            (planned, store, b)
+            let owner = saved.plan.owner.clone();
+            (Source::Saved(Box::new(saved)), store, b, owner)
         }
         None => {
             let desired = load_config(&args.options, &rt)?;
             let target = target::resolve(&args.options, &desired)?;
             let store = open_secrets(&target.secrets)?;
             let backend = AnyBackend::for_platform(&target.platform, rate)?;
-            let planned =
-                rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
+            let owner = desired.settings().owner;
+            (
+                Source::Fresh(Box::new((desired, target))),
+                store,
+                backend,
+                owner,
+            )
+        }
+    };
+    // The lock is taken before the platform is read, so that the plan applied is made from
+    // what the previous holder left; it is held until the summary is written.
+    let lock = if args.lock {
+        let lock = rt.block_on(super::lock::take(&backend, &owner, lock_timeout))?;
+        if let Err(e) = super::lock::hold_store(&store, lock_timeout) {
+            rt.block_on(super::lock::give_back(&backend, lock));
+            return Err(e);
+        }
+        Some(lock)
+    } else {
+        eprintln!(
+            "warning: locking is off (`--lock=false`): another apply to this target may run at the same time and mint the same credentials again"
+        );
+        None
+    };
+    let backend = Arc::new(backend);
+    let result = run_locked(args, &rt, source, store, backend.clone());
+    if let Some(lock) = lock {
+        rt.block_on(super::lock::give_back(&backend, lock));
+    }
+    result
+}
+
+/// Where the plan comes from.
+enum Source {
+    /// A saved plan (re-checked against the platform).
+    Saved(Box<SavedPlan>),
+    /// The config, planned now.
+    Fresh(Box<(crate::config::Desired, Target)>),
+}
+
+/// The part of apply that runs under the lock: plan (or re-check), approve, execute.
+fn run_locked(
+    args: &ApplyArgs,
+    rt: &tokio::runtime::Runtime,
+    source: Source,
+    store: SecretStore,
+    backend: Arc<AnyBackend>,
+) -> anyhow::Result<ExitCode> {
+    let planned = match source {
+        Source::Saved(saved) => {
+            let planned = rt.block_on(load_saved(*saved, &store, &backend))?;
+            refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
+            planned
+        }
+        Source::Fresh(fresh) => {
+            let (desired, target) = *fresh;
+            let planned = rt.block_on(make_plan(
+                &*backend,
+                &args.options,
+                &desired,
+                target,
+                &store,
+            ))?;
             print!("{}", render(&planned.plan, args.options.format));
             refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
             if planned.plan.has_changes() && !args.auto_approve {
@@ -111,15 +172,10 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(EXIT_ERROR));
                 }
             }
-            (planned, store, backend)
+            planned
         }
     };
-    rt.block_on(execute(
-        planned,
-        store,
-        Arc::new(backend),
-        args.parallelism.into(),
-    ))
+    rt.block_on(execute(planned, store, backend, args.parallelism.into()))
 }
 
 /// In CI with no recipients configured, a key would be encrypted to an identity generated on
