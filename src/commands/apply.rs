@@ -107,12 +107,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     // The lock is taken before the platform is read, so that the plan applied is made from
     // what the previous holder left; it is held until the summary is written.
     let lock = if args.lock {
-        let lock = rt.block_on(super::lock::take(&backend, &owner, lock_timeout))?;
-        if let Err(e) = super::lock::hold_store(&store, lock_timeout) {
-            rt.block_on(super::lock::give_back(&backend, lock));
-            return Err(e);
-        }
-        Some(lock)
+        Some(rt.block_on(super::lock::take(&backend, &owner, lock_timeout))?)
     } else {
         eprintln!(
             "warning: locking is off (`--lock=false`): another apply to this target may run at the same time and mint the same credentials again"
@@ -120,7 +115,8 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         None
     };
     let backend = Arc::new(backend);
-    let result = run_locked(args, &rt, source, store, backend.clone());
+    let hold_store = args.lock.then_some(lock_timeout);
+    let result = run_locked(args, &rt, source, store, backend.clone(), hold_store);
     if let Some(lock) = lock {
         rt.block_on(super::lock::give_back(&backend, lock));
     }
@@ -142,6 +138,7 @@ fn run_locked(
     source: Source,
     store: SecretStore,
     backend: Arc<AnyBackend>,
+    hold_store: Option<std::time::Duration>,
 ) -> anyhow::Result<ExitCode> {
     let planned = match source {
         Source::Saved(saved) => {
@@ -175,6 +172,10 @@ fn run_locked(
             planned
         }
     };
+    // The secrets store too, from here to the summary (it is released when dropped).
+    if let Some(timeout) = hold_store {
+        super::lock::hold_store(&store, timeout)?;
+    }
     rt.block_on(execute(planned, store, backend, args.parallelism.into()))
 }
 
