@@ -53,6 +53,8 @@ pub enum Command {
     Secrets(SecretsCommand),
     /// Schedule the rotation of an app's key: the next apply mints a new key and retires the old.
     Rotate(RotateArgs),
+    /// Remove a stale apply lock by its id (from the error that named its holder).
+    ForceUnlock(ForceUnlockArgs),
 }
 
 /// Where the config comes from.
@@ -175,6 +177,26 @@ pub struct ApplyArgs {
     /// recipients (refused by default: nobody could decrypt it after the runner is gone).
     #[arg(long)]
     pub allow_local_identity: bool,
+    /// Lock the target (and the secrets store) for the run; `--lock=false` skips it.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub lock: bool,
+    /// How long to wait for another run's lock, e.g. `30s` or `5m` (0: fail at once).
+    #[arg(long, value_name = "DURATION", default_value = "0")]
+    pub lock_timeout: String,
+}
+
+/// Arguments of `force-unlock`.
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The lock id, as the error that named the holder shows it.
+    pub id: String,
+    /// Config files (for `owner` and `backend:`).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Backend.
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 /// Arguments of `serve`.

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod escape;
 pub mod json;
+pub mod lock;
 pub mod model;
 pub mod names;
 pub mod op;
@@ -37,5 +38,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => commands::serve::cmd_serve(args),
         Command::Secrets(cmd) => commands::secrets::cmd_secrets(&cmd),
         Command::Rotate(args) => commands::secrets::cmd_rotate(&args),
+        Command::ForceUnlock(args) => commands::lock::cmd_force_unlock(&args),
     }
 }

@@ -117,6 +117,49 @@ pub fn check_credential_id(id: &str) -> Result<(), String> {
     }
 }
 
+/// The prefix of the product that locks a config's resources on an Apigee org.
+pub const LOCK_PRODUCT_PREFIX: &str = "registrar-lock-";
+
+/// The name of the lock product of the config whose `owner` is `owner`:
+/// `registrar-lock-<owner>` when the owner is a valid product name of at most 60 characters
+/// without spaces; otherwise the owner's allowed characters (spaces and others as `-`, at most
+/// 48) and 8 hex digits of its SHA-256, so that different owners never share a lock. At most
+/// 75 characters: a takeover token ([`lock_takeover_name`]) still fits the product limit.
+pub fn lock_product_name(owner: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let plain = !owner.is_empty()
+        && owner.chars().count() <= 60
+        && owner.chars().all(|c| c != ' ' && allowed_name_char(c));
+    if plain {
+        return format!("{LOCK_PRODUCT_PREFIX}{owner}");
+    }
+    let cleaned: String = owner
+        .chars()
+        .map(|c| {
+            if c != ' ' && allowed_name_char(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(48)
+        .collect();
+    let digest = Sha256::digest(owner.as_bytes());
+    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{LOCK_PRODUCT_PREFIX}{cleaned}-{hex}")
+}
+
+/// The product that one process creates to take over the expired lock `stale_id` of
+/// `lock_name`: only the process that creates it may delete that lock.
+pub fn lock_takeover_name(lock_name: &str, stale_id: &str) -> String {
+    let short: String = stale_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(8)
+        .collect();
+    format!("{lock_name}-takeover-{short}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +194,25 @@ mod tests {
         assert!(check_credential_id("primary").is_ok());
         assert!(check_credential_id("Primary").is_err());
         assert!(check_credential_id("../x").is_err());
+    }
+
+    #[test]
+    fn lock_product_names() {
+        assert_eq!(lock_product_name("payments"), "registrar-lock-payments");
+        let odd = [
+            "payments platform",
+            "a/b",
+            "ü",
+            &"o".repeat(61),
+            "a b",
+            "a-b",
+        ];
+        let names: Vec<String> = odd.iter().map(|o| lock_product_name(o)).collect();
+        for n in &names {
+            assert!(check_product_name(n).is_ok() && n.len() <= 75, "{n}");
+            let token = lock_takeover_name(n, "0a1b2c3d-4e5f-6789-abcd-ef0123456789");
+            assert!(check_product_name(&token).is_ok(), "{token}");
+        }
+        assert_ne!(names[4], names[5], "`a b` and `a-b` must not share a lock");
     }
 }

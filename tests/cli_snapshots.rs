@@ -328,6 +328,12 @@ fn common_filters() -> Vec<(String, String)> {
             "[TIMESTAMP]",
         ),
         (r"\b1[5-9]\d{11}\b", "[TIMESTAMP]"),
+        // How long ago a lock was taken, and how long it has left.
+        (r"\(\d[^()]* ago\)", "([AGE] ago)"),
+        (
+            r"\(in [^(),]+, unless renewed\)",
+            "(in [TTL], unless renewed)",
+        ),
         // Generated ids (app ids on the platform).
         (
             r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
@@ -415,6 +421,7 @@ fn help_of_every_command() {
         &["secrets", "set"],
         &["secrets", "rekey"],
         &["rotate"],
+        &["force-unlock"],
     ];
     for command in commands {
         let name = if command.is_empty() {
@@ -627,4 +634,69 @@ fn unreachable_server() {
     let out = w.run_on_backend(&args);
     w.snapshot("error_unreachable_server", &args, &out);
     assert_eq!(out.status.code(), Some(1));
+}
+
+// --- locks ------------------------------------------------------------------------------------
+
+/// A lock another run holds: the attributes registrar's lock product carries.
+const HOLDER: &str = r#"{"id":"0d5c9a7e-1b2f-4c3d-8e9f-a0b1c2d3e4f5","who":"ci@runner-7","where":"CI job 991, pid 12","since_ms":1735689600000}"#;
+
+#[test]
+fn lock_held_on_the_local_registry() {
+    let w = Work::local();
+    w.ok(&["plan"]);
+    // Another process's lock, as it writes it.
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(w.path(".registrar/registry.db.lock"))
+        .unwrap();
+    file.lock().unwrap();
+    std::fs::write(w.path(".registrar/registry.db.lock"), HOLDER).unwrap();
+    let out = w.snap_on_backend("error_lock_held_local", &["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = w.snap_on_backend(
+        "error_force_unlock_local",
+        &["force-unlock", "0d5c9a7e-1b2f-4c3d-8e9f-a0b1c2d3e4f5"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // A plan takes no lock.
+    w.ok(&["plan"]);
+    drop(file);
+    w.ok(&["apply", "--auto-approve"]);
+}
+
+#[test]
+fn lock_held_on_serve_and_force_unlock() {
+    let server = Server::start("x", &[]);
+    let w = Work::http(&server, "x");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let holder: serde_json::Value = serde_json::from_str(HOLDER).unwrap();
+    let attr = |n: &str, v: &str| serde_json::json!({"name": n, "value": v});
+    let product = serde_json::json!({
+        "name": "registrar-lock-payments-platform",
+        "displayName": "registrar-lock-payments-platform",
+        "approvalType": "manual",
+        "attributes": [
+            attr("access", "private"),
+            attr("registrar-lock", "lock"),
+            attr("registrar-lock-id", holder["id"].as_str().unwrap()),
+            attr("registrar-lock-who", holder["who"].as_str().unwrap()),
+            attr("registrar-lock-where", holder["where"].as_str().unwrap()),
+            attr("registrar-lock-since", "2025-01-01T00:00:00Z"),
+            attr("registrar-lock-expires", "2999-01-01T00:00:00Z"),
+        ],
+    });
+    rt.block_on(server.post("apiproducts", product)).expect(201);
+    let out = w.snap_on_backend("error_lock_held_serve", &["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = w.snap_on_backend("error_force_unlock_wrong_id", &["force-unlock", "0000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = w.snap_on_backend(
+        "force_unlock",
+        &["force-unlock", "0d5c9a7e-1b2f-4c3d-8e9f-a0b1c2d3e4f5"],
+    );
+    assert!(out.status.success());
+    w.ok(&["apply", "--auto-approve"]);
 }

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{Backend, BackendError};
+use super::{Backend, BackendError, Lock, LockInner, LockRequest};
+use crate::error::Hinted;
+use crate::lock::{self, FileLock, FileLockError, Holder};
 use crate::model::{
     self as m, Actual, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, DesiredKey, ReadScope,
 };
@@ -141,6 +143,30 @@ fn finish_key(
     Ok(OpOutcome::Minted(Box::new(rec.key(dev, app))))
 }
 
+impl LocalBackend {
+    /// The lock file beside the registry: `<db>.lock`.
+    pub fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+
+    fn lock_io(&self, e: std::io::Error) -> BackendError {
+        BackendError::Other(format!("cannot lock `{}`: {e}", self.lock_path().display()))
+    }
+}
+
+/// A holder the lock file did not name (it was being written, or was damaged).
+fn unknown_holder() -> Holder {
+    Holder {
+        id: "(unknown)".into(),
+        who: "(unknown)".into(),
+        place: "another process".into(),
+        since_ms: crate::units::now_ms(),
+        expires_ms: None,
+    }
+}
+
 impl Backend for LocalBackend {
     fn describe(&self) -> String {
         format!(
@@ -163,7 +189,12 @@ impl Backend for LocalBackend {
             }
             if scope.products {
                 let products = all_pages(|p| s.list_products(org, p), |r| r.product.name.clone())?;
-                actual.products = products.iter().map(ProductRecord::observed).collect();
+                // A lock product (when `serve` shares this file) is never part of a diff.
+                actual.products = products
+                    .iter()
+                    .map(ProductRecord::observed)
+                    .filter(|p| !lock::is_lock(&p.value.attributes))
+                    .collect();
             }
             if scope.apps {
                 let apps = all_pages(|p| s.list_org_apps(org, p), |a| a.app_id.clone())?;
@@ -172,6 +203,70 @@ impl Backend for LocalBackend {
             }
             Ok(actual)
         })
+    }
+
+    async fn lock(&self, req: &LockRequest) -> Result<Lock, BackendError> {
+        let path = self.lock_path();
+        let deadline = tokio::time::Instant::now() + req.timeout;
+        let mut holder = req.holder.clone();
+        holder.expires_ms = None;
+        loop {
+            match FileLock::try_acquire(&path, &holder) {
+                Ok(file) => {
+                    return Ok(Lock {
+                        holder,
+                        inner: LockInner::File { _held: file },
+                    });
+                }
+                Err(FileLockError::Held(other)) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(BackendError::Locked(Box::new(
+                            other.unwrap_or_else(unknown_holder),
+                        )));
+                    }
+                    tokio::time::sleep(lock::FILE_POLL).await;
+                }
+                Err(FileLockError::Io(e)) => return Err(self.lock_io(e)),
+            }
+        }
+    }
+
+    async fn unlock(&self, lock: Lock) -> Result<(), BackendError> {
+        drop(lock);
+        Ok(())
+    }
+
+    async fn force_unlock(&self, _owner: &str, id: &str) -> Result<Holder, BackendError> {
+        let path = self.lock_path();
+        let probe = Holder {
+            id: "force-unlock".into(),
+            ..unknown_holder()
+        };
+        match FileLock::try_acquire(&path, &probe) {
+            Ok(_free) => Err(BackendError::LockRefused(Hinted::new(
+                format!("no lock is held on `{}`", self.path.display()),
+                "a local lock is released when the process holding it ends: there is nothing to remove",
+            ))),
+            Err(FileLockError::Held(Some(h))) if h.id == id => {
+                Err(BackendError::LockRefused(Hinted::new(
+                    format!(
+                        "lock {id} on `{}` is held by a running process:\n{}",
+                        self.path.display(),
+                        h.describe(crate::units::now_ms())
+                    ),
+                    "a local lock is released when the process holding it ends: wait for it, or stop that process",
+                )))
+            }
+            Err(FileLockError::Held(h)) => Err(BackendError::LockRefused(Hinted::new(
+                format!(
+                    "lock id `{id}` does not match the lock held on `{}` ({})",
+                    self.path.display(),
+                    h.map_or_else(|| "unknown id".to_string(), |h| format!("id {}", h.id))
+                ),
+                "copy the lock id from the error that named the holder",
+            ))),
+            Err(FileLockError::Io(e)) => Err(self.lock_io(e)),
+        }
     }
 
     async fn execute(&self, op: &Op, observed: Option<&m::Key>) -> Result<OpOutcome, BackendError> {

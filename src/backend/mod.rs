@@ -5,8 +5,12 @@ pub mod apigee;
 pub mod local;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::error::Hinted;
+use crate::lock::{FileLock, Holder};
 use crate::model::{Actual, Key, ReadScope};
 use crate::op::{Op, OpOutcome};
 use crate::target::{BackendKind, Platform};
@@ -50,6 +54,12 @@ pub enum BackendError {
     /// The backend cannot be set up as given (URL, organization), with what to do.
     #[error("{0}")]
     Setup(#[source] Hinted),
+    /// Another run holds the lock on the target.
+    #[error("the target is locked by another run (lock id {})", .0.id)]
+    Locked(Box<Holder>),
+    /// A lock cannot be taken or removed as asked (wrong id, not a lock), with what to do.
+    #[error("{0}")]
+    LockRefused(#[source] Hinted),
     /// Anything else (bad response, local store failure).
     #[error("{0}")]
     Other(String),
@@ -73,6 +83,82 @@ pub trait Backend: Send + Sync + 'static {
         op: &Op,
         key: Option<&Key>,
     ) -> impl Future<Output = Result<OpOutcome, BackendError>> + Send;
+
+    /// Locks the target for one apply, waiting up to `req.timeout` for another run's lock;
+    /// fails with [`BackendError::Locked`] naming the holder.
+    fn lock(&self, req: &LockRequest) -> impl Future<Output = Result<Lock, BackendError>> + Send;
+
+    /// Releases a lock this process holds.
+    fn unlock(&self, lock: Lock) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Removes the lock of `owner` if its id is `id` (refusing otherwise); returns who held it.
+    fn force_unlock(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Holder, BackendError>> + Send;
+}
+
+/// What an apply asks for when it locks its target.
+#[derive(Debug, Clone)]
+pub struct LockRequest {
+    /// The config's `owner`: a remote lock covers what this owner manages.
+    pub owner: String,
+    /// Who asks (its id becomes the lock's id).
+    pub holder: Holder,
+    /// How long to wait for another run's lock (zero: fail at once).
+    pub timeout: Duration,
+    /// How long a remote lock lives unless renewed (it is renewed while held).
+    pub ttl: Duration,
+}
+
+/// A lock held on a target; give it back with [`Backend::unlock`]. Dropping it releases a
+/// file lock; a remote lock left behind expires.
+#[derive(Debug)]
+pub struct Lock {
+    /// Who holds it (this process).
+    pub holder: Holder,
+    pub(crate) inner: LockInner,
+}
+
+#[derive(Debug)]
+pub(crate) enum LockInner {
+    /// No lock was taken.
+    None,
+    /// A file lock (released on drop).
+    File { _held: FileLock },
+    /// A lock product on a remote platform, renewed by a task until released.
+    Remote {
+        name: String,
+        renewer: tokio::task::JoinHandle<()>,
+        lost: Arc<AtomicBool>,
+    },
+}
+
+impl Lock {
+    /// A lock that locks nothing (`--lock=false`, or a platform without locking).
+    pub fn none(holder: Holder) -> Lock {
+        Lock {
+            holder,
+            inner: LockInner::None,
+        }
+    }
+
+    /// Whether a remote lock was found taken over or removed while held.
+    pub fn lost(&self) -> bool {
+        match &self.inner {
+            LockInner::Remote { lost, .. } => lost.load(Ordering::Relaxed),
+            _ => false,
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        if let LockInner::Remote { renewer, .. } = &self.inner {
+            renewer.abort();
+        }
+    }
 }
 
 /// The backend a target names, dispatched statically.
@@ -137,6 +223,27 @@ impl Backend for AnyBackend {
         match self {
             AnyBackend::Local(b) => b.execute(op, key).await,
             AnyBackend::Apigee(b) => b.execute(op, key).await,
+        }
+    }
+
+    async fn lock(&self, req: &LockRequest) -> Result<Lock, BackendError> {
+        match self {
+            AnyBackend::Local(b) => b.lock(req).await,
+            AnyBackend::Apigee(b) => b.lock(req).await,
+        }
+    }
+
+    async fn unlock(&self, lock: Lock) -> Result<(), BackendError> {
+        match self {
+            AnyBackend::Local(b) => b.unlock(lock).await,
+            AnyBackend::Apigee(b) => b.unlock(lock).await,
+        }
+    }
+
+    async fn force_unlock(&self, owner: &str, id: &str) -> Result<Holder, BackendError> {
+        match self {
+            AnyBackend::Local(b) => b.force_unlock(owner, id).await,
+            AnyBackend::Apigee(b) => b.force_unlock(owner, id).await,
         }
     }
 }

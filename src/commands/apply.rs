@@ -79,25 +79,85 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                 "write a number of requests per second or minute, e.g. `100/s` or `4800/min`",
             )
         })?;
+    let lock_timeout = super::lock::parse_timeout(&args.lock_timeout)?;
     let rt = super::runtime()?;
-    let (planned, store, backend) = match &args.plan_file {
+    let (source, secrets, backend, owner) = match &args.plan_file {
         Some(path) => {
             let mut saved = SavedPlan::load(path)?;
             check_flags_match(&args.options, &saved.target)?;
             saved.target = resolve_saved(saved.target, &args.options)?;
-            let store = open_secrets(&saved.target.secrets, false)?;
+            let secrets = saved.target.secrets.clone();
             let b = AnyBackend::for_platform(&saved.target.platform, rate)?;
-            let planned = rt.block_on(load_saved(saved, &store, &b))?;
-            refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
-            (planned, store, b)
+            let owner = saved.plan.owner.clone();
+            (Source::Saved(Box::new(saved)), secrets, b, owner)
         }
         None => {
             let desired = load_config(&args.options, &rt)?;
             let target = target::resolve(&args.options, &desired)?;
-            let store = open_secrets(&target.secrets, false)?;
+            let secrets = target.secrets.clone();
             let backend = AnyBackend::for_platform(&target.platform, rate)?;
-            let planned =
-                rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
+            let owner = desired.settings().owner;
+            (
+                Source::Fresh(Box::new((desired, target))),
+                secrets,
+                backend,
+                owner,
+            )
+        }
+    };
+    // The lock is taken before the platform is read, so that the plan applied is made from
+    // what the previous holder left; it is held until the summary is written.
+    let lock = if args.lock {
+        Some(rt.block_on(super::lock::take(&backend, &owner, lock_timeout))?)
+    } else {
+        eprintln!(
+            "warning: locking is off (`--lock=false`): another apply to this target may run at the same time and mint the same credentials again"
+        );
+        None
+    };
+    let backend = Arc::new(backend);
+    let hold_store = args.lock.then_some(lock_timeout);
+    // Read after the lock: what a previous holder stored is in the index.
+    let result = open_secrets(&secrets, false)
+        .and_then(|store| run_locked(args, &rt, source, store, backend.clone(), hold_store));
+    if let Some(lock) = lock {
+        rt.block_on(super::lock::give_back(&backend, lock));
+    }
+    result
+}
+
+/// Where the plan comes from.
+enum Source {
+    /// A saved plan (re-checked against the platform).
+    Saved(Box<SavedPlan>),
+    /// The config, planned now.
+    Fresh(Box<(crate::config::Desired, Target)>),
+}
+
+/// The part of apply that runs under the lock: plan (or re-check), approve, execute.
+fn run_locked(
+    args: &ApplyArgs,
+    rt: &tokio::runtime::Runtime,
+    source: Source,
+    store: SecretStore,
+    backend: Arc<AnyBackend>,
+    hold_store: Option<std::time::Duration>,
+) -> anyhow::Result<ExitCode> {
+    let planned = match source {
+        Source::Saved(saved) => {
+            let planned = rt.block_on(load_saved(*saved, &store, &backend))?;
+            refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
+            planned
+        }
+        Source::Fresh(fresh) => {
+            let (desired, target) = *fresh;
+            let planned = rt.block_on(make_plan(
+                &*backend,
+                &args.options,
+                &desired,
+                target,
+                &store,
+            ))?;
             print!("{}", render(&planned.plan, args.options.format));
             refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
             if planned.plan.has_changes() && !args.auto_approve {
@@ -112,19 +172,17 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(EXIT_ERROR));
                 }
             }
-            (planned, store, backend)
+            planned
         }
     };
     // Approved: now the store is claimed for this target (and moved there from the shared
-    // layout) before anything is written.
+    // layout) before anything is written, and held from here to the summary.
     drop(store);
     let store = open_secrets(&planned.target.secrets, true)?;
-    rt.block_on(execute(
-        planned,
-        store,
-        Arc::new(backend),
-        args.parallelism.into(),
-    ))
+    if let Some(timeout) = hold_store {
+        super::lock::hold_store(&store, timeout)?;
+    }
+    rt.block_on(execute(planned, store, backend, args.parallelism.into()))
 }
 
 /// In CI with no recipients configured, a key would be encrypted to an identity generated on

@@ -123,7 +123,20 @@ pub(super) fn configure(conn: &Connection, file: bool) -> Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     if file {
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // Two processes opening a new file at once: switching to WAL may answer "busy" at
+        // once, without the busy handler; retry for as long as the busy timeout.
+        let started = std::time::Instant::now();
+        let mode: String = loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && started.elapsed() < std::time::Duration::from_secs(5) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!("SQLite refused WAL mode (journal_mode is {mode})");
         }
@@ -132,16 +145,18 @@ pub(super) fn configure(conn: &Connection, file: bool) -> Result<()> {
     Ok(())
 }
 
-/// Brings the database to [`SCHEMA_VERSION`].
+/// Brings the database to [`SCHEMA_VERSION`], in one write transaction: two processes
+/// opening a new file at once take turns, and the second finds the work done.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
-    let current: Option<i64> = conn
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    let current: Option<i64> = tx
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .optional()?;
     let mut version = match current {
         Some(v) => v,
         None => {
-            conn.execute("INSERT INTO schema_version (version) VALUES (0)", [])?;
+            tx.execute("INSERT INTO schema_version (version) VALUES (0)", [])?;
             0
         }
     };
@@ -152,12 +167,11 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
         )));
     }
     while version < SCHEMA_VERSION {
-        let tx = conn.transaction()?;
         tx.execute_batch(MIGRATIONS[version as usize])?;
         version += 1;
         tx.execute("UPDATE schema_version SET version = ?1", [version])?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }
 

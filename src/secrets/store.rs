@@ -66,6 +66,8 @@ pub struct SecretStore {
     pub(super) index: Mutex<Index>,
     /// In a batch ([`SecretStore::begin_batch`]): entries stored but not yet in `index.yaml`.
     pending: Mutex<Option<Vec<IndexEntry>>>,
+    /// The secrets dir's lock, while [`SecretStore::hold`] keeps it for a whole run.
+    held: Mutex<Option<std::fs::File>>,
 }
 
 /// Index entries a batch writes at once.
@@ -88,6 +90,7 @@ impl SecretStore {
             write_recipients: Mutex::new(None),
             index: Mutex::new(index),
             pending: Mutex::new(None),
+            held: Mutex::new(None),
         })
     }
 
@@ -132,12 +135,49 @@ impl SecretStore {
     pub(super) fn write_lock(&self) -> Result<WriteGuard<'_>> {
         let mut index = self.lock();
         std::fs::create_dir_all(&self.dir).map_err(|e| fsutil::not_writable(&self.dir, e))?;
-        let dir_lock = lock_dir(&self.dir)?;
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        let dir_lock = if held { None } else { lock_dir(&self.dir)? };
         *index = Index::load(&self.dir)?;
         Ok(WriteGuard {
             index,
             _dir_lock: dir_lock,
         })
+    }
+
+    /// Holds the secrets dir's lock (the one every write takes) until [`SecretStore::release`]
+    /// or drop, so that another process's writes and holds wait for this run (apply holds it
+    /// for its whole run). Waits up to `timeout`; `Ok(false)` if another process still holds
+    /// it then. Where directories cannot be locked, holds nothing and returns `Ok(true)`.
+    pub fn hold(&self, timeout: std::time::Duration) -> Result<bool> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| fsutil::not_writable(&self.dir, e))?;
+        let Ok(handle) = std::fs::File::open(&self.dir) else {
+            return Ok(true);
+        };
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match handle.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    tracing::debug!("cannot lock `{}`: {e}; holding nothing", self.dir.display());
+                    return Ok(true);
+                }
+            }
+        }
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        Ok(true)
+    }
+
+    /// Gives back what [`SecretStore::hold`] took.
+    pub fn release(&self) {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     /// Stores `cred` as the active key of `developer/app/id`, replacing any active one:

@@ -21,6 +21,7 @@ mod client;
 mod decode;
 mod encode;
 mod errors;
+mod lock;
 mod mint;
 mod ops;
 mod page;
@@ -31,9 +32,10 @@ mod retry;
 mod wire;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, Lock, LockRequest};
 use crate::error::Hinted;
 use crate::model::{Actual, Key, ReadScope, Secret};
 use crate::op::{Op, OpOutcome};
@@ -196,7 +198,7 @@ impl fmt::Debug for ApigeeConfig {
 
 /// The Apigee backend (X or Edge).
 pub struct ApigeeBackend {
-    client: Client,
+    client: Arc<Client>,
     flavor: Flavor,
     /// For display: without credentials.
     base_url: String,
@@ -207,7 +209,7 @@ impl ApigeeBackend {
     /// A backend for `config`; fails on an unusable URL or an empty org. No request is made.
     pub fn new(config: ApigeeConfig) -> Result<ApigeeBackend, BackendError> {
         Ok(ApigeeBackend {
-            client: Client::new(&config)?,
+            client: Arc::new(Client::new(&config)?),
             flavor: config.flavor,
             base_url: display_url(&config.base_url),
             org: config.org,
@@ -255,6 +257,22 @@ impl Backend for ApigeeBackend {
 
     async fn execute(&self, op: &Op, key: Option<&Key>) -> Result<OpOutcome, BackendError> {
         ops::execute(&self.client, op, key).await
+    }
+
+    async fn lock(&self, req: &LockRequest) -> Result<Lock, BackendError> {
+        lock::acquire(self.client.clone(), req).await
+    }
+
+    async fn unlock(&self, lock: Lock) -> Result<(), BackendError> {
+        lock::release(&self.client, lock).await
+    }
+
+    async fn force_unlock(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<crate::lock::Holder, BackendError> {
+        lock::force_unlock(&self.client, owner, id).await
     }
 }
 

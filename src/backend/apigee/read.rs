@@ -151,7 +151,12 @@ pub(crate) async fn read(client: &Client, scope: ReadScope) -> Result<Actual, Ba
     )?;
 
     let mut actual = Actual {
-        products: wire_products.iter().map(decode::product).collect(),
+        // registrar's lock products are never part of a diff (so `--prune` never sees one).
+        products: wire_products
+            .iter()
+            .map(decode::product)
+            .filter(|p| !crate::lock::is_lock(&p.value.attributes))
+            .collect(),
         ..Actual::default()
     };
     let emails_by_id: HashMap<String, String> = wire_developers
