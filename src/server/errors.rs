@@ -194,6 +194,7 @@ fn grpc_status(status: StatusCode) -> &'static str {
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
         405 => "UNIMPLEMENTED",
+        408 => "DEADLINE_EXCEEDED",
         409 => "ALREADY_EXISTS",
         429 => "RESOURCE_EXHAUSTED",
         503 => "UNAVAILABLE",
