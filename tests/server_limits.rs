@@ -1,6 +1,6 @@
 //! `registrar serve` against slow and oversized clients: the header, body and idle timeouts
-//! (slowloris), and the limits on heads and connections. The timeouts are set to a second or
-//! two so the tests run in seconds.
+//! (slowloris), the limits on heads and connections, and `WWW-Authenticate` on 401s. The
+//! timeouts are set to a second or two so the tests run in seconds.
 
 mod common;
 #[path = "common/raw.rs"]
@@ -209,6 +209,46 @@ fn connections_beyond_the_limit_wait_for_a_free_slot() {
     drop(a);
     let (answers, _, _) = read_answers(&mut c, Duration::from_millis(100), Duration::from_secs(5));
     assert_eq!(answers.first().map(|a| a.status), Some(200), "{answers:?}");
+}
+
+#[tokio::test]
+async fn a_401_carries_www_authenticate_in_both_flavours() {
+    for (flavor, first) in [("x", "Bearer"), ("edge", "Basic")] {
+        let s = Server::start(flavor, &["--token", "t0ken"]);
+        for req in [
+            s.request("GET", "developers"),
+            s.request("GET", "developers").bearer_auth("wrong"),
+            s.request("POST", "apiproducts")
+                .basic_auth("u", Some("wrong"))
+                .json(&serde_json::json!({"name": "p"})),
+            s.request("GET", "/no/such/path"),
+        ] {
+            let r = common::send(req).await;
+            assert_eq!(r.status, 401, "{flavor}: {}", r.text);
+            let challenges: Vec<&str> = r
+                .headers
+                .get_all("www-authenticate")
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect();
+            assert_eq!(challenges.len(), 2, "{flavor}: {challenges:?}");
+            assert!(challenges[0].starts_with(first), "{flavor}: {challenges:?}");
+            assert!(
+                challenges.contains(&"Bearer realm=\"registrar\""),
+                "{flavor}: {challenges:?}"
+            );
+            assert!(
+                challenges
+                    .iter()
+                    .any(|c| c.starts_with("Basic realm=\"registrar\"")),
+                "{flavor}: {challenges:?}"
+            );
+        }
+        // A 200 carries none.
+        let ok = common::send(s.request("GET", "developers").bearer_auth("t0ken")).await;
+        assert_eq!(ok.status, 200);
+        assert!(ok.headers.get("www-authenticate").is_none());
+    }
 }
 
 #[test]
