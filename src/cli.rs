@@ -232,6 +232,24 @@ pub struct ServeArgs {
     /// Answer 429 beyond this many requests, e.g. `100/s`.
     #[arg(long, value_name = "N/s|N/min")]
     pub rate_limit: Option<String>,
+    /// Close a connection whose request line and headers take longer than this.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub header_timeout: String,
+    /// Answer 408 to a request whose body takes longer than this.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub body_timeout: String,
+    /// Close a keep-alive connection idle for longer than this.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub idle_timeout: String,
+    /// Answer 431 to a request whose request line and headers exceed this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    pub max_header_bytes: usize,
+    /// Answer 431 to a request with more headers than this.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_headers: usize,
+    /// Connections open at once; further ones wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
 }
 
 /// `secrets` subcommands.

@@ -1,13 +1,15 @@
 //! `registrar serve`: check the flags, then run the Apigee-compatible server.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::cli::ServeArgs;
 use crate::error::{HintExt, hinted};
 use crate::model::Secret;
-use crate::server::{self, faults::Faults, faults::RateLimit};
+use crate::server::{self, conn::Limits, faults::Faults, faults::RateLimit};
+use tokio::sync::Semaphore;
 
 /// A fraction flag (`--fail-rate`, `--drop-reply-rate`) from 0 to 1.
 fn fraction(flag: &str, value: f64, example: &str) -> anyhow::Result<f64> {
@@ -21,8 +23,49 @@ fn fraction(flag: &str, value: f64, example: &str) -> anyhow::Result<f64> {
     }
 }
 
+/// A timeout flag: a positive duration.
+fn timeout(flag: &str, value: &str) -> anyhow::Result<Duration> {
+    match crate::units::parse_duration(value) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(hinted(
+            format!("`--{flag} {value}` is zero"),
+            "give a positive duration like `10s`; a zero timeout would close every connection",
+        )),
+        Err(e) => Err(hinted(
+            format!("`--{flag}` is not a duration: {e}"),
+            "write it like `500ms`, `10s` or `2m`",
+        )),
+    }
+}
+
+/// A limit flag: at least `min`.
+fn at_least(flag: &str, value: usize, min: usize) -> anyhow::Result<usize> {
+    if value >= min {
+        Ok(value)
+    } else {
+        Err(hinted(
+            format!("`--{flag} {value}` is too small"),
+            format!("give at least {min}"),
+        ))
+    }
+}
+
+/// The connection limits from the flags.
+fn limits(args: &ServeArgs) -> anyhow::Result<Limits> {
+    Ok(Limits {
+        header_timeout: timeout("header-timeout", &args.header_timeout)?,
+        body_timeout: timeout("body-timeout", &args.body_timeout)?,
+        idle_timeout: timeout("idle-timeout", &args.idle_timeout)?,
+        max_header_bytes: at_least("max-header-bytes", args.max_header_bytes, 1024)?,
+        max_headers: at_least("max-headers", args.max_headers, 8)?,
+        max_connections: at_least("max-connections", args.max_connections, 1)?
+            .min(Semaphore::MAX_PERMITS),
+    })
+}
+
 /// Runs `registrar serve` until SIGINT or SIGTERM.
 pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let limits = limits(&args)?;
     let token = match args.token {
         Some(t) if t.trim().is_empty() => {
             return Err(hinted(
@@ -60,6 +103,7 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         token,
         faults: Faults::new(latency, fail_rate, args.seed, limit)
             .with_drop_reply_rate(drop_reply_rate),
+        limits,
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -194,6 +194,7 @@ fn grpc_status(status: StatusCode) -> &'static str {
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
         405 => "UNIMPLEMENTED",
+        408 => "DEADLINE_EXCEEDED",
         409 => "ALREADY_EXISTS",
         429 => "RESOURCE_EXHAUSTED",
         503 => "UNAVAILABLE",
@@ -240,6 +241,13 @@ pub async fn render(State(state): State<Arc<ServerState>>, req: Request, next: N
         out.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    // The rebuilt response keeps the headers that belong to the error, not to its body.
+    for name in [header::WWW_AUTHENTICATE, header::CONNECTION] {
+        for value in response.headers().get_all(&name) {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    super::security::add_challenges(&mut out, state.flavor);
     out
 }
 

@@ -61,6 +61,11 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
                 "registrar.PayloadTooLarge",
                 "request body is larger than 1 MiB; send a smaller body",
             )),
+            Err(e) if super::conn::BodyTimeout::is_cause_of(&e) => Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "registrar.RequestTimeout",
+                "the request body did not arrive in time; send it whole without pauses",
+            )),
             Err(e) => Err(ApiError::bad_request(format!(
                 "cannot read the request body: {}",
                 e.body_text()

@@ -3,9 +3,11 @@
 //! Layout: [`routes`] maps paths to handlers; [`input`] parses bodies and queries;
 //! [`encode`] renders records per flavour; [`errors`] renders errors per flavour;
 //! [`security`] checks tokens and logs requests; [`faults`] injects latency, failures and
-//! rate limits. Database work is synchronous rusqlite, run on the blocking thread pool over
-//! a small pool of connections (SQLite in WAL mode lets readers run concurrently).
+//! rate limits; [`conn`] accepts connections under timeouts and limits. Database work is
+//! synchronous rusqlite, run on the blocking thread pool over a small pool of connections
+//! (SQLite in WAL mode lets readers run concurrently).
 
+pub mod conn;
 pub mod encode;
 pub mod errors;
 pub mod extract;
@@ -124,6 +126,8 @@ pub struct Settings {
     pub token: Option<Secret>,
     /// Fault injection.
     pub faults: Faults,
+    /// Connection timeouts and limits.
+    pub limits: conn::Limits,
 }
 
 /// Opens the registry and builds the server's state.
@@ -167,15 +171,20 @@ fn state(s: Settings) -> anyhow::Result<ServerState> {
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.listen;
+    let limits = settings.limits;
     let state = state(settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(listen, Arc::new(state)))
+    runtime.block_on(serve(listen, Arc::new(state), limits))
 }
 
-async fn serve(listen: SocketAddr, state: Arc<ServerState>) -> anyhow::Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    state: Arc<ServerState>,
+    limits: conn::Limits,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))
@@ -190,10 +199,7 @@ async fn serve(listen: SocketAddr, state: Arc<ServerState>) -> anyhow::Result<()
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("the server failed")?;
+    conn::serve(listener, app, limits, shutdown()).await;
     Ok(())
 }
 

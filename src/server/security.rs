@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -15,6 +15,7 @@ use base64::Engine;
 use super::ServerState;
 use super::errors::ApiError;
 use crate::model::Secret;
+use crate::target::Flavor;
 
 /// Refuses to listen off loopback without a token.
 pub fn check_listen(addr: SocketAddr, token: Option<&Secret>) -> anyhow::Result<()> {
@@ -56,6 +57,30 @@ fn authorized(value: Option<&str>, token: &Secret) -> bool {
     Secret::new(given) == *token
 }
 
+/// The `WWW-Authenticate` challenges of a 401: both schemes are accepted, the flavour's own
+/// first (X clients send Google bearer tokens, Edge clients Basic auth).
+pub fn challenges(flavor: Flavor) -> [HeaderValue; 2] {
+    let bearer = HeaderValue::from_static("Bearer realm=\"registrar\"");
+    let basic = HeaderValue::from_static("Basic realm=\"registrar\", charset=\"UTF-8\"");
+    match flavor {
+        Flavor::X => [bearer, basic],
+        Flavor::Edge => [basic, bearer],
+    }
+}
+
+/// Adds the challenges to a 401 that has none.
+pub fn add_challenges(response: &mut Response, flavor: Flavor) {
+    if response.status() == StatusCode::UNAUTHORIZED
+        && !response.headers().contains_key(header::WWW_AUTHENTICATE)
+    {
+        for value in challenges(flavor) {
+            response
+                .headers_mut()
+                .append(header::WWW_AUTHENTICATE, value);
+        }
+    }
+}
+
 /// Middleware: 401 unless the request carries the token (when one is configured).
 pub async fn auth(State(state): State<Arc<ServerState>>, req: Request, next: Next) -> Response {
     if let Some(token) = &state.token {
@@ -71,10 +96,7 @@ pub async fn auth(State(state): State<Arc<ServerState>>, req: Request, next: Nex
                  with the token as password)",
             )
             .into_response();
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer realm=\"registrar\""),
-            );
+            add_challenges(&mut response, state.flavor);
             return response;
         }
     }
