@@ -367,7 +367,7 @@ impl SecretStore {
         let stored = if self.local_identity.exists() {
             0
         } else {
-            Index::load(&self.dir).map(|i| i.keys.len()).unwrap_or(0)
+            journal::load(&self.dir).map(|i| i.keys.len()).unwrap_or(0)
         };
         if stored > 0 && !self.local_identity.exists() {
             // A new identity would leave a store whose older files nobody here can read.
