@@ -3,8 +3,11 @@
 //! `parallelism` at once) and each resource's changes run in plan order. A resource whose
 //! dependency failed is skipped; other resources go on. Every minted credential is handed to
 //! the [`SecretSink`] before the resource's next change runs; if that fails, apply stops.
+//! An [`Interrupt`] (the command sets it on SIGINT/SIGTERM) stops it too: no new change
+//! starts, the changes in flight finish and store what they minted.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,7 +28,37 @@ pub struct Options {
     pub parallelism: usize,
     /// Show a progress bar (a terminal) instead of plain lines.
     pub progress_bar: bool,
+    /// Set from outside to stop scheduling changes (see [`Interrupt`]).
+    pub interrupt: Interrupt,
 }
+
+/// A request to stop, shared with whoever watches for signals: once set, no change
+/// starts; the ones in flight run to their end, minted keys included.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt {
+    set: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Interrupt {
+    /// Stops scheduling.
+    pub fn interrupt(&self) {
+        self.set.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Interrupt::interrupt`] was called.
+    pub fn is_set(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+
+    /// Changes running right now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+}
+
+/// Why a change that was never started is skipped after an interrupt.
+pub const NOT_ATTEMPTED: &str = "not attempted: apply was interrupted";
 
 /// What happened to one change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +82,16 @@ pub struct Report {
     pub elapsed: Duration,
     /// Set when apply stopped early because a secret could not be stored.
     pub stopped: Option<String>,
+    /// Whether apply stopped early because it was interrupted.
+    pub interrupted: bool,
 }
 
 impl Report {
     /// Whether every change was done.
     pub fn success(&self) -> bool {
-        self.stopped.is_none() && self.outcomes.iter().all(|(_, _, o)| *o == Outcome::Done)
+        self.stopped.is_none()
+            && !self.interrupted
+            && self.outcomes.iter().all(|(_, _, o)| *o == Outcome::Done)
     }
 
     /// Counts of done, failed and skipped changes.
@@ -116,6 +153,7 @@ struct Shared<B> {
     stop: Mutex<Option<String>>,
     progress: Progress,
     minted: Mutex<usize>,
+    interrupt: Interrupt,
 }
 
 /// Executes `plan`. `keys` maps key addresses to the keys read before apply.
@@ -135,6 +173,7 @@ pub async fn execute<B: Backend>(
         stop: Mutex::new(None),
         progress: Progress::new(plan.changes.len(), opts.progress_bar),
         minted: Mutex::new(0),
+        interrupt: opts.interrupt.clone(),
     });
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
     let mut levels: BTreeMap<usize, BTreeMap<Address, Vec<usize>>> = BTreeMap::new();
@@ -191,6 +230,7 @@ pub async fn execute<B: Backend>(
         minted,
         elapsed: start.elapsed(),
         stopped,
+        interrupted: opts.interrupt.is_set(),
     }
 }
 
@@ -202,7 +242,9 @@ async fn run_group<B: Backend>(
     // A resource whose change did not complete gets no further changes in this apply.
     let mut broken: HashMap<Address, String> = HashMap::new();
     for (i, change) in group {
-        let outcome = if shared.stop.lock().expect("lock").is_some() {
+        let outcome = if shared.interrupt.is_set() {
+            Outcome::Skipped(NOT_ATTEMPTED.into())
+        } else if shared.stop.lock().expect("lock").is_some() {
             Outcome::Skipped("apply stopped".into())
         } else if let Some(why) = broken.get(&change.address) {
             Outcome::Skipped(why.clone())
@@ -213,7 +255,9 @@ async fn run_group<B: Backend>(
             Outcome::Skipped(format!("{dep} failed"))
         } else {
             let started = Instant::now();
+            shared.interrupt.in_flight.fetch_add(1, Ordering::SeqCst);
             let o = run_change(shared, &change).await;
+            shared.interrupt.in_flight.fetch_sub(1, Ordering::SeqCst);
             shared.progress.done(&change, &o, started.elapsed());
             o
         };

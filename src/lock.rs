@@ -66,6 +66,24 @@ impl Holder {
         self.expires_ms.is_some_and(|e| e <= now_ms)
     }
 
+    /// Whether this lock was taken on this machine by this user, by a process that is gone
+    /// (killed before it could release it): then it need not wait for its expiry.
+    pub fn abandoned_here(&self, me: &Holder) -> bool {
+        let pid = |h: &Holder| {
+            h.place
+                .strip_prefix("pid ")
+                .and_then(|rest| rest.split(':').next())
+                .and_then(|p| p.trim().parse::<u32>().ok())
+        };
+        let (Some(theirs), Some(mine)) = (pid(self), pid(me)) else {
+            return false;
+        };
+        self.who == me.who
+            && theirs != mine
+            && cfg!(target_os = "linux")
+            && !std::path::Path::new(&format!("/proc/{theirs}")).exists()
+    }
+
     /// The attributes of a lock product holding this.
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
         let mut a = vec![
@@ -223,6 +241,29 @@ pub const FILE_POLL: Duration = Duration::from_millis(50);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_of_a_dead_process_on_this_machine_is_abandoned() {
+        let at = |place: &str| Holder {
+            id: "x".into(),
+            who: "me@host".into(),
+            place: place.into(),
+            since_ms: 0,
+            expires_ms: None,
+        };
+        let me = at(&format!("pid {}: registrar apply", std::process::id()));
+        // No process has pid 0x7fff_fff0 (above Linux's pid_max).
+        let dead = at("pid 2147483632: registrar apply");
+        assert_eq!(dead.abandoned_here(&me), cfg!(target_os = "linux"));
+        let alive = at("pid 1: registrar apply");
+        assert!(!alive.abandoned_here(&me));
+        let elsewhere = Holder {
+            who: "me@other".into(),
+            ..dead.clone()
+        };
+        assert!(!elsewhere.abandoned_here(&me));
+        assert!(!at("CI job 7, pid 2147483632").abandoned_here(&me));
+    }
 
     fn holder(id: &str) -> Holder {
         Holder {

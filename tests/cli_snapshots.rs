@@ -525,6 +525,41 @@ fn plan_prune_after_removing_an_app() {
     w.canary();
 }
 
+#[test]
+fn plan_counts_secrets_the_store_lacks_as_changes() {
+    let w = Work::local();
+    w.ok(&["apply", "--auto-approve"]);
+    // The store lost two keys (an apply killed before it stored them, say): the platform
+    // matches the config, but apply has work to do.
+    let index_path = w.path("secrets/local/index.yaml");
+    let mut index: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&index_path).unwrap()).unwrap();
+    let keys = index["keys"].as_sequence_mut().unwrap();
+    for e in keys.drain(..2) {
+        std::fs::remove_file(w.path("secrets/local").join(e["file"].as_str().unwrap())).unwrap();
+    }
+    std::fs::write(&index_path, serde_yaml::to_string(&index).unwrap()).unwrap();
+    let out = w.snap_on_backend(
+        "plan_secrets_to_store_text",
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(out.status.code(), Some(2), "storing a secret is a change");
+    w.snap_on_backend(
+        "plan_secrets_to_store_markdown",
+        &["plan", "--format", "markdown"],
+    );
+    w.snap_on_backend("plan_secrets_to_store_json", &["plan", "--format", "json"]);
+    let out = w.ok(&["apply", "--auto-approve"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 key(s) stored"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = w.run_on_backend(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0));
+    w.canary();
+}
+
 // --- apply against `registrar serve` -------------------------------------------------------
 
 fn apply_against_serve(flavor: &str) {

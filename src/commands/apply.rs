@@ -279,13 +279,115 @@ fn check_flags_match(opts: &PlanOptions, t: &Target) -> anyhow::Result<()> {
     differs("url", opts.backend.url.clone(), p.url.clone())
 }
 
+/// Exit code of an interrupted apply: 128 + SIGINT, as shells report Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// How long the changes in flight may take to finish after the first SIGINT/SIGTERM.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Not-attempted changes listed one by one before the rest are counted.
+const LIST_NOT_ATTEMPTED: usize = 20;
+
+/// SIGINT and SIGTERM (Ctrl-C elsewhere).
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Catches the signals from now on (instead of dying at once).
+    fn catch() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal's name.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+/// On the first signal: stop scheduling and let the changes in flight finish (at most
+/// [`DRAIN`]); on a second signal, or when they do not finish in time: exit at once. Every
+/// key stored by then is in the journal, which the next run folds into the index.
+async fn watch_signals(
+    mut signals: Signals,
+    interrupt: apply::Interrupt,
+    drained: Arc<tokio::sync::Notify>,
+) {
+    let first = signals.recv().await;
+    interrupt.interrupt();
+    eprintln!(
+        "\n{first}: stopping. No new change starts; waiting for the {} in flight (at most {} s) and storing their secrets. Interrupt again to exit at once.",
+        interrupt.in_flight(),
+        DRAIN.as_secs()
+    );
+    tokio::select! {
+        again = signals.recv() => forced(&format!("{again} again: exiting at once")),
+        () = tokio::time::sleep(DRAIN) => forced(&format!(
+            "{} change(s) still in flight after {} s: exiting without them",
+            interrupt.in_flight(),
+            DRAIN.as_secs()
+        )),
+        () = drained.notified() => {}
+    }
+    let again = signals.recv().await;
+    forced(&format!("{again} again: exiting at once"));
+}
+
+/// Exits now, with [`EXIT_INTERRUPTED`].
+fn forced(why: &str) {
+    eprintln!("{why}.");
+    eprintln!(
+        "hint: every secret stored so far is safe (`index.journal` indexes it); run `registrar plan` to see what is left, then apply again"
+    );
+    std::process::exit(EXIT_INTERRUPTED.into());
+}
+
 async fn execute(
     planned: Planned,
     store: SecretStore,
     backend: Arc<AnyBackend>,
     parallelism: usize,
 ) -> anyhow::Result<ExitCode> {
-    store.begin_batch();
+    // From here on, SIGINT/SIGTERM stop the apply gracefully instead of killing it.
+    let interrupt = apply::Interrupt::default();
+    let drained = Arc::new(tokio::sync::Notify::new());
+    let watcher = Signals::catch()
+        .map(|signals| tokio::spawn(watch_signals(signals, interrupt.clone(), drained.clone())))
+        .map_err(|e| tracing::warn!("cannot catch SIGINT/SIGTERM: {e}"))
+        .ok();
+    let reconciled = store
+        .begin_batch()
+        .context("failed to open the secrets store for writing")?;
+    if !reconciled.unindexed.is_empty() {
+        tracing::warn!(
+            "{} key file(s) in `{}` are in no index (left by an older registrar?): `registrar secrets list` names them",
+            reconciled.unindexed.len(),
+            store.dir().display()
+        );
+    }
     // First, secrets the store lacks (an earlier apply that could not store, keys made elsewhere).
     let by_ref: Vec<(Address, &crate::model::Key)> =
         planned.keys.iter().map(|(a, k)| (a.clone(), k)).collect();
@@ -303,12 +405,14 @@ async fn execute(
     let opts = apply::Options {
         parallelism,
         progress_bar: crate::output::interactive(),
+        interrupt: interrupt.clone(),
     };
     let report = apply::execute(backend, &planned.plan, keys, store.clone(), &opts).await;
+    drained.notify_one();
     store
         .end_batch()
         .context("failed to write the secrets index")
-        .hint("the key files are written; run apply again to index them")?;
+        .hint("the key files are written and journaled; the next apply indexes them")?;
     // Tidy the secrets store after deletes that succeeded.
     for (address, action, outcome) in &report.outcomes {
         if *outcome == Outcome::Done && *action == Action::Delete {
@@ -316,6 +420,7 @@ async fn execute(
         }
     }
     let (done, failed, skipped) = report.counts();
+    let mut not_attempted = 0;
     for (address, action, outcome) in &report.outcomes {
         match outcome {
             // Addresses and the platform's messages are values from outside: escaped.
@@ -325,6 +430,12 @@ async fn execute(
                 Escaped(address),
                 Escaped(e)
             ),
+            Outcome::Skipped(e) if e == apply::NOT_ATTEMPTED => {
+                not_attempted += 1;
+                if not_attempted <= LIST_NOT_ATTEMPTED {
+                    eprintln!("not attempted: {} {}", action.as_str(), Escaped(address));
+                }
+            }
             Outcome::Skipped(e) => eprintln!(
                 "skipped: {} {}: {}",
                 action.as_str(),
@@ -333,6 +444,12 @@ async fn execute(
             ),
             Outcome::Done => {}
         }
+    }
+    if not_attempted > LIST_NOT_ATTEMPTED {
+        eprintln!(
+            "not attempted: … and {} more",
+            not_attempted - LIST_NOT_ATTEMPTED
+        );
     }
     let secrets = if report.minted + recovered > 0 {
         format!(
@@ -343,6 +460,23 @@ async fn execute(
     } else {
         String::new()
     };
+    if report.interrupted {
+        println!(
+            "Apply interrupted: {done} done, {failed} failed, {} skipped, {not_attempted} not attempted in {:.1}s{secrets}.",
+            skipped - not_attempted,
+            report.elapsed.as_secs_f64()
+        );
+        eprintln!(
+            "hint: run `registrar plan` to see what is left (it lists every secret still to store), then apply again"
+        );
+        if let Some(w) = watcher {
+            w.abort();
+        }
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    if let Some(w) = watcher {
+        w.abort();
+    }
     println!(
         "Apply {}: {done} done, {failed} failed, {skipped} skipped in {:.1}s{secrets}.",
         if report.success() {

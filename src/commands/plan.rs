@@ -13,7 +13,7 @@ use crate::error::{EXIT_CHANGES, Hinted};
 use crate::model::{Actual, Address, DesiredState, Key, ReadScope};
 use crate::plan::matching::{Declared, KeyMatch};
 use crate::plan::planfile::{PLAN_KIND, SavedPlan};
-use crate::plan::{Note, Plan, diff, render};
+use crate::plan::{Note, Plan, SecretToStore, diff, render};
 use crate::secrets::index::IndexEntry;
 use crate::secrets::store::SecretStore;
 use crate::target::Target;
@@ -138,12 +138,16 @@ pub(super) async fn make_plan<B: Backend>(
                 message: d.message,
             }));
     }
-    for (id, key) in store.unstored(&addresses) {
-        plan.notes.push(Note {
+    // Keys whose secret the store lacks: apply stores them, so they are changes.
+    plan.stores = store
+        .unstored(&addresses)
+        .into_iter()
+        .map(|(id, key)| SecretToStore {
             address: Address::credential(&key.developer, &key.app, &id),
-            message: "its secret is not in the secrets store: apply stores it".into(),
-        });
-    }
+            consumer_key_fingerprint: key.consumer_key.fingerprint(),
+        })
+        .collect();
+    plan.stores.sort_by_cached_key(|s| s.address.to_string());
     Ok(Planned {
         plan,
         target,

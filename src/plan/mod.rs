@@ -153,6 +153,18 @@ pub struct Note {
     pub message: String,
 }
 
+/// A key on the platform whose secret the secrets store lacks (an interrupted apply, a key
+/// made elsewhere, a secret changed out of band): apply stores it. Nothing changes on the
+/// platform, but the store does, so it counts as a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretToStore {
+    /// The key, by credential id.
+    pub address: Address,
+    /// Fingerprint of the key's consumer key.
+    pub consumer_key_fingerprint: String,
+}
+
 /// A plan: ordered changes plus notes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -167,15 +179,18 @@ pub struct Plan {
     pub owner: String,
     /// Changes, in apply order.
     pub changes: Vec<Change>,
+    /// Secrets apply stores without changing the platform.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub stores: Vec<SecretToStore>,
     /// Notes.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub notes: Vec<Note>,
 }
 
 impl Plan {
-    /// Whether the plan changes anything.
+    /// Whether the plan changes anything: the platform, or the secrets store.
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty()
+        !self.changes.is_empty() || !self.stores.is_empty()
     }
 
     /// Counts per action group: (create/mint, update-like, delete).
@@ -191,6 +206,7 @@ impl Plan {
                 c.mints += 1;
             }
         }
+        c.store = self.stores.len();
         c
     }
 }
@@ -206,4 +222,11 @@ pub struct Counts {
     pub delete: usize,
     /// Changes that mint a credential.
     pub mints: usize,
+    /// Secrets to store (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub store: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -102,10 +102,26 @@ fn summary_line(c: Counts) -> String {
         String::new()
     };
     format!(
-        "Plan: {} to create{mints}, {} to change, {} to delete.",
-        c.create, c.change, c.delete
+        "Plan: {} to create{mints}, {} to change, {} to delete{}.",
+        c.create,
+        c.change,
+        c.delete,
+        stores_clause(c)
     )
 }
+
+/// `, N secret(s) to store` when the store lacks keys, else nothing.
+fn stores_clause(c: Counts) -> String {
+    match c.store {
+        0 => String::new(),
+        1 => ", 1 secret to store".into(),
+        n => format!(", {n} secrets to store"),
+    }
+}
+
+/// Why a secret is listed under "Secrets to store".
+const STORES_WHY: &str =
+    "the platform has these keys and the secrets store lacks their secrets: apply stores them";
 
 /// The plan as text; `color` adds ANSI styles.
 pub fn text(plan: &Plan, color: bool) -> String {
@@ -123,8 +139,10 @@ pub fn text(plan: &Plan, color: bool) -> String {
         Escaped(&plan.backend),
         Escaped(&plan.owner)
     );
-    if plan.changes.is_empty() {
+    if plan.changes.is_empty() && plan.stores.is_empty() {
         let _ = writeln!(out, "\nNo changes. The platform matches the config.");
+    } else if plan.changes.is_empty() {
+        let _ = writeln!(out, "\nThe platform matches the config.");
     } else {
         out.push('\n');
         for c in &plan.changes {
@@ -139,13 +157,20 @@ pub fn text(plan: &Plan, color: bool) -> String {
             }
         }
     }
+    if !plan.stores.is_empty() {
+        let _ = writeln!(out, "\nSecrets to store ({STORES_WHY}):");
+        for st in &plan.stores {
+            let line = format!("+ {}  (store {})", st.address, st.consumer_key_fingerprint);
+            let _ = writeln!(out, "  {}", paint(&line, style(Action::Create)));
+        }
+    }
     if !plan.notes.is_empty() {
         let _ = writeln!(out, "\nNotes:");
         for n in &plan.notes {
             let _ = writeln!(out, "  {}: {}", Escaped(&n.address), Escaped(&n.message));
         }
     }
-    if !plan.changes.is_empty() {
+    if plan.has_changes() {
         let c = plan.counts();
         let _ = writeln!(out, "\n{}", paint(&summary_line(c), Style::new().bold()));
         if c.mints > 0 {
@@ -189,7 +214,7 @@ pub fn markdown(plan: &Plan) -> String {
 fn markdown_limited(plan: &Plan, limit: usize) -> String {
     let c = plan.counts();
     let mut head = String::new();
-    if plan.changes.is_empty() {
+    if !plan.has_changes() {
         let _ = writeln!(
             head,
             "### registrar plan: no changes\n\n`{}` matches the config (owner `{}`).",
@@ -199,8 +224,11 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
     } else {
         let _ = writeln!(
             head,
-            "### registrar plan: {} to create, {} to change, {} to delete\n",
-            c.create, c.change, c.delete
+            "### registrar plan: {} to create, {} to change, {} to delete{}\n",
+            c.create,
+            c.change,
+            c.delete,
+            stores_clause(c)
         );
         let _ = writeln!(
             head,
@@ -289,6 +317,34 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
         }
         out.push_str("\n</details>\n");
     }
+    if !plan.stores.is_empty() {
+        if !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        let mut block = format!(
+            "<details><summary>Secrets to store ({})</summary>\n\n_{}._\n\n",
+            plan.stores.len(),
+            md_escape(STORES_WHY)
+        );
+        let mut cut = 0;
+        for st in &plan.stores {
+            let line = format!(
+                "- `{}` ({})\n",
+                md_escape(&st.address.to_string()),
+                md_escape(&st.consumer_key_fingerprint)
+            );
+            if out.len() + block.len() + line.len() + 400 > limit {
+                cut += 1;
+                continue;
+            }
+            block.push_str(&line);
+        }
+        if cut > 0 {
+            let _ = writeln!(block, "- _… {cut} more cut to fit the comment._");
+        }
+        block.push_str("\n</details>\n");
+        out.push_str(&block);
+    }
     if !plan.notes.is_empty() {
         let mut notes = format!(
             "\n<details><summary>Notes ({})</summary>\n\n",
@@ -358,6 +414,7 @@ mod tests {
             backend: "local".into(),
             owner: "team".into(),
             changes,
+            stores: vec![],
             notes: vec![],
         }
     }

@@ -16,10 +16,18 @@ pub const TEMP_PREFIX: &str = ".registrar-tmp-";
 ///
 /// If `write` fails (or the process dies) before the rename, `path` keeps its previous content.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let tmp = stage(path, write)?;
+    persist(tmp, path)?;
+    sync_parent(path)
+}
+
+/// The first half of an atomic write: a temp file beside `path` holding what `write`
+/// produces, fsynced. [`persist`] renames it into place; dropped, it is deleted.
+pub fn stage(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<tempfile::NamedTempFile> {
+    let dir = parent(path);
     std::fs::create_dir_all(dir).map_err(|e| not_writable(dir, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
@@ -31,9 +39,26 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>
         .flush()
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| not_writable(dir, e))?;
-    tmp.persist(path).map_err(|e| not_writable(dir, e.error))?;
-    sync_dir(dir).map_err(|e| not_writable(dir, e))?;
-    Ok(())
+    Ok(tmp)
+}
+
+/// Renames a [`stage`]d file over `path`. Durable once [`sync_parent`] returns.
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+    tmp.persist(path)
+        .map(drop)
+        .map_err(|e| not_writable(parent(path), e.error))
+}
+
+/// Fsyncs the directory of `path`, making a rename into it durable.
+pub fn sync_parent(path: &Path) -> Result<()> {
+    let dir = parent(path);
+    sync_dir(dir).map_err(|e| not_writable(dir, e))
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Writes `bytes` to `path` atomically and durably.

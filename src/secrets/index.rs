@@ -217,6 +217,13 @@ impl Index {
             .sort_by(|a, b| (&a.developer, &a.app, &a.id).cmp(&(&b.developer, &b.app, &b.id)));
     }
 
+    /// Makes `entry` the active entry of its file, replacing the one there was.
+    pub fn put_active(&mut self, entry: &IndexEntry) {
+        self.keys
+            .retain(|e| !(e.state == KeyState::Active && e.file == entry.file));
+        self.keys.push(entry.clone());
+    }
+
     /// The active entry of a credential, if stored.
     pub fn active(&self, developer: &str, app: &str, id: &str) -> Option<&IndexEntry> {
         self.keys.iter().find(|e| {

@@ -6,6 +6,7 @@
 //! ```text
 //! <secrets.dir>/
 //!   index.yaml                                      plaintext index, no secret material
+//!   index.journal                                   keys stored since index.yaml was written
 //!   <developer>/<app>/<id>.age                      the active key of credential <id>
 //!   <developer>/<app>/<id>.retiring-<issuedAt>.age  an old key during a rotation's overlap
 //! ```
@@ -13,8 +14,9 @@
 //! Each `.age` file is ASCII-armored age, encrypted to every configured recipient, and
 //! decrypts (e.g. with `age -d -i IDENTITY FILE`) to a JSON document
 //! `{"consumerKey", "consumerSecret", "issuedAt", "expiresAt"}` (milliseconds since the
-//! epoch; `expiresAt` null for never). See [`index`] for `index.yaml` and [`rotation`] for
-//! how rotations are recorded.
+//! epoch; `expiresAt` null for never). See [`index`] for `index.yaml`, [`journal`] for
+//! `index.journal` (how storing a key stays O(1) and crash-safe), and [`rotation`] for how
+//! rotations are recorded.
 //!
 //! The apply engine uses [`SecretStore`]: [`SecretStore::open`], [`SecretStore::store`]
 //! after minting a key (durable before it returns), [`SecretStore::drift`] when planning,
@@ -64,6 +66,7 @@ pub mod drift;
 pub mod error;
 pub mod fsutil;
 pub mod index;
+pub mod journal;
 pub mod ledger;
 pub mod rotation;
 pub mod store;
@@ -78,4 +81,4 @@ pub use error::{Error, Result};
 pub use index::{Index, IndexEntry, KeyState, RotationRequest};
 pub use ledger::{Discrepancy, SecretSink};
 pub use rotation::RotationOutcome;
-pub use store::{Consistency, LOCAL_IDENTITY, SecretStore, StoredCredential};
+pub use store::{Consistency, LOCAL_IDENTITY, Reconciled, SecretStore, StoredCredential};

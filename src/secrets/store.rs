@@ -1,8 +1,11 @@
-//! [`SecretStore`]: the directory of `.age` files and its `index.yaml`.
+//! [`SecretStore`]: the directory of `.age` files, its `index.yaml` and `index.journal`.
 //!
-//! Every write puts the encrypted file in place durably *before* the index names it, so a
-//! crash can leave an unindexed file (reported by [`SecretStore::verify`]) but never lose a
-//! secret or make the index point at a file that does not hold what it says.
+//! Storing a key encrypts it into a temp file (fsynced), appends its index entry to the
+//! journal (fsynced), then renames the file into place: a crash at any moment leaves either
+//! no key file, or a key file that the journal indexes ([`super::journal`]). Opening the
+//! store for writing ([`SecretStore::begin_batch`], every other write) reconciles it: the
+//! journal is folded into `index.yaml`, records whose file never arrived are dropped, and
+//! temp files of interrupted writes are removed. None of that needs an identity.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -11,6 +14,7 @@ use super::crypto::{self, DecryptFailure, Identity, Recipient};
 use super::error::{Error, Result};
 use super::fsutil;
 use super::index::{Index, IndexEntry, KeyState};
+use super::journal::{self, Folded};
 use crate::error::Hinted;
 use crate::model::Secret;
 
@@ -63,33 +67,52 @@ pub struct SecretStore {
     configured: Vec<Recipient>,
     local_identity: PathBuf,
     write_recipients: Mutex<Option<Vec<Recipient>>>,
+    /// The index: `index.yaml` with the journal folded in, and this process's writes.
     pub(super) index: Mutex<Index>,
-    /// In a batch ([`SecretStore::begin_batch`]): entries stored but not yet in `index.yaml`.
-    pending: Mutex<Option<Vec<IndexEntry>>>,
+    /// Appends to `index.journal`; taken with `index` held.
+    journal: Mutex<journal::Appender>,
+    /// Set between [`SecretStore::begin_batch`] and [`SecretStore::end_batch`].
+    batch: Mutex<Option<Batch>>,
     /// The secrets dir's lock, while [`SecretStore::hold`] keeps it for a whole run.
     held: Mutex<Option<std::fs::File>>,
 }
 
-/// Index entries a batch writes at once.
-pub(super) const BATCH_FLUSH: usize = 64;
+/// A batch: the secrets dir stays locked against other processes until it ends.
+struct Batch {
+    _dir_lock: Option<std::fs::File>,
+}
+
+/// What [`SecretStore::begin_batch`] (opening the store for writing) tidied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// What folding the journal did: keys indexed, records of writes that never completed.
+    pub folded: Folded,
+    /// Temp files of interrupted writes, removed (relative paths).
+    pub temps_removed: Vec<String>,
+    /// `.age` files no index entry or journal record names (left by an older registrar):
+    /// indexing them needs an identity, so they stay, and `secrets list` reports them.
+    pub unindexed: Vec<String>,
+}
 
 impl SecretStore {
     /// Opens the store in `dir` (which need not exist yet) for the given recipients
     /// (`age1…` and `ssh-ed25519 …` public keys; bad entries are errors naming them).
     ///
-    /// Opening reads only `index.yaml`; it needs no identity and writes nothing. With no
+    /// Opening reads `index.yaml` and folds in `index.journal` (keys stored by a run that
+    /// ended before compacting it); it needs no identity and writes nothing. With no
     /// recipients, the first write generates [`LOCAL_IDENTITY`] and encrypts to it.
     pub fn open(dir: impl Into<PathBuf>, recipients: &[String]) -> Result<SecretStore> {
         let dir = dir.into();
         let configured = crypto::parse_recipients(recipients)?;
-        let index = Index::load(&dir)?;
+        let index = journal::load(&dir)?;
         Ok(SecretStore {
             dir,
             configured,
             local_identity: PathBuf::from(LOCAL_IDENTITY),
             write_recipients: Mutex::new(None),
             index: Mutex::new(index),
-            pending: Mutex::new(None),
+            journal: Mutex::new(journal::Appender::default()),
+            batch: Mutex::new(None),
             held: Mutex::new(None),
         })
     }
@@ -129,19 +152,35 @@ impl SecretStore {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the store for writing: this process's lock, then an advisory lock on the
-    /// secrets dir (other processes), then reloads `index.yaml` so that a write never
-    /// undoes another process's. The guard derefs to the fresh index.
-    pub(super) fn write_lock(&self) -> Result<WriteGuard<'_>> {
-        let mut index = self.lock();
-        std::fs::create_dir_all(&self.dir).map_err(|e| fsutil::not_writable(&self.dir, e))?;
-        let held = self
-            .held
+    fn in_batch(&self) -> bool {
+        self.batch
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_some();
-        let dir_lock = if held { None } else { lock_dir(&self.dir)? };
-        *index = Index::load(&self.dir)?;
+            .is_some()
+    }
+
+    /// Takes the store for writing: this process's lock, then an advisory lock on the
+    /// secrets dir (other processes), then folds the journal into `index.yaml` and reloads
+    /// it, so that a write never undoes another process's. In a batch the dir is locked
+    /// already and the index in memory is current. The guard derefs to the index.
+    pub(super) fn write_lock(&self) -> Result<WriteGuard<'_>> {
+        let mut index = self.lock();
+        if self.in_batch() {
+            return Ok(WriteGuard {
+                index,
+                _dir_lock: None,
+            });
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| fsutil::not_writable(&self.dir, e))?;
+        let dir_lock = if self.is_held() {
+            None
+        } else {
+            lock_dir(&self.dir)?
+        };
+        let (fresh, folded) = journal::compact(&self.dir)?;
+        self.journal_appender().close();
+        log_folded(&self.dir, &folded);
+        *index = fresh;
         Ok(WriteGuard {
             index,
             _dir_lock: dir_lock,
@@ -180,9 +219,26 @@ impl SecretStore {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
+    /// Whether [`SecretStore::hold`] holds the secrets dir's lock.
+    fn is_held(&self) -> bool {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    fn journal_appender(&self) -> MutexGuard<'_, journal::Appender> {
+        self.journal.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Stores `cred` as the active key of `developer/app/id`, replacing any active one:
     /// encrypts to the recipients, writes `<developer>/<app>/<id>.age` atomically and
-    /// durably, then the index. Needs no identity. Returns the new index entry.
+    /// durably, indexed by the journal before the file appears. Needs no identity. Returns
+    /// the new index entry.
+    ///
+    /// Outside a batch, `index.yaml` is rewritten at once; in a batch
+    /// ([`SecretStore::begin_batch`]) only the journal grows, so storing costs the same
+    /// whatever the size of the store.
     ///
     /// The previous active key's file is overwritten: to keep it through a rotation's
     /// overlap, use [`SecretStore::complete_rotation`] (or [`SecretStore::mark_retiring`]
@@ -208,74 +264,134 @@ impl SecretStore {
             revoke_after: None,
             file,
         };
-        let batched = self
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some();
-        if batched {
-            // The file is durable before this returns; the index follows in batches.
-            self.write_file(&entry.file, cred)?;
-            put_active(&mut self.lock(), &entry);
-            let full = {
-                let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-                let list = pending.get_or_insert_with(Vec::new);
-                list.push(entry.clone());
-                list.len() >= BATCH_FLUSH
-            };
-            if full {
-                self.flush()?;
-            }
+        let path = self.dir.join(&entry.file);
+        if self.in_batch() {
+            // Encrypting and writing the temp file need no lock; journal and rename do, so
+            // that a compaction never sees one without the other.
+            let (tmp, record) = self.stage(&entry, cred)?;
+            self.commit(&mut self.lock(), tmp, &record)?;
+            fsutil::sync_parent(&path)?;
         } else {
             let mut index = self.write_lock()?;
-            self.write_file(&entry.file, cred)?;
-            let mut next = index.clone();
-            put_active(&mut next, &entry);
-            next.save(&self.dir)?;
-            *index = next;
+            let (tmp, record) = self.stage(&entry, cred)?;
+            self.commit(&mut index, tmp, &record)?;
+            fsutil::sync_parent(&path)?;
+            self.checkpoint(&mut index)?;
         }
         tracing::info!(key = %entry.address(), consumer_key = %entry.consumer_key_fingerprint, "stored key");
         Ok(entry)
     }
 
-    /// Starts a batch: [`SecretStore::store`] writes each key's file durably at once but adds
-    /// its index entry to `index.yaml` in groups (apply stores hundreds of keys; rewriting the
-    /// whole index for each would make that quadratic). [`SecretStore::flush`] or
-    /// [`SecretStore::end_batch`] writes what is pending. Should the process die in between,
-    /// the files are there and the next apply re-stores the keys the index lacks.
-    pub fn begin_batch(&self) {
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending.get_or_insert_with(Vec::new);
-    }
-
-    /// Writes the index entries a batch holds (no-op outside a batch).
-    pub fn flush(&self) -> Result<()> {
-        let entries = {
-            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            match pending.as_mut() {
-                Some(list) if !list.is_empty() => std::mem::take(list),
-                _ => return Ok(()),
-            }
+    /// Encrypts `cred` into a temp file beside `entry`'s file (fsynced); returns it with
+    /// the journal record that describes it.
+    fn stage(
+        &self,
+        entry: &IndexEntry,
+        cred: &StoredCredential,
+    ) -> Result<(tempfile::NamedTempFile, journal::Record)> {
+        let armored = self.encrypt(cred)?;
+        let tmp = fsutil::stage(&self.dir.join(&entry.file), |f| {
+            std::io::Write::write_all(f, &armored)
+        })?;
+        let record = journal::Record {
+            sha256: journal::digest(&armored),
+            entry: entry.clone(),
         };
-        let mut index = self.write_lock()?;
-        let mut next = index.clone();
-        for e in &entries {
-            put_active(&mut next, e);
+        Ok((tmp, record))
+    }
+
+    /// Journals `record` (durably), renames its file into place and indexes it in memory.
+    fn commit(
+        &self,
+        index: &mut Index,
+        tmp: tempfile::NamedTempFile,
+        record: &journal::Record,
+    ) -> Result<()> {
+        self.journal_appender().append(&self.dir, record)?;
+        fsutil::persist(tmp, &self.dir.join(&record.entry.file))?;
+        index.put_active(&record.entry);
+        Ok(())
+    }
+
+    /// Writes the index in memory to `index.yaml`, then drops the journal it now holds.
+    fn checkpoint(&self, index: &mut Index) -> Result<()> {
+        index.save(&self.dir)?;
+        journal::remove(&self.dir)?;
+        self.journal_appender().close();
+        Ok(())
+    }
+
+    /// Opens the store for writing many keys (apply): locks the secrets dir against other
+    /// processes until [`SecretStore::end_batch`], and reconciles the store: the journal of
+    /// an interrupted run is folded into `index.yaml` (records whose file never arrived are
+    /// dropped) and temp files of interrupted writes are removed. Needs no identity.
+    ///
+    /// In the batch, [`SecretStore::store`] appends to the journal instead of rewriting
+    /// `index.yaml`. If the secrets dir does not exist yet, there is nothing to reconcile
+    /// or lock.
+    pub fn begin_batch(&self) -> Result<Reconciled> {
+        let mut index = self.lock();
+        if !self.dir.is_dir() {
+            *self.batch.lock().unwrap_or_else(|p| p.into_inner()) = Some(Batch { _dir_lock: None });
+            return Ok(Reconciled::default());
         }
-        next.save(&self.dir)?;
-        *index = next;
-        Ok(())
+        // A run that holds the dir already ([`SecretStore::hold`]) must not lock it again.
+        let dir_lock = if self.is_held() {
+            None
+        } else {
+            lock_dir(&self.dir)?
+        };
+        let (fresh, folded) = journal::compact(&self.dir)?;
+        self.journal_appender().close();
+        log_folded(&self.dir, &folded);
+        *index = fresh;
+        let mut found = Vec::new();
+        let mut temps = Vec::new();
+        walk(&self.dir, "", &mut found, &mut temps)?;
+        for t in &temps {
+            let path = self.dir.join(t);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(fsutil::not_writable(&self.dir, e)),
+            }
+            tracing::info!("removed `{}`, left by an interrupted write", path.display());
+        }
+        let unindexed: Vec<String> = found
+            .into_iter()
+            .filter(|f| !index.keys.iter().any(|e| e.file == *f))
+            .collect();
+        *self.batch.lock().unwrap_or_else(|p| p.into_inner()) = Some(Batch {
+            _dir_lock: dir_lock,
+        });
+        Ok(Reconciled {
+            folded,
+            temps_removed: temps,
+            unindexed,
+        })
     }
 
-    /// Flushes and ends a batch.
+    /// Ends a batch: folds the journal into `index.yaml` and unlocks the secrets dir. Should
+    /// the process die before, the journal holds every stored key and the next run folds it.
     pub fn end_batch(&self) -> Result<()> {
-        self.flush()?;
-        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        Ok(())
+        let mut index = self.lock();
+        let result = if self.dir.join(journal::JOURNAL_FILE).exists() {
+            self.checkpoint(&mut index)
+        } else {
+            Ok(())
+        };
+        *self.batch.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        result
     }
 
-    /// Encrypts and writes one file (relative path) atomically.
+    /// Encrypts and writes one file (relative path) atomically; not journaled (the caller
+    /// holds the store for writing and the index already describes the file).
     pub(super) fn write_file(&self, file: &str, cred: &StoredCredential) -> Result<()> {
+        let armored = self.encrypt(cred)?;
+        fsutil::write_bytes_atomic(&self.dir.join(file), &armored)
+    }
+
+    fn encrypt(&self, cred: &StoredCredential) -> Result<Vec<u8>> {
         let recipients = self.recipients_for_writing()?;
         let plain = crypto::encode_doc(
             &cred.consumer_key,
@@ -283,8 +399,7 @@ impl SecretStore {
             cred.issued_at,
             cred.expires_at,
         );
-        let armored = crypto::encrypt_armored(&recipients, &plain)?;
-        fsutil::write_bytes_atomic(&self.dir.join(file), &armored)
+        crypto::encrypt_armored(&recipients, &plain)
     }
 
     /// The recipients files are encrypted to: the configured ones, or the local identity's
@@ -304,7 +419,7 @@ impl SecretStore {
         let stored = if self.local_identity.exists() {
             0
         } else {
-            Index::load(&self.dir).map(|i| i.keys.len()).unwrap_or(0)
+            journal::load(&self.dir).map(|i| i.keys.len()).unwrap_or(0)
         };
         if stored > 0 && !self.local_identity.exists() {
             // A new identity would leave a store whose older files nobody here can read.
@@ -633,10 +748,23 @@ pub(super) fn check_names(developer: &str, app: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Makes `entry` the active entry of its file in `index`.
-fn put_active(index: &mut Index, entry: &IndexEntry) {
-    index
-        .keys
-        .retain(|e| !(e.state == KeyState::Active && e.file == entry.file));
-    index.keys.push(entry.clone());
+/// Says what folding a journal recovered: once, at the store's opening for writing.
+fn log_folded(dir: &Path, folded: &Folded) {
+    if folded.applied > 0 {
+        tracing::info!(
+            "indexed {} key(s) stored by an earlier run that ended before writing `{}`",
+            folded.applied,
+            dir.join(super::index::INDEX_FILE).display()
+        );
+    }
+    for f in &folded.dropped {
+        tracing::debug!("dropped the journal record of `{f}`: its write never completed");
+    }
+    if folded.damaged > 0 {
+        tracing::debug!(
+            "ignored {} cut-short line(s) of `{}`",
+            folded.damaged,
+            dir.join(journal::JOURNAL_FILE).display()
+        );
+    }
 }

@@ -466,49 +466,131 @@ fn concurrent_stores_from_threads_all_land() {
 }
 
 #[test]
-fn a_batch_writes_files_at_once_and_the_index_in_groups() {
+fn a_batch_journals_each_key_and_writes_the_index_at_its_end() {
     let f = Fixture::new();
     let store = f.open();
-    store.begin_batch();
-    for n in 0..3 {
+    store
+        .store("a@x.com", "first", "default", &cred(9))
+        .unwrap();
+    store.begin_batch().unwrap();
+    for n in 0..100 {
         store
             .store("a@x.com", &format!("app{n}"), "default", &cred(n))
             .unwrap();
-        // The file is durable before store() returns; the index waits for the batch.
+        // The file is durable before store() returns, and so is its journal record.
         assert!(f.dir().join(format!("a@x.com/app{n}/default.age")).exists());
     }
     assert_eq!(
         store.entries().len(),
-        3,
-        "entries are visible in this process at once"
+        101,
+        "visible in this process at once"
     );
     assert_eq!(
         index::Index::load(&f.dir()).unwrap().keys.len(),
-        0,
-        "index.yaml not yet written"
+        1,
+        "index.yaml is not rewritten while the batch runs"
     );
+    let journal = std::fs::read_to_string(f.dir().join(journal::JOURNAL_FILE)).unwrap();
+    assert_eq!(journal.lines().count(), 100);
+    assert!(
+        !journal.contains("canary-"),
+        "no secret material in the journal"
+    );
+    // Another process reading now sees every key.
+    assert_eq!(f.open().entries().len(), 101);
     store.end_batch().unwrap();
-    assert_eq!(index::Index::load(&f.dir()).unwrap().keys.len(), 3);
-    // Past the batch size, the index is flushed on the way.
-    store.begin_batch();
-    for n in 0..(store::BATCH_FLUSH as u32 + 1) {
-        store
-            .store("b@x.com", &format!("app{n}"), "default", &cred(n))
-            .unwrap();
-    }
-    assert_eq!(
-        index::Index::load(&f.dir()).unwrap().keys.len(),
-        3 + store::BATCH_FLUSH
-    );
-    store.end_batch().unwrap();
-    assert_eq!(
-        index::Index::load(&f.dir()).unwrap().keys.len(),
-        4 + store::BATCH_FLUSH
-    );
+    assert_eq!(index::Index::load(&f.dir()).unwrap().keys.len(), 101);
+    assert!(!f.dir().join(journal::JOURNAL_FILE).exists());
     let read = store
-        .read(&f.identity(), "b@x.com", "app5", "default")
+        .read(&f.identity(), "a@x.com", "app5", "default")
         .unwrap();
     assert_eq!(read, cred(5));
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn opening_for_writing_reconciles_what_a_killed_batch_left() {
+    let f = Fixture::new();
+    let store = f.open();
+    store.begin_batch().unwrap();
+    for n in 0..5 {
+        store
+            .store("a@x.com", &format!("app{n}"), "default", &cred(n))
+            .unwrap();
+    }
+    // Killed here: no end_batch. Debris of a write cut short before its rename, and a
+    // journal record whose rename never happened.
+    drop(store);
+    let debris = f
+        .dir()
+        .join("a@x.com/app1")
+        .join(format!("{}x.tmp", fsutil::TEMP_PREFIX));
+    std::fs::write(&debris, b"partial").unwrap();
+    let ghost = journal::Record {
+        sha256: journal::digest(b"never written"),
+        entry: IndexEntry {
+            app: "ghost".into(),
+            file: "a@x.com/ghost/default.age".into(),
+            ..f.open().entries()[0].clone()
+        },
+    };
+    let mut line = serde_json::to_string(&ghost).unwrap();
+    line.push('\n');
+    line.push_str("{\"sha256\":\"cut sh");
+    let mut j = std::fs::OpenOptions::new()
+        .append(true)
+        .open(f.dir().join(journal::JOURNAL_FILE))
+        .unwrap();
+    std::io::Write::write_all(&mut j, line.as_bytes()).unwrap();
+    drop(j);
+    assert_eq!(index::Index::load(&f.dir()).unwrap().keys.len(), 0);
+
+    let store = f.open();
+    assert_eq!(store.entries().len(), 5, "readers fold the journal");
+    let c = store.verify().unwrap();
+    assert!(c.is_clean(), "{c:?}");
+    let r = store.begin_batch().unwrap();
+    assert_eq!(r.folded.applied, 5);
+    assert_eq!(
+        r.folded.dropped,
+        vec!["a@x.com/ghost/default.age".to_string()]
+    );
+    assert_eq!(r.folded.damaged, 1);
+    assert_eq!(
+        r.temps_removed,
+        vec![format!("a@x.com/app1/{}x.tmp", fsutil::TEMP_PREFIX)]
+    );
+    assert!(r.unindexed.is_empty());
+    assert!(!debris.exists());
+    assert!(!f.dir().join(journal::JOURNAL_FILE).exists(), "folded");
+    assert_eq!(index::Index::load(&f.dir()).unwrap().keys.len(), 5);
+    store.end_batch().unwrap();
+    let c = store.verify().unwrap();
+    assert!(c.is_clean() && c.temp_files.is_empty(), "{c:?}");
+    for e in store.entries() {
+        store.read_entry(&f.identity(), &e).unwrap();
+    }
+}
+
+#[test]
+fn a_rotation_inside_a_batch_keeps_journal_and_index_consistent() {
+    let f = Fixture::new();
+    let store = f.open();
+    store.store("d@x", "app", "default", &cred(1)).unwrap();
+    store
+        .request_rotation("d@x", "app", "default", Duration::from_secs(60), 0)
+        .unwrap();
+    store.begin_batch().unwrap();
+    store.store("d@x", "other", "default", &cred(3)).unwrap();
+    store
+        .complete_rotation("d@x", "app", "default", &cred(2), 1_000)
+        .unwrap();
+    // Killed before end_batch: the next reader sees the same three keys.
+    let again = f.open();
+    assert_eq!(again.entries().len(), 3, "{:?}", again.entries());
+    assert!(again.verify().unwrap().is_clean());
+    store.end_batch().unwrap();
+    assert_eq!(f.open().index(), store.index());
 }
 
 #[test]

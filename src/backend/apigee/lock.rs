@@ -130,7 +130,7 @@ pub(crate) async fn acquire(client: Arc<Client>, req: &LockRequest) -> Result<Lo
             // An earlier attempt of the create went through; its reply was lost.
             return Ok(held(client, name, current, req.ttl));
         }
-        if current.expired(now_ms()) {
+        if current.expired(now_ms()) || current.abandoned_here(&me) {
             take_over(&client, &name, &current, &me).await?;
             continue;
         }

@@ -148,6 +148,7 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         backend: input.backend.to_string(),
         owner: input.desired.owner.clone(),
         changes,
+        stores: Vec::new(),
         notes,
     })
 }
