@@ -872,3 +872,31 @@ fn staging_and_prod_keep_their_own_stores() {
         "{err}"
     );
 }
+
+/// A key added by hand to a managed app is drift: `plan --detailed-exitcode` exits 2 and
+/// names it under "Unmanaged keys"; `apply --prune` revokes and deletes it; then the plan
+/// is empty.
+#[test]
+fn a_key_added_by_hand_is_counted_and_pruned() {
+    let server = Server::start("x", &[]);
+    let mut w = Work::http(&server, "x");
+    w.ok("apply", &["apply", "--auto-approve"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(server.post(
+        "developers/alice%40example.com/apps/checkout-web/keys",
+        serde_json::json!({"consumerKey": "hand-made-key-0123456789", "consumerSecret": "hand-made-secret-0123"}),
+    ))
+    .expect(201);
+    let out = w.run("plan-drift", &["plan", "--detailed-exitcode"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("Unmanaged keys") && text.contains("1 unmanaged key"),
+        "{text}"
+    );
+    let out = w.ok("prune", &["apply", "--auto-approve", "--prune"]);
+    assert!(out.contains("2 done, 0 failed"), "{out}");
+    assert!(w.plan("after-prune").is_empty());
+    let out = w.run("plan-clean", &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -239,7 +239,7 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             out.display()
         );
     }
-    Ok(if args.detailed_exitcode && planned.plan.has_changes() {
+    Ok(if args.detailed_exitcode && planned.plan.differs() {
         ExitCode::from(EXIT_CHANGES)
     } else {
         ExitCode::SUCCESS

@@ -182,6 +182,10 @@ pub struct Plan {
     /// Secrets apply stores without changing the platform.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub stores: Vec<SecretToStore>,
+    /// Live keys on apps this config owns that it does not declare (without `--prune`):
+    /// drift apply leaves alone, which `--prune` revokes and deletes.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub unmanaged: Vec<Note>,
     /// Notes.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub notes: Vec<Note>,
@@ -191,6 +195,12 @@ impl Plan {
     /// Whether the plan changes anything: the platform, or the secrets store.
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty() || !self.stores.is_empty()
+    }
+
+    /// Whether the platform and the store differ from the config in any way: changes, or
+    /// unmanaged keys (what `plan --detailed-exitcode` reports with 2).
+    pub fn differs(&self) -> bool {
+        self.has_changes() || !self.unmanaged.is_empty()
     }
 
     /// Counts per action group: (create/mint, update-like, delete).
@@ -207,6 +217,7 @@ impl Plan {
             }
         }
         c.store = self.stores.len();
+        c.unmanaged = self.unmanaged.len();
         c
     }
 }
@@ -225,6 +236,9 @@ pub struct Counts {
     /// Secrets to store (omitted from JSON when 0).
     #[serde(skip_serializing_if = "is_zero")]
     pub store: usize,
+    /// Unmanaged live keys (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unmanaged: usize,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -110,14 +110,24 @@ fn summary_line(c: Counts) -> String {
     )
 }
 
-/// `, N secret(s) to store` when the store lacks keys, else nothing.
+/// `, N secret(s) to store` when the store lacks keys, `, N unmanaged key(s)` when managed
+/// apps hold keys the config does not declare, else nothing.
 fn stores_clause(c: Counts) -> String {
-    match c.store {
+    let mut s = match c.store {
         0 => String::new(),
         1 => ", 1 secret to store".into(),
         n => format!(", {n} secrets to store"),
+    };
+    match c.unmanaged {
+        0 => {}
+        1 => s.push_str(", 1 unmanaged key"),
+        n => s.push_str(&format!(", {n} unmanaged keys")),
     }
+    s
 }
+
+/// Why keys are listed under "Unmanaged keys".
+const UNMANAGED_WHY: &str = "live keys on apps this config owns that it does not declare: `--prune` revokes and deletes them";
 
 /// Why a secret is listed under "Secrets to store".
 const STORES_WHY: &str =
@@ -139,10 +149,12 @@ pub fn text(plan: &Plan, color: bool) -> String {
         Escaped(&plan.backend),
         Escaped(&plan.owner)
     );
-    if plan.changes.is_empty() && plan.stores.is_empty() {
+    if !plan.differs() {
         let _ = writeln!(out, "\nNo changes. The platform matches the config.");
-    } else if plan.changes.is_empty() {
+    } else if plan.changes.is_empty() && plan.unmanaged.is_empty() {
         let _ = writeln!(out, "\nThe platform matches the config.");
+    } else if plan.changes.is_empty() {
+        let _ = writeln!(out, "\nNothing to change without `--prune`.");
     } else {
         out.push('\n');
         for c in &plan.changes {
@@ -164,13 +176,20 @@ pub fn text(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  {}", paint(&line, style(Action::Create)));
         }
     }
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(out, "\nUnmanaged keys ({UNMANAGED_WHY}):");
+        for u in &plan.unmanaged {
+            let line = format!("! {}", Escaped(&u.address));
+            let _ = writeln!(out, "  {}", paint(&line, style(Action::Delete)));
+        }
+    }
     if !plan.notes.is_empty() {
         let _ = writeln!(out, "\nNotes:");
         for n in &plan.notes {
             let _ = writeln!(out, "  {}: {}", Escaped(&n.address), Escaped(&n.message));
         }
     }
-    if plan.has_changes() {
+    if plan.differs() {
         let c = plan.counts();
         let _ = writeln!(out, "\n{}", paint(&summary_line(c), Style::new().bold()));
         if c.mints > 0 {
@@ -214,7 +233,7 @@ pub fn markdown(plan: &Plan) -> String {
 fn markdown_limited(plan: &Plan, limit: usize) -> String {
     let c = plan.counts();
     let mut head = String::new();
-    if !plan.has_changes() {
+    if !plan.differs() {
         let _ = writeln!(
             head,
             "### registrar plan: no changes\n\n`{}` matches the config (owner `{}`).",
@@ -345,6 +364,30 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
         block.push_str("\n</details>\n");
         out.push_str(&block);
     }
+    if !plan.unmanaged.is_empty() {
+        if !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        let mut block = format!(
+            "<details><summary>Unmanaged keys ({})</summary>\n\n_{}._\n\n",
+            plan.unmanaged.len(),
+            md_escape(UNMANAGED_WHY)
+        );
+        let mut cut = 0;
+        for u in &plan.unmanaged {
+            let line = format!("- `{}`\n", md_escape(&u.address.to_string()));
+            if out.len() + block.len() + line.len() + 400 > limit {
+                cut += 1;
+                continue;
+            }
+            block.push_str(&line);
+        }
+        if cut > 0 {
+            let _ = writeln!(block, "- _… {cut} more cut to fit the comment._");
+        }
+        block.push_str("\n</details>\n");
+        out.push_str(&block);
+    }
     if !plan.notes.is_empty() {
         let mut notes = format!(
             "\n<details><summary>Notes ({})</summary>\n\n",
@@ -415,6 +458,7 @@ mod tests {
             owner: "team".into(),
             changes,
             stores: vec![],
+            unmanaged: vec![],
             notes: vec![],
         }
     }

@@ -186,16 +186,20 @@ impl Differ<'_> {
             k.id.as_deref()
                 .map(|i| format!("tagged `{i}`, "))
                 .unwrap_or_default();
+        if owned_app && k.status == Status::Approved {
+            // A live key on an app this config owns: drift, counted (a duplicate minted by a
+            // lost race, a key added by hand).
+            self.unmanaged.push(crate::plan::Note {
+                address: r.address(),
+                message: format!(
+                    "live key ({label}not declared in the config): `--prune` revokes and deletes it"
+                ),
+            });
+            return;
+        }
         self.note(
             r.address(),
-            format!(
-                "key ({label}not declared in the config) left alone{}",
-                if owned_app {
-                    "; --prune deletes it"
-                } else {
-                    ""
-                }
-            ),
+            format!("key ({label}not declared in the config) left alone"),
         );
     }
 

@@ -92,6 +92,7 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         changes: Vec::new(),
         deletes: Vec::new(),
         notes: Vec::new(),
+        unmanaged: Vec::new(),
         conflicts: Vec::new(),
     };
     d.developers();
@@ -102,6 +103,7 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         mut changes,
         mut deletes,
         mut notes,
+        mut unmanaged,
         conflicts,
         ..
     } = d;
@@ -127,6 +129,7 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         };
         changes.retain(|c| keep(&c.address));
         notes.retain(|n| keep(&n.address));
+        unmanaged.retain(|n| keep(&n.address));
     }
     if let Some(max) = opts.max_deletes {
         let addresses: Vec<String> = changes
@@ -149,6 +152,7 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         owner: input.desired.owner.clone(),
         changes,
         stores: Vec::new(),
+        unmanaged,
         notes,
     })
 }
@@ -238,6 +242,7 @@ struct Differ<'a> {
     changes: Vec<Change>,
     deletes: Vec<Change>,
     notes: Vec<Note>,
+    unmanaged: Vec<Note>,
     conflicts: Vec<String>,
 }
 

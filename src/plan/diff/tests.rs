@@ -361,9 +361,13 @@ fn undeclared_keys_are_noted_or_pruned() {
     a.keys.push(stray);
     let plan = run(&d, &a, &[], &[], Options::default()).unwrap();
     assert!(plan.changes.is_empty());
-    assert_eq!(plan.notes.len(), 1);
+    // A live key on an owned app is drift, counted (exit 2 with --detailed-exitcode).
+    assert!(plan.notes.is_empty());
+    assert_eq!(plan.unmanaged.len(), 1);
+    assert!(!plan.has_changes() && plan.differs());
+    assert_eq!(plan.counts().unmanaged, 1);
     let fp = Secret::new("stray").fingerprint();
-    assert!(plan.notes[0].address.to_string().ends_with(&fp));
+    assert!(plan.unmanaged[0].address.to_string().ends_with(&fp));
     let plan = run(
         &d,
         &a,
