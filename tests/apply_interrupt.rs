@@ -399,7 +399,7 @@ fn sigint_stops_gracefully_and_the_next_apply_converges() {
 #[test]
 fn kill_9_at_random_moments_then_apply_converges() {
     const APPS: usize = 120;
-    const RUNS: usize = 15;
+    const RUNS: usize = 20;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(10);
     let total = Instant::now();
