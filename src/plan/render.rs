@@ -336,58 +336,24 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
         }
         out.push_str("\n</details>\n");
     }
-    if !plan.stores.is_empty() {
-        if !out.ends_with("\n\n") {
-            out.push('\n');
-        }
-        let mut block = format!(
-            "<details><summary>Secrets to store ({})</summary>\n\n_{}._\n\n",
-            plan.stores.len(),
-            md_escape(STORES_WHY)
-        );
-        let mut cut = 0;
-        for st in &plan.stores {
-            let line = format!(
+    let stores: Vec<String> = plan
+        .stores
+        .iter()
+        .map(|st| {
+            format!(
                 "- `{}` ({})\n",
                 md_escape(&st.address.to_string()),
                 md_escape(&st.consumer_key_fingerprint)
-            );
-            if out.len() + block.len() + line.len() + 400 > limit {
-                cut += 1;
-                continue;
-            }
-            block.push_str(&line);
-        }
-        if cut > 0 {
-            let _ = writeln!(block, "- _… {cut} more cut to fit the comment._");
-        }
-        block.push_str("\n</details>\n");
-        out.push_str(&block);
-    }
-    if !plan.unmanaged.is_empty() {
-        if !out.ends_with("\n\n") {
-            out.push('\n');
-        }
-        let mut block = format!(
-            "<details><summary>Unmanaged keys ({})</summary>\n\n_{}._\n\n",
-            plan.unmanaged.len(),
-            md_escape(UNMANAGED_WHY)
-        );
-        let mut cut = 0;
-        for u in &plan.unmanaged {
-            let line = format!("- `{}`\n", md_escape(&u.address.to_string()));
-            if out.len() + block.len() + line.len() + 400 > limit {
-                cut += 1;
-                continue;
-            }
-            block.push_str(&line);
-        }
-        if cut > 0 {
-            let _ = writeln!(block, "- _… {cut} more cut to fit the comment._");
-        }
-        block.push_str("\n</details>\n");
-        out.push_str(&block);
-    }
+            )
+        })
+        .collect();
+    md_list(&mut out, "Secrets to store", STORES_WHY, &stores, limit);
+    let unmanaged: Vec<String> = plan
+        .unmanaged
+        .iter()
+        .map(|u| format!("- `{}`\n", md_escape(&u.address.to_string())))
+        .collect();
+    md_list(&mut out, "Unmanaged keys", UNMANAGED_WHY, &unmanaged, limit);
     if !plan.notes.is_empty() {
         let mut notes = format!(
             "\n<details><summary>Notes ({})</summary>\n\n",
@@ -413,6 +379,34 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
         out.push_str(&notes);
     }
     out
+}
+
+/// A collapsed list section (`title (N)`, then why, then the lines that fit in `limit`).
+fn md_list(out: &mut String, title: &str, why: &str, lines: &[String], limit: usize) {
+    if lines.is_empty() {
+        return;
+    }
+    if !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+    let mut block = format!(
+        "<details><summary>{title} ({})</summary>\n\n_{}._\n\n",
+        lines.len(),
+        md_escape(why)
+    );
+    let mut cut = 0;
+    for line in lines {
+        if out.len() + block.len() + line.len() + 400 > limit {
+            cut += 1;
+            continue;
+        }
+        block.push_str(line);
+    }
+    if cut > 0 {
+        let _ = writeln!(block, "- _… {cut} more cut to fit the comment._");
+    }
+    block.push_str("\n</details>\n");
+    out.push_str(&block);
 }
 
 #[cfg(test)]

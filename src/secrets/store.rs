@@ -172,6 +172,16 @@ impl SecretStore {
             });
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| fsutil::not_writable(&self.dir, e))?;
+        let (dir_lock, _) = self.lock_and_fold(&mut index)?;
+        Ok(WriteGuard {
+            index,
+            _dir_lock: dir_lock,
+        })
+    }
+
+    /// Locks the secrets dir against other processes (unless this run holds it already),
+    /// folds the journal into `index.yaml` and makes `index` the result.
+    fn lock_and_fold(&self, index: &mut Index) -> Result<(Option<std::fs::File>, Folded)> {
         let dir_lock = if self.is_held() {
             None
         } else {
@@ -181,10 +191,7 @@ impl SecretStore {
         self.journal_appender().close();
         log_folded(&self.dir, &folded);
         *index = fresh;
-        Ok(WriteGuard {
-            index,
-            _dir_lock: dir_lock,
-        })
+        Ok((dir_lock, folded))
     }
 
     /// Holds the secrets dir's lock (the one every write takes) until [`SecretStore::release`]
@@ -335,16 +342,8 @@ impl SecretStore {
             *self.batch.lock().unwrap_or_else(|p| p.into_inner()) = Some(Batch { _dir_lock: None });
             return Ok(Reconciled::default());
         }
-        // A run that holds the dir already ([`SecretStore::hold`]) must not lock it again.
-        let dir_lock = if self.is_held() {
-            None
-        } else {
-            lock_dir(&self.dir)?
-        };
-        let (fresh, folded) = journal::compact(&self.dir)?;
-        self.journal_appender().close();
-        log_folded(&self.dir, &folded);
-        *index = fresh;
+        // A run that holds the dir already ([`SecretStore::hold`]) does not lock it again.
+        let (dir_lock, folded) = self.lock_and_fold(&mut index)?;
         let mut found = Vec::new();
         let mut temps = Vec::new();
         walk(&self.dir, "", &mut found, &mut temps)?;

@@ -117,21 +117,24 @@ impl Differ<'_> {
             app: k.app_id(),
             key: KeyId::retiring(credential, k.consumer_key.fingerprint()),
         };
-        let address = r.address();
         if revoke_after > self.input.options.now_ms {
             let when = humantime::format_rfc3339_seconds(
                 std::time::UNIX_EPOCH + std::time::Duration::from_millis(revoke_after as u64),
             );
             self.note(
-                address,
+                r.address(),
                 format!("retiring after rotation: revoked and deleted from {when}"),
             );
             return;
         }
-        let reason = "rotated out: its overlap has passed";
+        self.revoke_and_delete(k, r, "rotated out: its overlap has passed");
+    }
+
+    /// Revokes a live key (with the changes), then deletes it (with the deletes).
+    fn revoke_and_delete(&mut self, k: &Key, r: KeyRef, reason: &str) {
         if k.status == Status::Approved {
             self.changes.push(Change::new(
-                address.clone(),
+                r.address(),
                 Action::Revoke,
                 vec![field(
                     "status",
@@ -145,13 +148,7 @@ impl Differ<'_> {
                 },
             ));
         }
-        self.deletes.push(Change::new(
-            address,
-            Action::Delete,
-            vec![],
-            Some(reason.into()),
-            Op::DeleteKey { key: r },
-        ));
+        self.prune(r.address(), reason, Op::DeleteKey { key: r });
     }
 
     /// A key the config does not declare: deleted with `--prune` under an owned app,
@@ -162,24 +159,7 @@ impl Differ<'_> {
             key: KeyId::undeclared(k.consumer_key.fingerprint()),
         };
         if self.input.options.prune && owned_app {
-            let reason = "not declared in the config (--prune)";
-            if k.status == Status::Approved {
-                self.changes.push(Change::new(
-                    r.address(),
-                    Action::Revoke,
-                    vec![field(
-                        "status",
-                        Some(json!(Status::Approved)),
-                        Some(json!(Status::Revoked)),
-                    )],
-                    Some(reason.into()),
-                    Op::SetKeyStatus {
-                        key: r.clone(),
-                        status: Status::Revoked,
-                    },
-                ));
-            }
-            self.prune(r.address(), reason, Op::DeleteKey { key: r });
+            self.revoke_and_delete(k, r, "not declared in the config (--prune)");
             return;
         }
         let label =
