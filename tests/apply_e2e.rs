@@ -681,18 +681,22 @@ fn unusual_emails_work_on_apigee_edge() {
     unusual_email(&mut Work::http(&server, "edge"));
 }
 
-/// In CI with no recipients, apply refuses to encrypt to an identity generated on the runner,
-/// before changing anything; `--allow-local-identity` accepts it.
+/// In CI with no recipients, an apply to a real platform refuses to encrypt to an identity
+/// generated on the runner, before changing anything; `--allow-local-identity` accepts it.
+/// The local backend (itself a file on the runner) needs no flag.
 #[test]
 fn ci_without_recipients_refuses_a_throwaway_identity() {
-    let w = Work::local();
+    let server = Server::start("x", &[]);
+    let w = Work::http(&server, "x");
     let run = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_registrar"))
             .current_dir(w.dir.path())
             .args(["apply", "--auto-approve"])
+            .args(&w.backend)
             .args(extra)
             .env("CI", "true")
             .env("NO_COLOR", "1")
+            .env("APIGEE_TOKEN", "test-token")
             .env_remove("REGISTRAR_IDENTITY")
             .output()
             .unwrap()
@@ -718,6 +722,21 @@ fn ci_without_recipients_refuses_a_throwaway_identity() {
     assert!(w.path(".registrar/identity.txt").exists());
     // With the identity there, later applies in the same checkout need no flag.
     assert!(run(&[]).status.success());
+
+    // The local backend: the README's main command works in CI as it is.
+    let local = Work::local();
+    let out = Command::new(env!("CARGO_BIN_EXE_registrar"))
+        .current_dir(local.dir.path())
+        .args(["apply", "--auto-approve"])
+        .env("CI", "true")
+        .env_remove("REGISTRAR_IDENTITY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `-f DIR` never reads what registrar writes there: after an apply of the README's
