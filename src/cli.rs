@@ -70,6 +70,18 @@ pub struct ConfigArgs {
     pub files: Vec<PathBuf>,
 }
 
+/// Which secrets store the `secrets` commands and `rotate` use.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Config files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The org whose secrets store to use (default: `backend.org` of the config, or the
+    /// only store in `secrets.dir`).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+}
+
 /// Output format of diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiagnosticFormat {
@@ -268,13 +280,9 @@ pub enum SecretsCommand {
 /// Arguments shared by `secrets` commands: where the config is.
 #[derive(Debug, Args)]
 pub struct SecretsListArgs {
-    /// Config files (for `secrets.dir` and `secrets.recipients`).
+    /// Config files (for `secrets.dir` and `secrets.recipients`) and the store.
     #[command(flatten)]
-    pub config: ConfigArgs,
-    /// The org whose secrets store to use (default: `backend.org` of the config, or the
-    /// only store in `secrets.dir`).
-    #[arg(long, value_name = "ORG")]
-    pub org: Option<String>,
+    pub store: StoreArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
     pub format: DiagnosticFormat,
@@ -306,13 +314,9 @@ pub struct SecretsShowArgs {
     /// age identity file that can decrypt the store.
     #[arg(long, env = "REGISTRAR_IDENTITY", value_name = "FILE")]
     pub identity: Option<PathBuf>,
-    /// Config files.
+    /// Config files and the store.
     #[command(flatten)]
-    pub config: ConfigArgs,
-    /// The org whose secrets store to use (default: `backend.org` of the config, or the
-    /// only store in `secrets.dir`).
-    #[arg(long, value_name = "ORG")]
-    pub org: Option<String>,
+    pub store: StoreArgs,
 }
 
 /// Arguments of `secrets set`.
@@ -329,13 +333,9 @@ pub struct SecretsSetArgs {
     /// Replace a stored key of this credential with a different one.
     #[arg(long)]
     pub force: bool,
-    /// Config files.
+    /// Config files and the store.
     #[command(flatten)]
-    pub config: ConfigArgs,
-    /// The org whose secrets store to use (default: `backend.org` of the config, or the
-    /// only store in `secrets.dir`).
-    #[arg(long, value_name = "ORG")]
-    pub org: Option<String>,
+    pub store: StoreArgs,
 }
 
 /// Arguments of `secrets rekey`.
@@ -344,13 +344,9 @@ pub struct SecretsRekeyArgs {
     /// age identity file that can decrypt the store.
     #[arg(long, env = "REGISTRAR_IDENTITY", value_name = "FILE")]
     pub identity: Option<PathBuf>,
-    /// Config files.
+    /// Config files and the store.
     #[command(flatten)]
-    pub config: ConfigArgs,
-    /// The org whose secrets store to use (default: `backend.org` of the config, or the
-    /// only store in `secrets.dir`).
-    #[arg(long, value_name = "ORG")]
-    pub org: Option<String>,
+    pub store: StoreArgs,
 }
 
 /// Arguments of `rotate`.
@@ -367,13 +363,9 @@ pub struct RotateArgs {
     /// How long the old key keeps working after the new one is minted, e.g. `7d`.
     #[arg(long, default_value = "7d")]
     pub overlap: String,
-    /// Config files.
+    /// Config files and the store.
     #[command(flatten)]
-    pub config: ConfigArgs,
-    /// The org whose secrets store to use (default: `backend.org` of the config, or the
-    /// only store in `secrets.dir`).
-    #[arg(long, value_name = "ORG")]
-    pub org: Option<String>,
+    pub store: StoreArgs,
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde::Serialize;
 mod values;
 
 use crate::cli::{
-    ConfigArgs, DiagnosticFormat, RotateArgs, SecretsCommand, SecretsListArgs, SecretsRekeyArgs,
+    DiagnosticFormat, RotateArgs, SecretsCommand, SecretsListArgs, SecretsRekeyArgs, StoreArgs,
 };
 use crate::config::Settings;
 use crate::error::hinted;
@@ -28,7 +28,8 @@ struct Context {
 
 impl Context {
     /// Loads the config and opens its store (reads only `index.yaml`).
-    pub fn open(config: &ConfigArgs, org: Option<&str>) -> anyhow::Result<Context> {
+    pub fn open(args: &StoreArgs) -> anyhow::Result<Context> {
+        let (config, org) = (&args.config, args.org.as_deref());
         let desired =
             crate::config::load_valid(&config.files, &crate::config::validate::Known::default())?;
         let settings = desired.settings();
@@ -171,7 +172,7 @@ pub fn cmd_secrets(cmd: &SecretsCommand) -> anyhow::Result<ExitCode> {
 
 /// Runs `registrar secrets list`.
 pub fn cmd_list(args: &SecretsListArgs) -> anyhow::Result<ExitCode> {
-    let ctx = Context::open(&args.config, args.org.as_deref())?;
+    let ctx = Context::open(&args.store)?;
     let index = ctx.store.index();
     let not_stored: Vec<String> = ctx
         .settings
@@ -305,7 +306,7 @@ fn render_list(
 /// Runs `registrar secrets rekey`.
 pub fn cmd_rekey(args: &SecretsRekeyArgs) -> anyhow::Result<ExitCode> {
     let identity = require_identity(args.identity.as_deref(), "secrets rekey")?;
-    let ctx = Context::open(&args.config, args.org.as_deref())?;
+    let ctx = Context::open(&args.store)?;
     let identity = Identity::from_file(identity)?;
     let recipients = ctx.store.recipients_for_writing()?;
     let n = ctx.store.rekey(&identity)?;
@@ -342,7 +343,7 @@ pub fn cmd_rotate(args: &RotateArgs) -> anyhow::Result<ExitCode> {
             "give how long the old key keeps working, e.g. `--overlap 7d` (`0s` revokes on the next apply)",
         )
     })?;
-    let ctx = Context::open(&args.config, args.org.as_deref())?;
+    let ctx = Context::open(&args.store)?;
     let (developer, ids) = ctx.resolve_app(&args.app, args.developer.as_deref())?;
     let ids = match &args.key {
         Some(k) if ids.contains(k) => vec![k.clone()],

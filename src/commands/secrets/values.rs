@@ -24,7 +24,7 @@ const MAX_STDIN: usize = 64 * 1024;
 /// Runs `registrar secrets show`.
 pub fn cmd_show(args: &SecretsShowArgs) -> anyhow::Result<ExitCode> {
     let identity = require_identity(args.identity.as_deref(), "secrets show")?;
-    let ctx = Context::open(&args.config, args.org.as_deref())?;
+    let ctx = Context::open(&args.store)?;
     let (developer, ids) = ctx.resolve_app(&args.app, args.developer.as_deref())?;
     let identity = Identity::from_file(identity)?;
     let mut entries: Vec<_> = ctx
@@ -186,7 +186,7 @@ pub fn cmd_set(args: &SecretsSetArgs) -> anyhow::Result<ExitCode> {
              or redirect a file of `CONSUMER_KEY=…` and `CONSUMER_SECRET=…` lines",
         ));
     }
-    let ctx = Context::open(&args.config, args.org.as_deref())?;
+    let ctx = Context::open(&args.store)?;
     let (developer, ids) = ctx.resolve_app(&args.app, args.developer.as_deref())?;
     if !ids.contains(&args.key) {
         return Err(hinted(
