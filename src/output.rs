@@ -42,6 +42,11 @@ pub fn color() -> bool {
     *COLOR.get().unwrap_or(&false)
 }
 
+/// Whether a person can answer a question: stdin is a terminal, outside CI.
+pub fn can_ask() -> bool {
+    std::io::stdin().is_terminal() && std::env::var_os("CI").is_none()
+}
+
 /// Whether stdout is an interactive terminal (progress bars, prompts).
 pub fn interactive() -> bool {
     std::io::stdout().is_terminal()

@@ -919,3 +919,39 @@ fn a_key_added_by_hand_is_counted_and_pruned() {
     let out = w.run("plan-clean", &["plan", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// `--url`/`--org` without `--backend` on a config whose backend is local is an error, not
+/// an apply to the SQLite file; `--backend local --org ORG` names an org of the registry.
+#[test]
+fn remote_flags_with_the_local_backend_are_refused() {
+    let mut w = Work::new(&[]);
+    for flags in [
+        &["--url", "https://apigee.googleapis.com"][..],
+        &["--org", "acme-prod"][..],
+        &["--backend", "local", "--url", "http://127.0.0.1:9"][..],
+    ] {
+        let out = w.run_with(
+            "remote-flags",
+            &["plan"],
+            &flags.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {err}");
+        assert!(
+            err.contains("the backend is `local`") && err.contains("--backend apigee"),
+            "{err}"
+        );
+    }
+    assert!(!w.path(".registrar").exists(), "nothing was created");
+    let out = w.run_with(
+        "local-org",
+        &["plan"],
+        &[
+            "--backend".into(),
+            "local".into(),
+            "--org".into(),
+            "team-b".into(),
+        ],
+    );
+    assert!(out.status.success(), "{}", tail(&out.stderr));
+}

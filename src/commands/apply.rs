@@ -22,13 +22,15 @@ use crate::plan::{Action, Plan};
 use crate::secrets::store::{SecretStore, StoredCredential};
 use crate::target::Target;
 
+/// Asks for approval on the terminal. The question goes to stderr, so that `apply | tee log`
+/// still asks (stdin is what must be a terminal, not stdout).
 fn confirm(plan: &Plan) -> anyhow::Result<bool> {
-    print!(
+    eprint!(
         "\nApply {} change(s) to {}? Only `yes` is accepted: ",
         plan.changes.len(),
-        plan.backend
+        crate::escape::Escaped(&plan.backend)
     );
-    std::io::stdout().flush()?;
+    std::io::stderr().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim() == "yes")
@@ -161,7 +163,7 @@ fn run_locked(
             print!("{}", render(&planned.plan, args.options.format));
             refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
             if planned.plan.has_changes() && !args.auto_approve {
-                if !crate::output::interactive() {
+                if !crate::output::can_ask() {
                     return Err(hinted(
                         "apply needs approval, and this is not an interactive terminal",
                         "pass `--auto-approve`, or apply a reviewed plan with `registrar apply FILE`",

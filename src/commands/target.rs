@@ -22,6 +22,22 @@ pub fn resolve(opts: &PlanOptions, desired: &Desired) -> anyhow::Result<Target> 
         .backend
         .or(cfg.map(|c| c.kind))
         .unwrap_or(BackendKind::Local);
+    if kind == BackendKind::Local && (flags.url.is_some() || flags.org.is_some()) {
+        // `--url`/`--org` name a remote platform: without `--backend`, the config's (or the
+        // default) local backend would silently ignore them and apply to a SQLite file.
+        let given = if flags.url.is_some() {
+            "--url"
+        } else {
+            "--org"
+        };
+        if flags.url.is_some() || flags.backend.is_none() {
+            return Err(hinted(
+                format!("`{given}` was given, but the backend is `local` (the embedded registry)"),
+                "add `--backend apigee` or `--backend apigee-edge` (or set `backend.kind` in the config); \
+                 for an org of the local registry, pass `--backend local --org ORG`",
+            ));
+        }
+    }
     let org = flags
         .org
         .clone()
