@@ -630,6 +630,14 @@ fn common_errors() {
         ("error_invalid_format", &["plan", "--format", "yaml"]),
         ("error_apply_needs_approval", &["apply"]),
         ("error_missing_plan_file", &["apply", "nope.json"]),
+        (
+            "error_select_matches_nothing",
+            &["plan", "--select", "app-1"],
+        ),
+        (
+            "error_url_with_local_backend",
+            &["plan", "--url", "https://apigee.googleapis.com"],
+        ),
     ];
     for (name, args) in cases {
         let out = w.run_on_backend(args);

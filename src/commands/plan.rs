@@ -10,9 +10,10 @@ use crate::backend::{self, Backend, BackendError};
 use crate::cli::{PlanArgs, PlanFormat, PlanOptions};
 use crate::config::{self, Desired, validate::Known};
 use crate::error::{EXIT_CHANGES, Hinted};
-use crate::model::{Actual, Address, DesiredState, Key, ReadScope};
+use crate::model::{Actual, Address, DesiredState, Key, Kind, ReadScope};
 use crate::plan::matching::{Declared, KeyMatch};
 use crate::plan::planfile::{PLAN_KIND, SavedPlan};
+use crate::plan::select::Selector;
 use crate::plan::{Note, Plan, SecretToStore, diff, render};
 use crate::secrets::index::IndexEntry;
 use crate::secrets::store::SecretStore;
@@ -28,17 +29,11 @@ fn read_scope(state: &DesiredState, opts: &PlanOptions) -> ReadScope {
     };
     if !opts.select.is_empty() {
         // A select without a kind (`alice@example.com`) can match any kind.
-        let wants = |kind: &str| {
-            opts.select.iter().any(|s| {
-                s.starts_with(kind)
-                    || !["developer ", "product ", "app ", "key "]
-                        .iter()
-                        .any(|k| s.starts_with(k))
-            })
-        };
-        scope.products &= wants("product ");
-        scope.apps &= wants("app ") || wants("key ");
-        scope.developers = wants("developer ") || scope.apps;
+        let selectors: Vec<Selector> = opts.select.iter().map(|s| Selector::parse(s)).collect();
+        let wants = |kind: Kind| selectors.iter().any(|s| s.may_match(kind));
+        scope.products &= wants(Kind::Product);
+        scope.apps &= wants(Kind::App) || wants(Kind::Key);
+        scope.developers = wants(Kind::Developer) || scope.apps;
     }
     scope
 }
@@ -129,6 +124,14 @@ pub(super) async fn make_plan<B: Backend>(
         rotations: &rotations,
         backend: &describe,
         options: &options,
+    })
+    .map_err(|e| match e {
+        diff::DiffError::SelectsNothing(_) => anyhow::Error::new(Hinted::new(
+            e.to_string(),
+            "a pattern matches whole addresses (`app alice@example.com/checkout-web`, or a kind \
+             alone: `product`); `*` stands for any run of characters (`app */checkout-*`)",
+        )),
+        other => anyhow::Error::new(other),
     })?;
     let addresses = keys.addresses();
     if scope.apps {

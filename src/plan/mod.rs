@@ -8,6 +8,7 @@ pub mod diff;
 pub mod matching;
 pub mod planfile;
 pub mod render;
+pub mod select;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

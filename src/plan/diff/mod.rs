@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::matching::{Declared, KeyMatch};
+use super::select::Selector;
 use super::{Action, Address, Change, FieldChange, Note, PLAN_FORMAT_VERSION, Plan, Precondition};
 use crate::model::{
     Actual, Attributes, DesiredState, KIND_LEVELS, Key, OWNER_ATTRIBUTE, Observed, fingerprint,
@@ -32,7 +33,7 @@ pub struct Options {
     pub prune: bool,
     /// Refuse a plan with more deletes than this.
     pub max_deletes: Option<usize>,
-    /// Keep only changes whose address contains one of these.
+    /// Keep only changes whose address one of these patterns matches ([`super::select`]).
     pub select: Vec<String>,
     /// The current time (ms since the epoch).
     pub now_ms: i64,
@@ -61,6 +62,9 @@ pub enum DiffError {
     /// Resources the config declares belong to another owner.
     #[error("{} resource(s) this config declares are owned by someone else:\n{}", .0.len(), .0.join("\n"))]
     Conflicts(Vec<String>),
+    /// `--select` patterns that match no resource of the config or the platform.
+    #[error("`--select` matches nothing: {}", .0.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))]
+    SelectsNothing(Vec<String>),
     /// More deletes than `--max-deletes` allows.
     #[error("the plan deletes {count} resources, more than --max-deletes {max}:\n{}", .addresses.join("\n"))]
     TooManyDeletes {
@@ -123,10 +127,17 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
     changes.extend(deletes);
     let opts = input.options;
     if !opts.select.is_empty() {
-        let keep = |a: &Address| {
-            let text = a.to_string();
-            opts.select.iter().any(|s| text.contains(s.as_str()))
-        };
+        let selectors: Vec<Selector> = opts.select.iter().map(|s| Selector::parse(s)).collect();
+        let known = known_addresses(input, &observed);
+        let unmatched: Vec<String> = selectors
+            .iter()
+            .filter(|s| !known.iter().any(|a| s.matches(a)))
+            .map(|s| s.pattern.clone())
+            .collect();
+        if !unmatched.is_empty() {
+            return Err(DiffError::SelectsNothing(unmatched));
+        }
+        let keep = |a: &Address| selectors.iter().any(|s| s.matches(a));
         changes.retain(|c| keep(&c.address));
         notes.retain(|n| keep(&n.address));
         unmanaged.retain(|n| keep(&n.address));
@@ -155,6 +166,21 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         unmanaged,
         notes,
     })
+}
+
+/// Every address the config declares or the platform holds (what `--select` may name).
+fn known_addresses(input: Input<'_>, observed: &HashMap<Address, Precondition>) -> Vec<Address> {
+    let d = input.desired;
+    let mut out: Vec<Address> = observed.keys().cloned().collect();
+    out.extend(d.developers.iter().map(|x| Address::developer(&x.email)));
+    out.extend(d.products.iter().map(|x| Address::product(&x.name)));
+    out.extend(d.apps.iter().map(|x| Address::app(&x.developer, &x.name)));
+    out.extend(
+        d.keys
+            .iter()
+            .map(|k| Address::credential(&k.developer, &k.app, &k.id)),
+    );
+    out
 }
 
 /// How a resource stands toward this config's owner.

@@ -551,6 +551,28 @@ fn select_limits_the_plan() {
         actions(&plan),
         pairs(&[("create", "product p1"), ("create", "product p2")])
     );
+    // Whole addresses: `p` is no product; a pattern that names nothing is an error.
+    let only = |select: &str| {
+        run(
+            &d,
+            &Actual::default(),
+            &[],
+            &[],
+            Options {
+                select: vec![select.into()],
+                ..Options::default()
+            },
+        )
+    };
+    assert_eq!(only("p"), Err(DiffError::SelectsNothing(vec!["p".into()])));
+    assert_eq!(
+        actions(&only("product p?").unwrap()),
+        pairs(&[("create", "product p1"), ("create", "product p2")])
+    );
+    assert_eq!(
+        actions(&only("a@x.com").unwrap()),
+        pairs(&[("create", "developer a@x.com")])
+    );
 }
 
 #[test]
