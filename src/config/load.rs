@@ -563,13 +563,15 @@ fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
     schema
 }
 
-/// The known name closest to `name`, if close enough to be a likely typo.
+/// The known name closest to `name`, if close enough to be a likely typo: at most one edit
+/// per six characters (`payments-reed` → `payments-read`, but `carol@…` is not `bob@…`).
 pub fn suggest(name: &str, known: &[String]) -> Option<String> {
     let lower = name.to_ascii_lowercase();
+    let most = 1.max(name.chars().count() / 6);
     known
         .iter()
         .map(|k| (strsim(&lower, &k.to_ascii_lowercase()), k))
-        .filter(|(d, _)| *d <= 2.max(name.len() / 4))
+        .filter(|(d, _)| *d <= most)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k.clone())
 }
@@ -686,6 +688,15 @@ mod tests {
             Some("apiProducts")
         );
         assert_eq!(suggest("zzz", &known), None);
+        let people = vec![
+            "bob@example.com".to_string(),
+            "alice@example.com".to_string(),
+        ];
+        assert_eq!(suggest("carol@example.com", &people), None);
+        assert_eq!(
+            suggest("alcie@example.com", &people).as_deref(),
+            Some("alice@example.com")
+        );
     }
 
     #[test]

@@ -84,10 +84,22 @@ impl Context {
                     .collect();
                 known.sort();
                 let whose = developer.map(|d| format!(" of `{d}`")).unwrap_or_default();
-                let hint = if known.is_empty() {
-                    "the config declares no apps".to_string()
-                } else {
-                    format!("apps in the config: {}", known.join(", "))
+                let names: Vec<String> = self
+                    .settings
+                    .apps
+                    .iter()
+                    .map(|(_, a, _)| a.clone())
+                    .collect();
+                let hint = match crate::config::load::suggest(app, &names) {
+                    _ if known.is_empty() => "the config declares no apps".to_string(),
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None if known.len() <= 10 => {
+                        format!("apps in the config: {}", known.join(", "))
+                    }
+                    None => format!(
+                        "the config declares {} apps; `registrar secrets list` shows the stored ones",
+                        known.len()
+                    ),
                 };
                 Err(hinted(format!("app `{app}`{whose} not found"), hint))
             }
