@@ -631,6 +631,10 @@ fn common_errors() {
         ("error_apply_needs_approval", &["apply"]),
         ("error_missing_plan_file", &["apply", "nope.json"]),
         (
+            "error_saved_plan_with_plan_flags",
+            &["apply", "nope.json", "--prune", "--select", "product"],
+        ),
+        (
             "error_select_matches_nothing",
             &["plan", "--select", "app-1"],
         ),

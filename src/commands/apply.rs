@@ -85,6 +85,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     let (source, secrets, backend, owner) = match &args.plan_file {
         Some(path) => {
+            refuse_plan_flags(&args.options)?;
             let mut saved = SavedPlan::load(path)?;
             check_flags_match(&args.options, &saved.target)?;
             saved.target = resolve_saved(saved.target, &args.options)?;
@@ -254,6 +255,33 @@ fn resolve_saved(saved: Target, opts: &PlanOptions) -> anyhow::Result<Target> {
             list.join("\n  ")
         ),
         "apply it beside the config it was made from (`-f`), or make a new plan here",
+    ))
+}
+
+/// Flags that shape a plan mean nothing with a saved one: refused, not ignored.
+fn refuse_plan_flags(opts: &PlanOptions) -> anyhow::Result<()> {
+    let given: Vec<&str> = [
+        (!opts.select.is_empty(), "--select"),
+        (opts.prune, "--prune"),
+        (opts.max_deletes.is_some(), "--max-deletes"),
+    ]
+    .into_iter()
+    .filter_map(|(set, flag)| set.then_some(flag))
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(hinted(
+        format!(
+            "{} {} a plan, and a saved plan is applied as it was made",
+            given
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if given.len() == 1 { "shapes" } else { "shape" }
+        ),
+        "pass them to `registrar plan --out FILE` instead, or apply without a plan file",
     ))
 }
 

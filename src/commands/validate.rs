@@ -10,6 +10,7 @@ use crate::config::{self, Diagnostic, Summary};
 
 /// Runs `registrar validate`.
 pub fn cmd_validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    config::exists(&args.config.files)?;
     let (desired, diags) = config::load_and_check(
         &args.config.files,
         &config::yaml::ProcessEnv,

@@ -52,7 +52,8 @@ impl SavedPlan {
     /// Reads a plan file, refusing other files and other format versions.
     pub fn load(path: &Path) -> anyhow::Result<SavedPlan> {
         let text = std::fs::read_to_string(path)
-            .with_context(|| format!("failed to read plan file `{}`", path.display()))?;
+            .with_context(|| format!("failed to read plan file `{}`", path.display()))
+            .hint("make one with `registrar plan --out FILE`, then apply it with `registrar apply FILE`")?;
         let value: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("`{}` is not a registrar plan (not JSON)", path.display()))
             .hint("make one with `registrar plan --out FILE`")?;
