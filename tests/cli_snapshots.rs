@@ -456,6 +456,10 @@ fn plan_from_empty_in_every_format() {
         !w.path("secrets").exists(),
         "plan writes nothing to the secrets store"
     );
+    assert!(
+        !w.path(".registrar").exists(),
+        "plan creates no local registry: an empty one reads as empty"
+    );
 }
 
 #[test]
@@ -691,7 +695,7 @@ const HOLDER: &str = r#"{"id":"0d5c9a7e-1b2f-4c3d-8e9f-a0b1c2d3e4f5","who":"ci@r
 #[test]
 fn lock_held_on_the_local_registry() {
     let w = Work::local();
-    w.ok(&["plan"]);
+    std::fs::create_dir_all(w.path(".registrar")).unwrap();
     // Another process's lock, as it writes it.
     let file = std::fs::OpenOptions::new()
         .create(true)

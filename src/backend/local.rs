@@ -31,7 +31,24 @@ pub struct LocalBackend {
 impl LocalBackend {
     /// Opens (creating if needed) the registry at `path`, organization `org`.
     pub fn open(path: &Path, org: &str) -> anyhow::Result<LocalBackend> {
-        let store = Registry::open(path).map_err(|e| {
+        Self::open_with(path, org, Registry::open(path))
+    }
+
+    /// Opens the registry at `path` to read it: a registry that does not exist yet reads as
+    /// empty, and nothing is created (`plan` writes nothing).
+    pub fn open_to_read(path: &Path, org: &str) -> anyhow::Result<LocalBackend> {
+        if path.exists() {
+            return Self::open(path, org);
+        }
+        Self::open_with(path, org, Registry::open_in_memory())
+    }
+
+    fn open_with(
+        path: &Path,
+        org: &str,
+        store: registry::Result<Registry>,
+    ) -> anyhow::Result<LocalBackend> {
+        let store = store.map_err(|e| {
             anyhow::anyhow!(
                 "failed to open the local registry `{}`: {e}",
                 path.display()

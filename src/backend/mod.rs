@@ -173,16 +173,32 @@ impl AnyBackend {
     /// Builds the backend of a platform. `rate_limit` (requests/second) overrides the
     /// default budget of HTTP backends.
     pub fn for_platform(target: &Platform, rate_limit: Option<f64>) -> anyhow::Result<AnyBackend> {
+        Self::build(target, rate_limit, false)
+    }
+
+    /// Builds the backend of a platform to read it only (`plan`): the local registry is not
+    /// created when it does not exist yet; it reads as empty.
+    pub fn for_reading(target: &Platform) -> anyhow::Result<AnyBackend> {
+        Self::build(target, None, true)
+    }
+
+    fn build(
+        target: &Platform,
+        rate_limit: Option<f64>,
+        read_only: bool,
+    ) -> anyhow::Result<AnyBackend> {
         match target.backend {
             BackendKind::Local => {
                 let db = target
                     .db
                     .clone()
                     .unwrap_or_else(|| crate::registry::DEFAULT_PATH.into());
-                Ok(AnyBackend::Local(local::LocalBackend::open(
-                    &db,
-                    &target.org,
-                )?))
+                let org = &target.org;
+                Ok(AnyBackend::Local(if read_only {
+                    local::LocalBackend::open_to_read(&db, org)?
+                } else {
+                    local::LocalBackend::open(&db, org)?
+                }))
             }
             kind => {
                 let config = apigee::ApigeeConfig::from_args(

@@ -181,7 +181,7 @@ pub(super) fn load_config(
         return Err(config::invalid(&diags));
     }
     let target = target::resolve(opts, &desired)?;
-    let backend = backend::AnyBackend::for_platform(&target.platform, None)?;
+    let backend = backend::AnyBackend::for_reading(&target.platform)?;
     let actual: Actual = rt
         .block_on(backend.read(ReadScope {
             developers: true,
@@ -225,7 +225,7 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let desired = load_config(&args.options, &rt)?;
     let target = target::resolve(&args.options, &desired)?;
     let store = open_secrets(&target.secrets, false)?;
-    let backend = backend::AnyBackend::for_platform(&target.platform, None)?;
+    let backend = backend::AnyBackend::for_reading(&target.platform)?;
     let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
     print!("{}", render(&planned.plan, args.options.format));
     if let Some(out) = &args.out {
