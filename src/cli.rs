@@ -100,6 +100,10 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
     pub format: DiagnosticFormat,
+    /// References to developers and products the config does not declare (which may exist
+    /// only on the platform; `plan` checks them there) are warnings, not errors.
+    #[arg(long)]
+    pub remote_refs: bool,
 }
 
 /// Backend selection; flags win over `backend:` in the config.

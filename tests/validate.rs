@@ -182,3 +182,26 @@ fn schema_file_is_fresh() {
         "schema/registry.schema.json is stale: run `cargo run -- schema > schema/registry.schema.json`"
     );
 }
+
+#[test]
+fn remote_refs_turns_references_into_warnings() {
+    let file = "examples/invalid/unknown-developer.yaml";
+    assert_eq!(registrar(&["validate", "-f", file]).status.code(), Some(1));
+    let out = registrar(&["validate", "-f", file, "--remote-refs"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(": warning: unknown developer"), "{text}");
+    assert!(text.contains("valid ("), "{text}");
+    let out = registrar(&["validate", "-f", file, "--remote-refs", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["warnings"][0]["code"], "reference");
+    // Other problems stay errors.
+    let out = registrar(&[
+        "validate",
+        "-f",
+        "examples/invalid/app-name.yaml",
+        "--remote-refs",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -17,6 +17,10 @@ pub fn cmd_validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         &config::validate::Known::default(),
     );
     let summary = desired.summary();
+    // With --remote-refs, references only the platform can answer are warnings.
+    let (warnings, diags): (Vec<Diagnostic>, Vec<Diagnostic>) = diags
+        .into_iter()
+        .partition(|d| args.remote_refs && d.code.is_remote_reference());
     match args.format {
         DiagnosticFormat::Json => {
             #[derive(Serialize)]
@@ -25,18 +29,30 @@ pub fn cmd_validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 valid: bool,
                 summary: Summary,
                 diagnostics: &'a [Diagnostic],
+                #[serde(skip_serializing_if = "<[Diagnostic]>::is_empty")]
+                warnings: &'a [Diagnostic],
             }
             let report = Report {
                 version: 1,
                 valid: diags.is_empty(),
                 summary,
                 diagnostics: &diags,
+                warnings: &warnings,
             };
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         DiagnosticFormat::Text => {
             for d in &diags {
                 println!("{d}");
+            }
+            for w in &warnings {
+                println!(
+                    "{}:{}:{}: warning: {} (the platform may have it: `plan` checks)",
+                    w.file,
+                    w.line,
+                    w.column,
+                    crate::escape::Escaped(&w.message)
+                );
             }
             if diags.is_empty() {
                 println!("{}", describe_valid(&args.config.files, summary));
