@@ -25,10 +25,17 @@ use crate::target::Target;
 /// Asks for approval on the terminal. The question goes to stderr, so that `apply | tee log`
 /// still asks (stdin is what must be a terminal, not stdout).
 fn confirm(plan: &Plan) -> anyhow::Result<bool> {
+    let c = plan.counts();
+    let mints = match c.mints {
+        0 => String::new(),
+        1 => ", minting 1 credential".to_string(),
+        n => format!(", minting {n} credentials"),
+    };
     eprint!(
-        "\nApply {} change(s) to {}? Only `yes` is accepted: ",
+        "\nApply {} change(s) to {}{mints}{}? Only `yes` is accepted: ",
         plan.changes.len(),
-        crate::escape::Escaped(&plan.backend)
+        crate::escape::Escaped(&plan.backend),
+        crate::plan::render::live_clause(c)
     );
     std::io::stderr().flush()?;
     let mut line = String::new();

@@ -100,6 +100,36 @@ pub enum Precondition {
     },
 }
 
+/// What a change does to live credentials, flagged loudly in every output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "flag", rename_all = "kebab-case")]
+pub enum Flag {
+    /// Revokes a credential that works now (a key, or an app with live keys).
+    RevokesLive {
+        /// Live keys that stop working.
+        keys: usize,
+    },
+    /// Deletes live credentials (a key, or an app or developer and their keys).
+    DeletesLive {
+        /// Live keys deleted.
+        keys: usize,
+    },
+    /// Re-enables a credential someone revoked (an incident's revocation, say).
+    ReEnables,
+}
+
+impl Flag {
+    /// The words shown in plans.
+    pub fn describe(self) -> String {
+        let keys = |n: usize| format!("{n} live credential{}", if n == 1 { "" } else { "s" });
+        match self {
+            Flag::RevokesLive { keys: n } => format!("revokes {}", keys(n)),
+            Flag::DeletesLive { keys: n } => format!("deletes {}", keys(n)),
+            Flag::ReEnables => "re-enables a revoked credential".to_string(),
+        }
+    }
+}
+
 /// One change of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -114,6 +144,9 @@ pub struct Change {
     /// Whether this change mints a credential (a new client secret to distribute).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub mints: bool,
+    /// What a reviewer must not miss about live credentials: revoked, deleted, re-enabled.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub flags: Vec<Flag>,
     /// Why, for people (never read by apply).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
@@ -135,6 +168,7 @@ impl Change {
     ) -> Change {
         Change {
             mints: matches!(op, Op::CreateApp { .. } | Op::MintKey { .. }),
+            flags: Vec::new(),
             address,
             action,
             fields,
@@ -216,6 +250,13 @@ impl Plan {
             if ch.mints {
                 c.mints += 1;
             }
+            for f in &ch.flags {
+                match *f {
+                    Flag::RevokesLive { keys } => c.revokes += keys,
+                    Flag::DeletesLive { keys } => c.deletes_live += keys,
+                    Flag::ReEnables => c.re_enables += 1,
+                }
+            }
         }
         c.store = self.stores.len();
         c.unmanaged = self.unmanaged.len();
@@ -234,6 +275,15 @@ pub struct Counts {
     pub delete: usize,
     /// Changes that mint a credential.
     pub mints: usize,
+    /// Live credentials revoked (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub revokes: usize,
+    /// Live credentials deleted (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub deletes_live: usize,
+    /// Revoked credentials re-enabled (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub re_enables: usize,
     /// Secrets to store (omitted from JSON when 0).
     #[serde(skip_serializing_if = "is_zero")]
     pub store: usize,

@@ -10,7 +10,7 @@ use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Action, Change, Counts, FieldChange, Plan};
+use super::{Action, Change, Counts, FieldChange, Flag, Plan};
 use crate::escape::{Escaped, escape};
 
 /// GitHub's comment limit is 65,536 characters; stay well below it.
@@ -79,16 +79,39 @@ fn field_lines(f: &FieldChange) -> Vec<String> {
 }
 
 fn header(change: &Change) -> String {
-    let mut h = format!(
+    let mut h = head(change);
+    for (words, _) in loud(change) {
+        h.push_str(&format!("  [{words}]"));
+    }
+    h
+}
+
+/// `~ app alice@example.com/web  (update)`: a change's line without its flags.
+fn head(change: &Change) -> String {
+    format!(
         "{} {}  ({})",
         symbol(change.action),
         Escaped(&change.address),
         change.action.as_str()
-    );
+    )
+}
+
+/// What a reviewer must not miss about a change, each with its own style: minting (magenta),
+/// revoking or deleting live credentials (red), re-enabling a revoked one (yellow).
+fn loud(change: &Change) -> Vec<(String, Style)> {
+    let bold = |c: AnsiColor| Style::new().bold().fg_color(Some(c.into()));
+    let mut out = Vec::new();
     if change.mints {
-        h.push_str("  [mints a credential]");
+        out.push(("mints a credential".to_string(), bold(AnsiColor::Magenta)));
     }
-    h
+    for f in &change.flags {
+        let color = match f {
+            Flag::ReEnables => AnsiColor::Yellow,
+            _ => AnsiColor::Red,
+        };
+        out.push((f.describe(), bold(color)));
+    }
+    out
 }
 
 fn summary_line(c: Counts) -> String {
@@ -102,12 +125,45 @@ fn summary_line(c: Counts) -> String {
         String::new()
     };
     format!(
-        "Plan: {} to create{mints}, {} to change, {} to delete{}.",
+        "Plan: {} to create{mints}, {} to change, {} to delete{}{}.",
         c.create,
         c.change,
         c.delete,
+        live_clause(c),
         stores_clause(c)
     )
+}
+
+/// ` (revokes N live credentials, deletes N, re-enables N)` when any, else nothing.
+pub fn live_clause(c: Counts) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut parts = Vec::new();
+    if c.revokes > 0 {
+        parts.push(format!(
+            "revokes {} live credential{}",
+            c.revokes,
+            plural(c.revokes)
+        ));
+    }
+    if c.deletes_live > 0 {
+        parts.push(format!(
+            "deletes {} live credential{}",
+            c.deletes_live,
+            plural(c.deletes_live)
+        ));
+    }
+    if c.re_enables > 0 {
+        parts.push(format!(
+            "re-enables {} revoked credential{}",
+            c.re_enables,
+            plural(c.re_enables)
+        ));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
 }
 
 /// `, N secret(s) to store` when the store lacks keys, `, N unmanaged key(s)` when managed
@@ -158,7 +214,11 @@ pub fn text(plan: &Plan, color: bool) -> String {
     } else {
         out.push('\n');
         for c in &plan.changes {
-            let _ = writeln!(out, "{}", paint(&header(c), style(c.action)));
+            let mut line = paint(&head(c), style(c.action));
+            for (words, st) in loud(c) {
+                line.push_str(&format!("  {}", paint(&format!("[{words}]"), st)));
+            }
+            let _ = writeln!(out, "{line}");
             if let Some(r) = &c.reason {
                 let _ = writeln!(out, "    # {}", Escaped(r));
             }
@@ -243,10 +303,11 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
     } else {
         let _ = writeln!(
             head,
-            "### registrar plan: {} to create, {} to change, {} to delete{}\n",
+            "### registrar plan: {} to create, {} to change, {} to delete{}{}\n",
             c.create,
             c.change,
             c.delete,
+            live_clause(c),
             stores_clause(c)
         );
         let _ = writeln!(
@@ -274,16 +335,15 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
     let mut shown_rows = 0;
     let mut shown_details = 0;
     for ch in &plan.changes {
+        let flags: String = loud(ch)
+            .into_iter()
+            .map(|(words, _)| format!(" ⚠ **{words}**"))
+            .collect();
         let row = format!(
-            "| {} | `{}` | {}{} |\n",
+            "| {} | `{}` | {}{flags} |\n",
             symbol(ch.action),
             md_escape(&ch.address.to_string()),
             ch.action.as_str(),
-            if ch.mints {
-                " ⚠ mints a credential"
-            } else {
-                ""
-            }
         );
         if head.len() + table.len() + row.len() + tail_room > limit {
             break;
@@ -430,6 +490,7 @@ mod tests {
                         after: Some(json!("Dev")),
                     }],
                     mints: false,
+                    flags: vec![],
                     reason: None,
                     op: Op::CreateDeveloper {
                         developer: Developer {
@@ -545,6 +606,37 @@ mod tests {
             }
             assert!(out.contains("\\u{1b}"), "{out}");
         }
+    }
+
+    #[test]
+    fn loud_flags_have_their_own_style() {
+        let mut p = plan(1);
+        p.changes[0].mints = true;
+        p.changes[0].flags.push(Flag::RevokesLive { keys: 3 });
+        let shown = text(&p, true);
+        let bold = |c: AnsiColor| {
+            Style::new()
+                .bold()
+                .fg_color(Some(c.into()))
+                .render()
+                .to_string()
+        };
+        assert!(
+            shown.contains(&format!("{}[mints a credential]", bold(AnsiColor::Magenta))),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(&format!(
+                "{}[revokes 3 live credentials]",
+                bold(AnsiColor::Red)
+            )),
+            "{shown:?}"
+        );
+        let plain = text(&p, false);
+        assert!(plain.contains("(revokes 3 live credentials)"), "{plain}");
+        let v: Value = serde_json::from_str(&json(&p)).unwrap();
+        assert_eq!(v["changes"][0]["flags"][0]["flag"], "revokes-live");
+        assert_eq!(v["summary"]["revokes"], 3);
     }
 
     #[test]

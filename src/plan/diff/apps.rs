@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{Differ, attr_fields, field, str_field};
 use crate::model::{Address, App, Attributes, DEFAULT_CREDENTIAL_ID, DesiredKey, Observed, Status};
 use crate::op::Op;
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, Flag};
 
 /// An app's callback URL, empty when it has none.
 fn url(app: &App) -> &str {
@@ -124,6 +124,16 @@ impl Differ<'_> {
                     status: want.status,
                 },
             ));
+            match (have.status, want.status) {
+                (Status::Approved, Status::Revoked) => {
+                    let keys = self.live_keys(&want.developer, Some(&want.name));
+                    if keys > 0 {
+                        self.flag_last(Flag::RevokesLive { keys });
+                    }
+                }
+                (Status::Revoked, Status::Approved) => self.flag_last(Flag::ReEnables),
+                _ => {}
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::model::{
     Address, App, AppId, ApprovalType, DesiredKey, Key, KeyId, Observed, Product, Status,
 };
 use crate::op::{KeyRef, Op};
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, Flag};
 use crate::units::show_ms;
 
 impl Differ<'_> {
@@ -133,6 +133,7 @@ impl Differ<'_> {
     /// Revokes a live key (with the changes), then deletes it (with the deletes).
     fn revoke_and_delete(&mut self, k: &Key, r: KeyRef, reason: &str) {
         if k.status == Status::Approved {
+            let flag = Flag::RevokesLive { keys: 1 };
             self.changes.push(Change::new(
                 r.address(),
                 Action::Revoke,
@@ -147,6 +148,7 @@ impl Differ<'_> {
                     status: Status::Revoked,
                 },
             ));
+            self.flag_last(flag);
         }
         self.prune(r.address(), reason, Op::DeleteKey { key: r });
     }
@@ -298,6 +300,13 @@ impl Differ<'_> {
         }
         if have.status != want.status {
             self.key_status(want, have.status);
+            match (have.status, want.status) {
+                (Status::Approved, Status::Revoked) => {
+                    self.flag_last(Flag::RevokesLive { keys: 1 })
+                }
+                (Status::Revoked, Status::Approved) => self.flag_last(Flag::ReEnables),
+                _ => {}
+            }
         }
         let actual_life = have.expires_at.map(|e| e - have.issued_at);
         let wanted_life = want.expires_in_ms.map(|ms| ms as i64);

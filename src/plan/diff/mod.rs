@@ -17,7 +17,9 @@ use serde_json::{Value, json};
 
 use super::matching::{Declared, KeyMatch};
 use super::select::Selector;
-use super::{Action, Address, Change, FieldChange, Note, PLAN_FORMAT_VERSION, Plan, Precondition};
+use super::{
+    Action, Address, Change, FieldChange, Flag, Note, PLAN_FORMAT_VERSION, Plan, Precondition,
+};
 use crate::model::{
     Actual, Attributes, DesiredState, KIND_LEVELS, Key, OWNER_ATTRIBUTE, Observed, fingerprint,
 };
@@ -321,13 +323,43 @@ impl Differ<'_> {
 
     /// Queues the delete of an owned resource the config no longer declares.
     fn prune(&mut self, address: Address, reason: &str, op: Op) {
-        self.deletes.push(Change::new(
+        let live = match &op {
+            Op::DeleteApp { developer, app } => self.live_keys(developer, Some(app)),
+            Op::DeleteDeveloper { email } => self.live_keys(email, None),
+            _ => 0,
+        };
+        let mut change = Change::new(
             address,
             Action::Delete,
             vec![],
             Some(reason.to_string()),
             op,
-        ));
+        );
+        if live > 0 {
+            change.flags.push(Flag::DeletesLive { keys: live });
+        }
+        self.deletes.push(change);
+    }
+
+    /// Approved keys on the platform of a developer (of one of its apps).
+    fn live_keys(&self, developer: &str, app: Option<&str>) -> usize {
+        self.input
+            .actual
+            .keys
+            .iter()
+            .filter(|k| {
+                k.developer == developer
+                    && app.is_none_or(|a| k.app == a)
+                    && k.status == crate::model::Status::Approved
+            })
+            .count()
+    }
+
+    /// Flags the change just queued.
+    fn flag_last(&mut self, flag: Flag) {
+        if let Some(c) = self.changes.last_mut() {
+            c.flags.push(flag);
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use crate::model::{
     App, ApprovalType, CREDENTIAL_ATTRIBUTE, DEFAULT_CREDENTIAL_ID, DesiredKey, Developer,
     DeveloperStatus, Grant, Product, Secret, Status,
 };
+use crate::plan::Flag;
 use crate::secrets::index::{IndexEntry, KeyState};
 
 const OWNER: &str = "team";
@@ -587,4 +588,57 @@ fn expiry_changes_are_explained_not_applied() {
         "{:?}",
         plan.notes
     );
+}
+
+#[test]
+fn changes_to_live_credentials_are_flagged() {
+    let flags = |edit: fn(&mut DesiredState, &mut Actual), prune: bool| {
+        let mut d = desired();
+        let mut a = mirror(&d);
+        edit(&mut d, &mut a);
+        let opts = Options {
+            prune,
+            ..Options::default()
+        };
+        let plan = run(&d, &a, &[], &[], opts).unwrap();
+        let all: Vec<(String, Vec<Flag>)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.address.to_string(), c.flags.clone()))
+            .collect();
+        (all, plan.counts())
+    };
+    // Revoking an app stops its two live keys.
+    let (f, c) = flags(|d, _| d.apps[0].status = Status::Revoked, false);
+    assert_eq!(
+        f,
+        vec![(
+            "app a@x.com/web".into(),
+            vec![Flag::RevokesLive { keys: 2 }]
+        )]
+    );
+    assert_eq!(c.revokes, 2);
+    // Re-approving a key someone revoked.
+    let (f, c) = flags(|_, a| a.keys[1].status = Status::Revoked, false);
+    assert_eq!(
+        f,
+        vec![("key a@x.com/web/second".into(), vec![Flag::ReEnables])]
+    );
+    assert_eq!(c.re_enables, 1);
+    // Pruning an app deletes its live keys.
+    let (f, c) = flags(
+        |d, _| {
+            d.apps.clear();
+            d.keys.clear();
+        },
+        true,
+    );
+    assert_eq!(
+        f,
+        vec![(
+            "app a@x.com/web".into(),
+            vec![Flag::DeletesLive { keys: 2 }]
+        )]
+    );
+    assert_eq!(c.deletes_live, 2);
 }
