@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::backend::Backend;
@@ -185,21 +184,40 @@ pub async fn execute<B: Backend>(
             .or_default()
             .push(i);
     }
-    let permits = Arc::new(Semaphore::new(opts.parallelism.max(1)));
+    // A bounded work queue per level: `parallelism` workers take one group at a time, so at
+    // most `parallelism` groups (and their cloned changes) are alive at once, whatever the
+    // size of the plan.
+    let width = opts.parallelism.max(1);
     for (_, groups) in levels {
+        let workers = width.min(groups.len());
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<(usize, Change)>>(workers.max(1));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let mut set = JoinSet::new();
-        for (_, indexes) in groups {
-            let group: Vec<(usize, Change)> = indexes
-                .iter()
-                .map(|&i| (i, plan.changes[i].clone()))
-                .collect();
+        for _ in 0..workers {
             let shared = shared.clone();
-            let permits = permits.clone();
+            let rx = rx.clone();
             set.spawn(async move {
-                let _permit = permits.acquire_owned().await.expect("semaphore open");
-                run_group(&shared, group).await
+                let mut results = Vec::new();
+                loop {
+                    // The lock is held only while waiting for the next group.
+                    let next = rx.lock().await.recv().await;
+                    let Some(group) = next else { break };
+                    results.extend(run_group(&shared, group).await);
+                }
+                results
             });
         }
+        for (_, indexes) in groups {
+            let group: Vec<(usize, Change)> = indexes
+                .into_iter()
+                .map(|i| (i, plan.changes[i].clone()))
+                .collect();
+            if tx.send(group).await.is_err() {
+                // Every worker ended (a panic): what was not sent is reported as stopped.
+                break;
+            }
+        }
+        drop(tx);
         while let Some(done) = set.join_next().await {
             match done {
                 Ok(results) => {
