@@ -414,11 +414,13 @@ async fn execute(
         .context("failed to write the secrets index")
         .hint("the key files are written and journaled; the next apply indexes them")?;
     // Tidy the secrets store after deletes that succeeded.
-    for (address, action, outcome) in &report.outcomes {
-        if *outcome == Outcome::Done && *action == Action::Delete {
-            store.forget(address)?;
-        }
-    }
+    let deleted: Vec<Address> = report
+        .outcomes
+        .iter()
+        .filter(|(_, action, outcome)| *outcome == Outcome::Done && *action == Action::Delete)
+        .map(|(address, _, _)| address.clone())
+        .collect();
+    store.forget(&deleted)?;
     let (done, failed, skipped) = report.counts();
     let mut not_attempted = 0;
     for (address, action, outcome) in &report.outcomes {
