@@ -115,6 +115,8 @@ pub(super) async fn make_plan<B: Backend>(
     let rotations = store.rotations();
     let credentials = diff::declared(&state);
     let keys = KeyMatch::new(&actual, &stored, &credentials);
+    // A copy of the whole index: not needed past the matching.
+    drop(stored);
     let options = diff::Options {
         prune: opts.prune,
         max_deletes: opts.max_deletes,
@@ -169,9 +171,11 @@ pub(super) fn load_config(
 ) -> anyhow::Result<Desired> {
     let files = &opts.config.files;
     config::exists(files)?;
-    let (desired, diags) =
+    let (mut desired, diags) =
         config::load_and_check(files, &config::yaml::ProcessEnv, &Known::default());
     if diags.is_empty() {
+        // Valid: nothing after this point reports a position in the config.
+        desired.release_positions();
         return Ok(desired);
     }
     if !diags.iter().all(|d| d.code.is_remote_reference()) {
@@ -204,7 +208,9 @@ pub(super) fn load_config(
             .map(|p| (p.value.name.clone(), p.value.scopes.clone()))
             .collect(),
     };
-    config::load_valid(files, &known)
+    let mut desired = config::load_valid(files, &known)?;
+    desired.release_positions();
+    Ok(desired)
 }
 
 /// A plan in the format asked for.

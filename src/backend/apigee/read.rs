@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use serde::de::DeserializeOwned;
@@ -23,6 +24,11 @@ use super::wire::{AppList, DeveloperList, ProductList, WireApp, WireDeveloper, W
 
 /// Items per page: the platforms' maximum for these lists.
 const PAGE_SIZE: usize = 1000;
+
+/// Expanded app pages in flight at once. Each reply is a tree of a few MB until it is
+/// decoded; the id chain hands out a start every page-latency, so a few in flight keep
+/// the chain the critical path while the memory stays that of a few pages, not of the org.
+const EXPANDED_IN_FLIGHT: usize = 6;
 
 /// One list call: its collection, page-size parameter and item type.
 struct ListCall {
@@ -142,10 +148,15 @@ async fn apps(
     let mut pager = Pager::new(PAGE_SIZE);
     let mut pages: JoinSet<(usize, Result<Vec<WireApp>, BackendError>)> = JoinSet::new();
     let mut starts: Vec<Option<String>> = Vec::new();
+    let slots = Arc::new(Semaphore::new(EXPANDED_IN_FLIGHT));
     while let Some(start) = pager.next() {
         let start = start.map(str::to_string);
         let (c, t, s, k) = (client.clone(), tally.clone(), start.clone(), starts.len());
-        pages.spawn(async move { (k, expanded_page(&c, &t, s.as_deref()).await) });
+        let slots = slots.clone();
+        pages.spawn(async move {
+            let _slot = slots.acquire_owned().await.expect("semaphore open");
+            (k, expanded_page(&c, &t, s.as_deref()).await)
+        });
         starts.push(start);
         let req = page_request(
             &APP_IDS,
@@ -301,7 +312,9 @@ pub(crate) async fn read(client: &Arc<Client>, scope: ReadScope) -> Result<Actua
     if scope.developers {
         actual.developers = wire_developers.iter().map(decode::developer).collect();
     }
-    for w in &wire_apps {
+    // By value: each app's wire form is freed once decoded.
+    for w in wire_apps {
+        let w = &w;
         let Some(owner) = decode::app_owner(w, &emails_by_id) else {
             tracing::debug!(app = %w.name, "skipping an app without a known developer");
             continue;
