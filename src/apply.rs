@@ -148,6 +148,9 @@ struct Shared<B> {
     backend: Arc<B>,
     sink: Arc<dyn SecretSink>,
     keys: Mutex<HashMap<Address, Key>>,
+    /// The key addresses some change of the plan operates on: only a minted key among them
+    /// is kept for later changes (the others would only grow `keys` with the plan).
+    wanted: HashSet<Address>,
     failed: Mutex<HashSet<Address>>,
     stop: Mutex<Option<String>>,
     progress: Progress,
@@ -168,6 +171,11 @@ pub async fn execute<B: Backend>(
         backend,
         sink,
         keys: Mutex::new(keys),
+        wanted: plan
+            .changes
+            .iter()
+            .filter_map(|c| c.op.key().map(|r| r.address()))
+            .collect(),
         failed: Mutex::new(HashSet::new()),
         stop: Mutex::new(None),
         progress: Progress::new(plan.changes.len(), opts.progress_bar),
@@ -334,7 +342,9 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
             }
             *shared.minted.lock().expect("lock") += 1;
             let address = Address::credential(&key.developer, &key.app, &credential);
-            shared.keys.lock().expect("lock").insert(address, *key);
+            if shared.wanted.contains(&address) {
+                shared.keys.lock().expect("lock").insert(address, *key);
+            }
             Outcome::Done
         }
         Err(e) => Outcome::Failed(e.to_string()),
