@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::plan::{Planned, load_config, make_plan, owned, render};
+use super::plan::{Planned, load_config, make_plan, owned, print_plan};
 use super::target::{self, open_secrets};
 use crate::apply::{self, Outcome};
 use crate::backend::{AnyBackend, Backend};
@@ -158,7 +158,7 @@ fn run_locked(
                 target,
                 &store,
             ))?;
-            print!("{}", render(&planned.plan, args.options.format));
+            print_plan(&planned.plan, args.options.format);
             refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
             if planned.plan.has_changes() && !args.auto_approve {
                 if !crate::output::interactive() {

@@ -222,6 +222,25 @@ pub(super) fn render(plan: &Plan, format: PlanFormat) -> String {
     }
 }
 
+/// Prints the plan in the format asked for; text is written as it is made, so a plan of
+/// tens of thousands of changes is never one string in memory.
+pub(super) fn print_plan(plan: &Plan, format: PlanFormat) {
+    struct Out<W: std::io::Write>(W);
+    impl<W: std::io::Write> std::fmt::Write for Out<W> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write_all(s.as_bytes()).map_err(|_| std::fmt::Error)
+        }
+    }
+    match format {
+        PlanFormat::Text => {
+            let mut out = Out(std::io::BufWriter::new(std::io::stdout().lock()));
+            render::write_text(&mut out, plan, crate::output::color());
+            let _ = std::io::Write::flush(&mut out.0);
+        }
+        other => print!("{}", render(plan, other)),
+    }
+}
+
 /// Runs `registrar plan`.
 pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
@@ -230,7 +249,7 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let store = open_secrets(&target.secrets, false)?;
     let backend = backend::AnyBackend::for_platform(&target.platform, None)?;
     let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
-    print!("{}", render(&planned.plan, args.options.format));
+    print_plan(&planned.plan, args.options.format);
     if let Some(out) = &args.out {
         SavedPlan {
             kind: PLAN_KIND.into(),
