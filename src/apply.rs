@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::backend::Backend;
@@ -149,6 +148,9 @@ struct Shared<B> {
     backend: Arc<B>,
     sink: Arc<dyn SecretSink>,
     keys: Mutex<HashMap<Address, Key>>,
+    /// The key addresses some change of the plan operates on: only a minted key among them
+    /// is kept for later changes (the others would only grow `keys` with the plan).
+    wanted: HashSet<Address>,
     failed: Mutex<HashSet<Address>>,
     stop: Mutex<Option<String>>,
     progress: Progress,
@@ -169,6 +171,11 @@ pub async fn execute<B: Backend>(
         backend,
         sink,
         keys: Mutex::new(keys),
+        wanted: plan
+            .changes
+            .iter()
+            .filter_map(|c| c.op.key().map(|r| r.address()))
+            .collect(),
         failed: Mutex::new(HashSet::new()),
         stop: Mutex::new(None),
         progress: Progress::new(plan.changes.len(), opts.progress_bar),
@@ -185,21 +192,40 @@ pub async fn execute<B: Backend>(
             .or_default()
             .push(i);
     }
-    let permits = Arc::new(Semaphore::new(opts.parallelism.max(1)));
+    // A bounded work queue per level: `parallelism` workers take one group at a time, so at
+    // most `parallelism` groups (and their cloned changes) are alive at once, whatever the
+    // size of the plan.
+    let width = opts.parallelism.max(1);
     for (_, groups) in levels {
+        let workers = width.min(groups.len());
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<(usize, Change)>>(workers.max(1));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let mut set = JoinSet::new();
-        for (_, indexes) in groups {
-            let group: Vec<(usize, Change)> = indexes
-                .iter()
-                .map(|&i| (i, plan.changes[i].clone()))
-                .collect();
+        for _ in 0..workers {
             let shared = shared.clone();
-            let permits = permits.clone();
+            let rx = rx.clone();
             set.spawn(async move {
-                let _permit = permits.acquire_owned().await.expect("semaphore open");
-                run_group(&shared, group).await
+                let mut results = Vec::new();
+                loop {
+                    // The lock is held only while waiting for the next group.
+                    let next = rx.lock().await.recv().await;
+                    let Some(group) = next else { break };
+                    results.extend(run_group(&shared, group).await);
+                }
+                results
             });
         }
+        for (_, indexes) in groups {
+            let group: Vec<(usize, Change)> = indexes
+                .into_iter()
+                .map(|i| (i, plan.changes[i].clone()))
+                .collect();
+            if tx.send(group).await.is_err() {
+                // Every worker ended (a panic): what was not sent is reported as stopped.
+                break;
+            }
+        }
+        drop(tx);
         while let Some(done) = set.join_next().await {
             match done {
                 Ok(results) => {
@@ -316,7 +342,9 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
             }
             *shared.minted.lock().expect("lock") += 1;
             let address = Address::credential(&key.developer, &key.app, &credential);
-            shared.keys.lock().expect("lock").insert(address, *key);
+            if shared.wanted.contains(&address) {
+                shared.keys.lock().expect("lock").insert(address, *key);
+            }
             Outcome::Done
         }
         Err(e) => Outcome::Failed(e.to_string()),

@@ -32,3 +32,36 @@ pub fn config(devs: usize, products: usize, apps: usize) -> String {
     }
     s
 }
+
+/// The config of [`config`] split into files a directory can hold, none larger than the
+/// reader's default limits allow: the developers and products in the first, then the apps,
+/// `per_file` to a file. `(name, text)` pairs.
+#[allow(dead_code)]
+pub fn config_files(
+    devs: usize,
+    products: usize,
+    apps: usize,
+    per_file: usize,
+) -> Vec<(String, String)> {
+    let all = config(devs, products, apps);
+    let (head, apps_part) = all.split_once("apps:\n").expect("apps section");
+    let mut files = vec![("00-base.yaml".to_string(), head.to_string())];
+    let entries: Vec<&str> = apps_part
+        .split_inclusive('\n')
+        .collect::<Vec<_>>()
+        .chunk_by(|_, b| !b.starts_with("  - "))
+        .map(|lines| {
+            let start = lines[0].as_ptr() as usize - apps_part.as_ptr() as usize;
+            let len: usize = lines.iter().map(|l| l.len()).sum();
+            &apps_part[start..start + len]
+        })
+        .collect();
+    for (i, chunk) in entries.chunks(per_file.max(1)).enumerate() {
+        let mut s = String::from("version: 1\napps:\n");
+        for e in chunk {
+            s.push_str(e);
+        }
+        files.push((format!("apps-{i:03}.yaml"), s));
+    }
+    files
+}

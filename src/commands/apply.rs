@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::plan::{Planned, load_config, make_plan, owned, render};
+use super::plan::{Planned, load_config, make_plan, owned, print_plan};
 use super::target::{self, open_secrets};
 use crate::apply::{self, Outcome};
 use crate::backend::{AnyBackend, Backend};
@@ -168,7 +168,7 @@ fn run_locked(
                 target,
                 &store,
             ))?;
-            print!("{}", render(&planned.plan, args.options.format));
+            print_plan(&planned.plan, args.options.format);
             refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
             if planned.plan.has_changes() && !args.auto_approve {
                 if !crate::output::can_ask() {
@@ -454,11 +454,13 @@ async fn execute(
         .context("failed to write the secrets index")
         .hint("the key files are written and journaled; the next apply indexes them")?;
     // Tidy the secrets store after deletes that succeeded.
-    for (address, action, outcome) in &report.outcomes {
-        if *outcome == Outcome::Done && *action == Action::Delete {
-            store.forget(address)?;
-        }
-    }
+    let deleted: Vec<Address> = report
+        .outcomes
+        .iter()
+        .filter(|(_, action, outcome)| *outcome == Outcome::Done && *action == Action::Delete)
+        .map(|(address, _, _)| address.clone())
+        .collect();
+    store.forget(&deleted)?;
     let (done, failed, skipped) = report.counts();
     let mut not_attempted = 0;
     for (address, action, outcome) in &report.outcomes {

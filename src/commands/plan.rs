@@ -110,6 +110,8 @@ pub(super) async fn make_plan<B: Backend>(
     let rotations = store.rotations();
     let credentials = diff::declared(&state);
     let keys = KeyMatch::new(&actual, &stored, &credentials);
+    // A copy of the whole index: not needed past the matching.
+    drop(stored);
     let options = diff::Options {
         prune: opts.prune,
         max_deletes: opts.max_deletes,
@@ -172,9 +174,11 @@ pub(super) fn load_config(
 ) -> anyhow::Result<Desired> {
     let files = &opts.config.files;
     config::exists(files)?;
-    let (desired, diags) =
+    let (mut desired, diags) =
         config::load_and_check(files, &config::yaml::ProcessEnv, &Known::default());
     if diags.is_empty() {
+        // Valid: nothing after this point reports a position in the config.
+        desired.release_positions();
         return Ok(desired);
     }
     if !diags.iter().all(|d| d.code.is_remote_reference()) {
@@ -207,7 +211,9 @@ pub(super) fn load_config(
             .map(|p| (p.value.name.clone(), p.value.scopes.clone()))
             .collect(),
     };
-    config::load_valid(files, &known)
+    let mut desired = config::load_valid(files, &known)?;
+    desired.release_positions();
+    Ok(desired)
 }
 
 /// A plan in the format asked for.
@@ -219,6 +225,25 @@ pub(super) fn render(plan: &Plan, format: PlanFormat) -> String {
     }
 }
 
+/// Prints the plan in the format asked for; text is written as it is made, so a plan of
+/// tens of thousands of changes is never one string in memory.
+pub(super) fn print_plan(plan: &Plan, format: PlanFormat) {
+    struct Out<W: std::io::Write>(W);
+    impl<W: std::io::Write> std::fmt::Write for Out<W> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write_all(s.as_bytes()).map_err(|_| std::fmt::Error)
+        }
+    }
+    match format {
+        PlanFormat::Text => {
+            let mut out = Out(std::io::BufWriter::new(std::io::stdout().lock()));
+            render::write_text(&mut out, plan, crate::output::color());
+            let _ = std::io::Write::flush(&mut out.0);
+        }
+        other => print!("{}", render(plan, other)),
+    }
+}
+
 /// Runs `registrar plan`.
 pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
@@ -227,7 +252,7 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let store = open_secrets(&target.secrets, false)?;
     let backend = backend::AnyBackend::for_reading(&target.platform)?;
     let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
-    print!("{}", render(&planned.plan, args.options.format));
+    print_plan(&planned.plan, args.options.format);
     if let Some(out) = &args.out {
         SavedPlan {
             kind: PLAN_KIND.into(),

@@ -55,6 +55,18 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// Frees the documents' trees once the config is known valid: they serve positions for
+    /// diagnostics only, and at tens of thousands of resources they are the larger part of
+    /// the config in memory. A diagnostic made afterwards points at its document's start.
+    pub fn release_positions(&mut self) {
+        for p in &mut self.parts {
+            p.doc = Node {
+                pos: p.doc.pos,
+                kind: yaml::Kind::Null,
+            };
+        }
+    }
+
     /// A diagnostic at `path` in part `part` (at the key itself when `key`).
     pub fn at<S: AsRef<str>>(
         &self,

@@ -191,6 +191,14 @@ const STORES_WHY: &str =
 
 /// The plan as text; `color` adds ANSI styles.
 pub fn text(plan: &Plan, color: bool) -> String {
+    let mut out = String::new();
+    write_text(&mut out, plan, color);
+    out
+}
+
+/// [`text`] written to `out` as it is made: a plan of tens of thousands of changes is not
+/// held whole in memory (`commands` streams it to stdout).
+pub fn write_text(out: &mut impl std::fmt::Write, plan: &Plan, color: bool) {
     let paint = |s: &str, st: Style| {
         if color {
             format!("{}{s}{}", st.render(), st.render_reset())
@@ -198,7 +206,6 @@ pub fn text(plan: &Plan, color: bool) -> String {
             s.to_string()
         }
     };
-    let mut out = String::new();
     let _ = writeln!(
         out,
         "registrar plan for {} (owner `{}`)",
@@ -212,7 +219,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
     } else if plan.changes.is_empty() {
         let _ = writeln!(out, "\nNothing to change without `--prune`.");
     } else {
-        out.push('\n');
+        let _ = out.write_char('\n');
         for c in &plan.changes {
             let mut line = paint(&head(c), style(c.action));
             for (words, st) in loud(c) {
@@ -261,7 +268,6 @@ pub fn text(plan: &Plan, color: bool) -> String {
             );
         }
     }
-    out
 }
 
 /// The plan as JSON: the plan itself plus a `summary` of counts.

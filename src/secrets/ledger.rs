@@ -2,10 +2,11 @@
 //! (completing rotations), the notes where store and platform disagree, the declared keys
 //! whose secret the store lacks, and tidying after deletes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::drift::{RemoteKey, drift};
 use super::error::Result;
+use super::index::{IndexEntry, KeyState};
 use super::store::{SecretStore, StoredCredential};
 use crate::model::{Actual, Address, AppId, Key, KeyId};
 
@@ -122,28 +123,62 @@ impl SecretStore {
             .collect()
     }
 
-    /// Forgets the stored keys of a resource apply deleted: a key (by its consumer key's
-    /// fingerprint), every key of an app, every key of a developer.
-    pub fn forget(&self, deleted: &Address) -> Result<()> {
-        let gone: Vec<_> = self
-            .entries()
-            .into_iter()
-            .filter(|e| match deleted {
+    /// Forgets the stored keys of the resources apply deleted: a key (by its consumer key's
+    /// fingerprint), every key of an app, every key of a developer. One pass over the index
+    /// and one rewrite of it, however many were deleted.
+    pub fn forget(&self, deleted: &[Address]) -> Result<()> {
+        let mut fingerprints: HashSet<&str> = HashSet::new();
+        let mut apps: HashSet<(&str, &str)> = HashSet::new();
+        let mut developers: HashSet<&str> = HashSet::new();
+        for d in deleted {
+            match d {
                 Address::Key { key, .. } => {
-                    key.fingerprint.as_deref() == Some(e.consumer_key_fingerprint.as_str())
+                    if let Some(f) = key.fingerprint.as_deref() {
+                        fingerprints.insert(f);
+                    }
                 }
-                Address::App { app } => e.developer == app.developer && e.app == app.app,
-                Address::Developer { email } => e.developer == *email,
-                Address::Product { .. } => false,
-            })
-            .collect();
-        for e in gone {
-            if e.revoke_after.is_some() {
-                self.remove_retiring(&e)?;
-            } else {
-                self.remove(&e.developer, &e.app, &e.id)?;
+                Address::App { app } => {
+                    apps.insert((app.developer.as_str(), app.app.as_str()));
+                }
+                Address::Developer { email } => {
+                    developers.insert(email.as_str());
+                }
+                Address::Product { .. } => {}
             }
         }
-        Ok(())
+        if fingerprints.is_empty() && apps.is_empty() && developers.is_empty() {
+            return Ok(());
+        }
+        let mut index = self.write_lock()?;
+        let active: HashMap<(&str, &str, &str), &IndexEntry> = index
+            .keys
+            .iter()
+            .filter(|e| e.state == KeyState::Active)
+            .map(|e| ((e.developer.as_str(), e.app.as_str(), e.id.as_str()), e))
+            .collect();
+        let mut gone: Vec<IndexEntry> = Vec::new();
+        let mut files: HashSet<&str> = HashSet::new();
+        for e in index.keys.iter().filter(|e| {
+            fingerprints.contains(e.consumer_key_fingerprint.as_str())
+                || apps.contains(&(e.developer.as_str(), e.app.as_str()))
+                || developers.contains(e.developer.as_str())
+        }) {
+            // As the store's own removals: a key awaiting revocation by its file, any other
+            // by the credential's active key.
+            let target = if e.revoke_after.is_some() {
+                (e.state == KeyState::Retiring).then_some(e)
+            } else {
+                active
+                    .get(&(e.developer.as_str(), e.app.as_str(), e.id.as_str()))
+                    .copied()
+            };
+            if let Some(t) = target
+                && files.insert(t.file.as_str())
+            {
+                gone.push(t.clone());
+            }
+        }
+        drop((active, files));
+        self.remove_many_locked(&mut index, &gone)
     }
 }

@@ -555,6 +555,42 @@ impl SecretStore {
         Ok(Some(entry))
     }
 
+    /// Deletes the files and index entries of `entries` with one rewrite of the index
+    /// (first, so a crash leaves at worst unindexed files).
+    pub(super) fn remove_many_locked(
+        &self,
+        index: &mut Index,
+        entries: &[IndexEntry],
+    ) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let by_file: std::collections::HashMap<&str, &IndexEntry> =
+            entries.iter().map(|e| (e.file.as_str(), e)).collect();
+        let mut next = index.clone();
+        next.keys
+            .retain(|e| by_file.get(e.file.as_str()).is_none_or(|g| *g != e));
+        next.save(&self.dir)?;
+        *index = next;
+        let mut dirs = std::collections::BTreeSet::new();
+        for entry in entries {
+            let path = self.dir.join(&entry.file);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(fsutil::not_writable(path.parent().unwrap_or(&self.dir), e)),
+            }
+            if let Some(parent) = path.parent() {
+                dirs.insert(parent.to_path_buf());
+            }
+            tracing::info!(key = %entry.address(), "removed stored key");
+        }
+        for d in dirs {
+            let _ = fsutil::sync_dir(&d);
+        }
+        Ok(())
+    }
+
     /// Deletes `entry`'s file and index entry; the index is rewritten first, so a crash
     /// leaves at worst an unindexed file.
     pub(super) fn remove_locked(&self, index: &mut Index, entry: &IndexEntry) -> Result<()> {

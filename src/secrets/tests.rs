@@ -672,3 +672,38 @@ fn callers_can_match_on_what_went_wrong() {
         Some(Error::IndexCorrupted { .. })
     ));
 }
+
+#[test]
+fn forget_removes_the_keys_of_every_deleted_resource_at_once() {
+    use crate::model::Address;
+    let f = Fixture::new();
+    let store = f.open();
+    store.store("a@x", "one", "default", &cred(1)).unwrap();
+    store.store("a@x", "two", "default", &cred(2)).unwrap();
+    store.store("b@x", "three", "default", &cred(3)).unwrap();
+    store.store("c@x", "four", "default", &cred(4)).unwrap();
+    let files: Vec<String> = store.entries().into_iter().map(|e| e.file).collect();
+    store
+        .forget(&[
+            Address::app("a@x", "one"),
+            Address::developer("b@x"),
+            Address::product("p"),
+        ])
+        .unwrap();
+    let left: Vec<(String, String)> = f
+        .open()
+        .entries()
+        .into_iter()
+        .map(|e| (e.developer, e.app))
+        .collect();
+    assert_eq!(
+        left,
+        vec![
+            ("a@x".to_string(), "two".to_string()),
+            ("c@x".to_string(), "four".to_string())
+        ]
+    );
+    let exists: Vec<bool> = files.iter().map(|p| f.dir().join(p).exists()).collect();
+    assert_eq!(exists, vec![false, true, false, true]);
+    store.forget(&[]).unwrap();
+}
