@@ -210,10 +210,10 @@ fn refuse_throwaway_identity(
     if allowed || !in_ci || local || !at.recipients.is_empty() || at.local_identity.exists() {
         return Ok(());
     }
-    let by_ref: Vec<(Address, &crate::model::Key)> =
-        planned.keys.iter().map(|(a, k)| (a.clone(), k)).collect();
-    let stores =
-        planned.plan.changes.iter().any(|c| c.mints) || !store.unstored(&by_ref).is_empty();
+    let stores = planned.plan.changes.iter().any(|c| c.mints)
+        || !store
+            .unstored(planned.keys.iter().map(|(a, k)| (a, k)))
+            .is_empty();
     if !stores {
         return Ok(());
     }
@@ -429,9 +429,7 @@ async fn execute(
         );
     }
     // First, secrets the store lacks (an earlier apply that could not store, keys made elsewhere).
-    let by_ref: Vec<(Address, &crate::model::Key)> =
-        planned.keys.iter().map(|(a, k)| (a.clone(), k)).collect();
-    let unstored = store.unstored(&by_ref);
+    let unstored = store.unstored(planned.keys.iter().map(|(a, k)| (a, k)));
     let recovered = unstored.len();
     for (credential, key) in unstored {
         let address = Address::credential(&key.developer, &key.app, &credential);

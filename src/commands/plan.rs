@@ -145,7 +145,7 @@ pub(super) async fn make_plan<B: Backend>(
     }
     // Keys whose secret the store lacks: apply stores them, so they are changes.
     plan.stores = store
-        .unstored(&addresses)
+        .unstored(addresses.iter().map(|(a, k)| (a, *k)))
         .into_iter()
         .map(|(id, key)| SecretToStore {
             address: Address::credential(&key.developer, &key.app, &id),

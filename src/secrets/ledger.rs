@@ -60,9 +60,9 @@ impl SecretStore {
     /// platform no longer has, and secrets changed on the platform.
     pub fn discrepancies(&self, actual: &Actual) -> Vec<Discrepancy> {
         let mut by_app: BTreeMap<AppId, (Vec<_>, Vec<RemoteKey>)> = BTreeMap::new();
-        for e in self.entries() {
+        for e in &self.lock().keys {
             let app = AppId::new(&e.developer, &e.app);
-            by_app.entry(app).or_default().0.push(e);
+            by_app.entry(app).or_default().0.push(e.clone());
         }
         for k in &actual.keys {
             if let Some(slot) = by_app.get_mut(&k.app_id()) {
@@ -102,13 +102,23 @@ impl SecretStore {
 
     /// Keys of declared credentials (by address) whose secret the store lacks: not stored at
     /// all, or stored with another secret (changed out of band).
-    pub fn unstored<'k>(&self, keys: &[(Address, &'k Key)]) -> Vec<(String, &'k Key)> {
-        let stored: HashMap<String, String> = self
-            .entries()
-            .into_iter()
-            .map(|e| (e.consumer_key_fingerprint, e.consumer_secret_fingerprint))
+    pub fn unstored<'k>(
+        &self,
+        keys: impl IntoIterator<Item = (&'k Address, &'k Key)>,
+    ) -> Vec<(String, &'k Key)> {
+        // Borrowed from the index under its lock: no copy of the whole index per call.
+        let index = self.lock();
+        let stored: HashMap<&str, &str> = index
+            .keys
+            .iter()
+            .map(|e| {
+                (
+                    e.consumer_key_fingerprint.as_str(),
+                    e.consumer_secret_fingerprint.as_str(),
+                )
+            })
             .collect();
-        keys.iter()
+        keys.into_iter()
             .filter_map(|(address, k)| {
                 let id = address.key_id()?;
                 // Only current keys of declared credentials: not retiring, not undeclared.
@@ -116,9 +126,9 @@ impl SecretStore {
                     .credential
                     .as_ref()
                     .filter(|_| id.fingerprint.is_none())?;
-                let same = stored.get(&k.consumer_key.fingerprint())
-                    == Some(&k.consumer_secret.fingerprint());
-                (!same).then(|| (credential.clone(), *k))
+                let same = stored.get(k.consumer_key.fingerprint().as_str()).copied()
+                    == Some(k.consumer_secret.fingerprint().as_str());
+                (!same).then(|| (credential.clone(), k))
             })
             .collect()
     }
