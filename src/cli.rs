@@ -46,6 +46,12 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply the changes (a saved plan, or a fresh plan after confirmation).
     Apply(ApplyArgs),
+    /// Report what differs and why (config, platform, conflict, secret, unmanaged, removed),
+    /// changing nothing.
+    ///
+    /// Exit codes: 0 in sync, 1 error, 2 only config changes are pending, 3 anything else
+    /// drifted.
+    Drift(DriftArgs),
     /// Serve the Apigee management API over a local registry (a sandbox, and for tests).
     Serve(ServeArgs),
     /// Work with the encrypted store of issued keys and secrets.
@@ -169,6 +175,23 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+/// Arguments of `drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Config files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Backend.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Limit the report to these addresses (repeatable; `*` globs where written).
+    #[arg(long, value_name = "ADDRESS")]
+    pub select: Vec<String>,
+    /// Output format: text, versioned JSON, or markdown for an issue body.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }
 
 /// Arguments of `apply`.

@@ -3,6 +3,7 @@
 //! types ([`crate::cli`]). One file per command family.
 
 pub mod apply;
+pub mod drift;
 pub mod lock;
 pub mod plan;
 pub mod secrets;

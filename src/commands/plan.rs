@@ -137,7 +137,7 @@ pub(super) async fn make_plan<B: Backend>(
     })?;
     let addresses = keys.addresses();
     if scope.apps {
-        plan.notes
+        plan.secrets
             .extend(store.discrepancies(&actual).into_iter().map(|d| Note {
                 address: d.address,
                 message: d.message,

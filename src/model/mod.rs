@@ -22,6 +22,10 @@ pub type Attributes = BTreeMap<String, String>;
 
 /// Attribute stamped on every resource registrar manages; its value is the config's `owner`.
 pub const OWNER_ATTRIBUTE: &str = "registrar-owner";
+/// Attribute stamped by apply on every developer, product and app it writes: short hashes of
+/// the managed fields as applied (`crate::plan::drift::stamp`), no secret material. Plans
+/// read it to tell config changes from changes made on the platform.
+pub const APPLIED_ATTRIBUTE: &str = "registrar-applied";
 /// Key attribute that carries the credential id of the config (`default` when none is given).
 pub const CREDENTIAL_ATTRIBUTE: &str = "registrar-credential";
 /// App attribute that holds the display name (the name Apigee's UIs use).

@@ -21,7 +21,8 @@ use super::{
     Action, Address, Change, FieldChange, Flag, Note, PLAN_FORMAT_VERSION, Plan, Precondition,
 };
 use crate::model::{
-    Actual, Attributes, DesiredState, KIND_LEVELS, Key, OWNER_ATTRIBUTE, Observed, fingerprint,
+    APPLIED_ATTRIBUTE, Actual, Attributes, DesiredState, KIND_LEVELS, Key, OWNER_ATTRIBUTE,
+    Observed, fingerprint,
 };
 use crate::op::Op;
 use crate::secrets::index::RotationRequest;
@@ -116,6 +117,11 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
     if !conflicts.is_empty() {
         return Err(DiffError::Conflicts(conflicts));
     }
+    super::drift::classify(&mut changes, input.actual);
+    super::drift::classify(&mut deletes, input.actual);
+    let (mut removed, apps_unmanaged) =
+        super::drift::undeclared(input.desired, input.actual, &deletes);
+    unmanaged.extend(apps_unmanaged);
     let observed = observe(input.actual, input.keys);
     for c in changes.iter_mut().chain(deletes.iter_mut()) {
         c.precondition = observed
@@ -143,6 +149,7 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         changes.retain(|c| keep(&c.address));
         notes.retain(|n| keep(&n.address));
         unmanaged.retain(|n| keep(&n.address));
+        removed.retain(|n| keep(&n.address));
     }
     if let Some(max) = opts.max_deletes {
         let addresses: Vec<String> = changes
@@ -166,6 +173,8 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         changes,
         stores: Vec::new(),
         unmanaged,
+        removed,
+        secrets: Vec::new(),
         notes,
     })
 }
@@ -231,6 +240,7 @@ fn field(name: &str, before: Option<Value>, after: Option<Value>) -> FieldChange
         field: name.to_string(),
         before,
         after,
+        class: None,
     }
 }
 
@@ -252,7 +262,12 @@ fn list_field(fields: &mut Vec<FieldChange>, name: &str, before: &[String], afte
 
 /// One change per attribute that differs, as `attributes.NAME`.
 fn attr_fields(fields: &mut Vec<FieldChange>, before: &Attributes, after: &Attributes) {
-    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    // The applied stamp is registrar's record of the last apply, never a difference.
+    let names: BTreeSet<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|n| *n != APPLIED_ATTRIBUTE)
+        .collect();
     for n in names {
         let (b, a) = (before.get(n), after.get(n));
         if b != a {
@@ -388,4 +403,4 @@ pub fn observe(actual: &Actual, keys: &KeyMatch<'_>) -> HashMap<Address, Precond
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

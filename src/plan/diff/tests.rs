@@ -20,7 +20,7 @@ fn attrs(pairs: &[(&str, &str)]) -> Attributes {
     a
 }
 
-fn desired() -> DesiredState {
+pub(crate) fn desired() -> DesiredState {
     let dev = Developer {
         email: "a@x.com".into(),
         first_name: "A".into(),
@@ -76,7 +76,7 @@ fn obs<T>(value: T) -> Observed<T> {
 }
 
 /// The platform as it looks right after applying `d`.
-fn mirror(d: &DesiredState) -> Actual {
+pub(crate) fn mirror(d: &DesiredState) -> Actual {
     let keys = d
         .keys
         .iter()
@@ -116,7 +116,7 @@ fn mirror(d: &DesiredState) -> Actual {
     }
 }
 
-fn run(
+pub(crate) fn run(
     d: &DesiredState,
     a: &Actual,
     stored: &[IndexEntry],
