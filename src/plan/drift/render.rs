@@ -39,12 +39,15 @@ pub fn counts(s: &Summary) -> String {
     parts.join(", ")
 }
 
-/// What an entry is about, in a few words: its fields, else its actions.
+/// What an entry is about, in a few words: its fields, else its message, else its actions.
 fn what(e: &Entry) -> String {
     if !e.fields.is_empty() {
         let mut names: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
         names.dedup();
         return names.join(", ");
+    }
+    if let Some(m) = &e.message {
+        return m.clone();
     }
     e.actions
         .iter()

@@ -228,3 +228,92 @@ fn key_changes_have_no_stamp_and_are_config() {
         one("key a@x.com/web/default", DriftClass::Config)
     );
 }
+
+/// A platform where every class of drift happened at once, after an apply of `desired()`:
+/// the config changed an attribute (config), the portal renamed the developer (platform),
+/// both changed the callback (conflict), the config dropped a product (removed), someone made
+/// an app and added a live key by hand (unmanaged), and the store lost track of a key (secret).
+fn everything(prune: bool) -> Plan {
+    let d = desired();
+    let mut a = applied(&d);
+    let mut c = d.clone();
+    c.apps[0].attributes.insert("tier".into(), "silver".into());
+    a.developers[0].value.first_name = "Zed".into();
+    c.apps[0].callback_url = Some("https://x.com/config".into());
+    a.apps[0].value.callback_url = Some("https://x.com/portal".into());
+    c.products.retain(|p| p.name != "p2");
+    let mut app = a.apps[0].clone();
+    app.value.name = "by-hand".into();
+    app.value.attributes.clear();
+    a.apps.push(app);
+    let mut key = a.keys[0].clone();
+    key.consumer_key = Secret::new("ck-by-hand");
+    key.id = Some("by-hand".into());
+    a.keys.push(key);
+    let mut p = plan_of(&c, &a, prune);
+    let address = Address::credential("a@x.com", "web", "second");
+    p.stores.push(SecretToStore {
+        address: address.clone(),
+        consumer_key_fingerprint: "sha256:00112233deadbeef".into(),
+    });
+    p.secrets.push(Note {
+        address,
+        message: "the stored key sha256:8899aabbccddeeff no longer exists on the platform (deleted out of band?)".into(),
+    });
+    p
+}
+
+#[test]
+fn snapshot_every_class_in_text_markdown_and_json() {
+    let p = everything(false);
+    let r = report(&p);
+    for class in DriftClass::ALL {
+        assert!(r.summary.get(class) > 0, "{class:?} in the snapshot");
+    }
+    assert_eq!(r.exit_code(), 3);
+    insta::assert_snapshot!("drift_text", render::text(&r, false));
+    insta::assert_snapshot!("drift_markdown", render::markdown(&r));
+    insta::assert_snapshot!("drift_json", render::json(&r));
+    insta::assert_snapshot!("drift_text_color", render::text(&r, true));
+}
+
+#[test]
+fn snapshot_in_sync_and_config_only() {
+    let d = desired();
+    let r = report(&plan_of(&d, &applied(&d), false));
+    insta::assert_snapshot!("drift_in_sync_text", render::text(&r, false));
+    insta::assert_snapshot!("drift_in_sync_markdown", render::markdown(&r));
+    let mut c = d.clone();
+    c.apps[0].callback_url = Some("https://x.com/new".into());
+    let r = report(&plan_of(&c, &applied(&d), false));
+    assert_eq!(r.exit_code(), 2);
+    insta::assert_snapshot!("drift_config_only_text", render::text(&r, false));
+}
+
+/// The plan with the same drift: its own section above the changes, the counts in the
+/// summary line; with `--prune`, the loud flags of what pruning revokes and deletes.
+#[test]
+fn snapshot_plan_drift_section_and_flags() {
+    let p = everything(false);
+    insta::assert_snapshot!("plan_drift_text", crate::plan::render::text(&p, false));
+    insta::assert_snapshot!("plan_drift_markdown", crate::plan::render::markdown(&p));
+    let mut p = everything(true);
+    // And a revoked app re-approved by the config: re-enables a credential.
+    let d = desired();
+    let mut a = applied(&d);
+    a.apps[0].value.status = Status::Revoked;
+    let reenable = plan_of(&d, &a, false);
+    p.changes.extend(reenable.changes);
+    insta::assert_snapshot!(
+        "plan_prune_flags_text",
+        crate::plan::render::text(&p, false)
+    );
+    insta::assert_snapshot!(
+        "plan_prune_flags_color",
+        crate::plan::render::text(&p, true)
+    );
+    insta::assert_snapshot!(
+        "plan_prune_flags_markdown",
+        crate::plan::render::markdown(&p)
+    );
+}
