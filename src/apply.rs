@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::backend::Backend;
 use crate::escape::{Escaped, escape};
+use crate::feedback::Counted;
 use crate::model::{Address, KIND_LEVELS, Key};
 use crate::op::{Op, OpOutcome};
 use crate::plan::{Action, Change, Plan};
@@ -70,11 +71,22 @@ pub enum Outcome {
     Skipped(String),
 }
 
+/// What running one change took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChangeStats {
+    /// Wall time of the change (zero when it was not attempted).
+    pub duration: Duration,
+    /// Its HTTP requests, retries and 429s (all zero for the local backend).
+    pub requests: Counted,
+}
+
 /// The result of an apply.
 #[derive(Debug, Default)]
 pub struct Report {
     /// Each change's outcome, in plan order.
     pub outcomes: Vec<(Address, Action, Outcome)>,
+    /// What each change took, in plan order (beside [`Report::outcomes`]).
+    pub stats: Vec<ChangeStats>,
     /// Credentials minted and stored.
     pub minted: usize,
     /// Wall time.
@@ -91,6 +103,17 @@ impl Report {
         self.stopped.is_none()
             && !self.interrupted
             && self.outcomes.iter().all(|(_, _, o)| *o == Outcome::Done)
+    }
+
+    /// Requests, retries and 429s of every change.
+    pub fn requests(&self) -> Counted {
+        let mut c = Counted::default();
+        for s in &self.stats {
+            c.attempts += s.requests.attempts;
+            c.retries += s.requests.retries;
+            c.rate_limited += s.requests.rate_limited;
+        }
+        c
     }
 
     /// Counts of done, failed and skipped changes.
@@ -183,6 +206,7 @@ pub async fn execute<B: Backend>(
         interrupt: opts.interrupt.clone(),
     });
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
+    let mut stats: Vec<ChangeStats> = vec![ChangeStats::default(); plan.changes.len()];
     let mut levels: BTreeMap<usize, BTreeMap<Address, Vec<usize>>> = BTreeMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
         levels
@@ -229,8 +253,9 @@ pub async fn execute<B: Backend>(
         while let Some(done) = set.join_next().await {
             match done {
                 Ok(results) => {
-                    for (i, o) in results {
+                    for (i, o, st) in results {
                         outcomes[i] = Some(o);
+                        stats[i] = st;
                     }
                 }
                 Err(e) => tracing::error!("an apply task failed: {e}"),
@@ -253,6 +278,7 @@ pub async fn execute<B: Backend>(
                 )
             })
             .collect(),
+        stats,
         minted,
         elapsed: start.elapsed(),
         stopped,
@@ -263,11 +289,12 @@ pub async fn execute<B: Backend>(
 async fn run_group<B: Backend>(
     shared: &Shared<B>,
     group: Vec<(usize, Change)>,
-) -> Vec<(usize, Outcome)> {
+) -> Vec<(usize, Outcome, ChangeStats)> {
     let mut out = Vec::with_capacity(group.len());
     // A resource whose change did not complete gets no further changes in this apply.
     let mut broken: HashMap<Address, String> = HashMap::new();
     for (i, change) in group {
+        let mut stats = ChangeStats::default();
         let outcome = if shared.interrupt.is_set() {
             Outcome::Skipped(NOT_ATTEMPTED.into())
         } else if shared.stop.lock().expect("lock").is_some() {
@@ -282,9 +309,13 @@ async fn run_group<B: Backend>(
         } else {
             let started = Instant::now();
             shared.interrupt.in_flight.fetch_add(1, Ordering::SeqCst);
-            let o = run_change(shared, &change).await;
+            let (o, requests) = crate::feedback::counted(run_change(shared, &change)).await;
             shared.interrupt.in_flight.fetch_sub(1, Ordering::SeqCst);
-            shared.progress.done(&change, &o, started.elapsed());
+            stats = ChangeStats {
+                duration: started.elapsed(),
+                requests,
+            };
+            shared.progress.done(&change, &o, &stats);
             o
         };
         if !matches!(outcome, Outcome::Done) {
@@ -297,7 +328,7 @@ async fn run_group<B: Backend>(
                 format!("an earlier change to {} did not complete", change.address)
             });
         }
-        out.push((i, outcome));
+        out.push((i, outcome, stats));
     }
     out
 }
@@ -370,7 +401,8 @@ fn one_line(err: &anyhow::Error) -> String {
     out
 }
 
-/// Progress: a bar on a terminal, one plain line per change otherwise (CI logs).
+/// Progress: a bar on a terminal (elapsed time, rate and ETA; log lines and failures print
+/// above it), one plain line per change otherwise (CI logs).
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
     total: usize,
@@ -382,10 +414,13 @@ impl Progress {
         let bar = (bar && total > 0).then(|| {
             let pb = indicatif::ProgressBar::new(total as u64);
             pb.set_style(
-                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-                    .expect("template")
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} [{elapsed_precise}] {per_sec} eta {eta} {wide_msg}",
+                )
+                .expect("template")
+                .progress_chars("=> "),
             );
+            crate::feedback::show_bar(&pb);
             pb
         });
         Progress {
@@ -395,7 +430,7 @@ impl Progress {
         }
     }
 
-    fn done(&self, change: &Change, outcome: &Outcome, took: Duration) {
+    fn done(&self, change: &Change, outcome: &Outcome, stats: &ChangeStats) {
         let n = {
             let mut c = self.count.lock().expect("lock");
             *c += 1;
@@ -406,14 +441,19 @@ impl Progress {
             Outcome::Failed(e) => format!("FAILED: {e}"),
             Outcome::Skipped(e) => format!("skipped: {e}"),
         };
+        let retried = match (stats.requests.retries, stats.requests.rate_limited) {
+            (0, _) => String::new(),
+            (r, 0) => format!(", {r} retried"),
+            (r, l) => format!(", {r} retried, {l} rate-limited"),
+        };
         // The address and the platform's message are values from outside: escaped.
         let line = format!(
-            "[{n}/{}] {} {}: {} ({} ms)",
+            "[{n}/{}] {} {}: {} ({} ms{retried})",
             self.total,
             change.action.as_str(),
             Escaped(&change.address),
             Escaped(&status),
-            took.as_millis()
+            stats.duration.as_millis()
         );
         match &self.bar {
             Some(pb) => {
@@ -429,6 +469,7 @@ impl Progress {
 
     fn finish(&self) {
         if let Some(pb) = &self.bar {
+            crate::feedback::hide_bar();
             pb.finish_and_clear();
         }
     }

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod escape;
+pub mod feedback;
 pub mod json;
 pub mod lock;
 pub mod model;

@@ -414,6 +414,7 @@ fn help_of_every_command() {
         &["schema"],
         &["plan"],
         &["apply"],
+        &["drift"],
         &["serve"],
         &["secrets"],
         &["secrets", "list"],

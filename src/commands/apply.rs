@@ -12,7 +12,7 @@ use super::plan::{Planned, load_config, make_plan, owned, print_plan};
 use super::target::{self, open_secrets};
 use crate::apply::{self, Outcome};
 use crate::backend::{AnyBackend, Backend};
-use crate::cli::{ApplyArgs, PlanOptions};
+use crate::cli::{ApplyArgs, PlanFormat, PlanOptions};
 use crate::error::{EXIT_ERROR, HintExt, hinted};
 use crate::escape::Escaped;
 use crate::model::{Address, ReadScope};
@@ -96,6 +96,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             let mut saved = SavedPlan::load(path)?;
             check_flags_match(&args.options, &saved.target)?;
             saved.target = resolve_saved(saved.target, &args.options)?;
+            saved.target.platform.timeout = target::request_timeout(&args.options.backend)?;
             let secrets = saved.target.secrets.clone();
             let b = AnyBackend::for_platform(&saved.target.platform, rate)?;
             let owner = saved.plan.owner.clone();
@@ -153,6 +154,7 @@ fn run_locked(
     backend: Arc<AnyBackend>,
     hold_store: Option<std::time::Duration>,
 ) -> anyhow::Result<ExitCode> {
+    let json = args.options.format == PlanFormat::Json;
     let planned = match source {
         Source::Saved(saved) => {
             let planned = rt.block_on(load_saved(*saved, &store, &backend))?;
@@ -168,7 +170,12 @@ fn run_locked(
                 target,
                 &store,
             ))?;
-            print_plan(&planned.plan, args.options.format);
+            if json {
+                // stdout is for the one JSON document: the plan goes to stderr, for people.
+                eprint!("{}", crate::plan::render::text(&planned.plan, false));
+            } else {
+                print_plan(&planned.plan, args.options.format);
+            }
             refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
             if planned.plan.has_changes() && !args.auto_approve {
                 if !crate::output::can_ask() {
@@ -192,7 +199,13 @@ fn run_locked(
     if let Some(timeout) = hold_store {
         super::lock::hold_store(&store, timeout)?;
     }
-    rt.block_on(execute(planned, store, backend, args.parallelism.into()))
+    rt.block_on(execute(
+        planned,
+        store,
+        backend,
+        args.parallelism.into(),
+        json,
+    ))
 }
 
 /// In CI with no recipients configured, a key would be encrypted to an identity generated on
@@ -405,11 +418,14 @@ fn forced(why: &str) {
     std::process::exit(EXIT_INTERRUPTED.into());
 }
 
+/// Runs the changes and reports: the summary on stdout, or with `json` the one JSON document
+/// on stdout and the summary on stderr.
 async fn execute(
     planned: Planned,
     store: SecretStore,
     backend: Arc<AnyBackend>,
     parallelism: usize,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     // From here on, SIGINT/SIGTERM stop the apply gracefully instead of killing it.
     let interrupt = apply::Interrupt::default();
@@ -439,13 +455,14 @@ async fn execute(
             .hint("fix the secrets directory (permissions, disk), then run apply again; nothing on the platform was changed")?;
     }
     let keys: HashMap<_, _> = planned.keys.into_iter().collect();
+    let planned_plan = planned.plan;
     let store = Arc::new(store);
     let opts = apply::Options {
         parallelism,
         progress_bar: crate::output::interactive(),
         interrupt: interrupt.clone(),
     };
-    let report = apply::execute(backend, &planned.plan, keys, store.clone(), &opts).await;
+    let report = apply::execute(backend, &planned_plan, keys, store.clone(), &opts).await;
     drained.notify_one();
     store
         .end_batch()
@@ -491,6 +508,25 @@ async fn execute(
             not_attempted - LIST_NOT_ATTEMPTED
         );
     }
+    if json {
+        print!(
+            "{}",
+            super::apply_json::render(&planned_plan, &report, report.minted + recovered)
+        );
+    }
+    let say = |line: String| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    let requests = report.requests();
+    let retried = match (requests.retries, requests.rate_limited) {
+        (0, 0) => String::new(),
+        (r, 0) => format!(" {r} request(s) retried."),
+        (r, l) => format!(" {r} request(s) retried, {l} rate-limited (429)."),
+    };
     let secrets = if report.minted + recovered > 0 {
         format!(
             "; {} key(s) stored encrypted in `{}`",
@@ -501,11 +537,11 @@ async fn execute(
         String::new()
     };
     if report.interrupted {
-        println!(
-            "Apply interrupted: {done} done, {failed} failed, {} skipped, {not_attempted} not attempted in {:.1}s{secrets}.",
+        say(format!(
+            "Apply interrupted: {done} done, {failed} failed, {} skipped, {not_attempted} not attempted in {:.1}s{secrets}.{retried}",
             skipped - not_attempted,
             report.elapsed.as_secs_f64()
-        );
+        ));
         eprintln!(
             "hint: run `registrar plan` to see what is left (it lists every secret still to store), then apply again"
         );
@@ -517,15 +553,15 @@ async fn execute(
     if let Some(w) = watcher {
         w.abort();
     }
-    println!(
-        "Apply {}: {done} done, {failed} failed, {skipped} skipped in {:.1}s{secrets}.",
+    say(format!(
+        "Apply {}: {done} done, {failed} failed, {skipped} skipped in {:.1}s{secrets}.{retried}",
         if report.success() {
             "complete"
         } else {
             "incomplete"
         },
         report.elapsed.as_secs_f64()
-    );
+    ));
     if let Some(why) = &report.stopped {
         return Err(hinted(
             format!("apply stopped: {why}"),

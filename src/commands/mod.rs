@@ -3,6 +3,7 @@
 //! types ([`crate::cli`]). One file per command family.
 
 pub mod apply;
+mod apply_json;
 pub mod drift;
 pub mod lock;
 pub mod plan;
