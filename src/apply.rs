@@ -347,7 +347,21 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
         None => None,
     };
     match shared.backend.execute(op, key.as_ref()).await {
-        Ok(OpOutcome::Done) => Outcome::Done,
+        Ok(OpOutcome::Done) => {
+            if let Some(restamp) = &change.restamp
+                && let Err(e) = shared.backend.execute(restamp, None).await
+            {
+                // The change itself is done; only the record of it is stale (a later drift
+                // report may call this status `config` or `conflict`).
+                tracing::warn!(
+                    "{} {}: done, but recording it in the `registrar-applied` stamp failed: {}",
+                    change.action.as_str(),
+                    Escaped(&change.address),
+                    Escaped(&e.to_string())
+                );
+            }
+            Outcome::Done
+        }
         Ok(OpOutcome::Minted(key)) => {
             let credential = match op {
                 Op::CreateApp { credential, .. } | Op::MintKey { credential, .. } => {

@@ -381,3 +381,32 @@ fn local_backend_config_and_removed() {
     assert_eq!(w.plan_code("plan"), 2);
     w.canary();
 }
+
+/// A status changed by the config alone is recorded too: applied, the app is in sync (and a
+/// second apply changes nothing); re-approved in the portal afterwards, it is `platform`.
+#[test]
+fn a_revoked_app_re_approved_on_the_server_is_platform() {
+    let (server, mut w, code, _, _) = case(|_, w, _| {
+        w.edit(
+            "    callbackUrl: https://web.example.com/cb\n",
+            "    callbackUrl: https://web.example.com/cb\n    status: revoked\n",
+        )
+    });
+    assert_eq!(code, 2);
+    w.apply();
+    let out = w.run("apply-again", &["apply", "--auto-approve"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 done, 0 failed, 0 skipped"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(w.drift("drift-revoked").0, 0);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(server.action(&format!("{APP}?action=approve")))
+        .expect(204);
+    let (code, doc) = w.drift("drift-re-approved");
+    assert_eq!(code, 3, "{doc:#}");
+    assert_one(&doc, "dana@example.com/web", "platform");
+    assert_eq!(w.plan_code("plan"), 2);
+    w.canary();
+}

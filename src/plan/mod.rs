@@ -162,6 +162,12 @@ pub struct Change {
     pub class: Option<DriftClass>,
     /// The operation apply executes.
     pub op: Op,
+    /// An update apply sends after `op` succeeds only to record what was applied in the
+    /// `registrar-applied` stamp ([`drift::stamp`]): a status change is its own call, which
+    /// does not write the stamp. It changes no field (the resource is written as it stands)
+    /// and is not shown; if it fails, apply warns and the stamp stays as it was.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub restamp: Option<Op>,
     /// What apply of a saved plan re-checks first.
     pub precondition: Precondition,
 }
@@ -180,6 +186,7 @@ impl Change {
             mints: matches!(op, Op::CreateApp { .. } | Op::MintKey { .. }),
             flags: Vec::new(),
             class: None,
+            restamp: None,
             address,
             action,
             fields,

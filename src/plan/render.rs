@@ -556,6 +556,7 @@ mod tests {
                     flags: vec![],
                     reason: None,
                     class: None,
+                    restamp: None,
                     op: Op::CreateDeveloper {
                         developer: Developer {
                             email,

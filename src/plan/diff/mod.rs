@@ -117,8 +117,8 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
     if !conflicts.is_empty() {
         return Err(DiffError::Conflicts(conflicts));
     }
-    super::drift::classify(&mut changes, input.actual);
-    super::drift::classify(&mut deletes, input.actual);
+    super::drift::classify(&mut changes, input.actual, input.desired);
+    super::drift::classify(&mut deletes, input.actual, input.desired);
     let (mut removed, apps_unmanaged) =
         super::drift::undeclared(input.desired, input.actual, &deletes);
     unmanaged.extend(apps_unmanaged);

@@ -101,7 +101,10 @@ impl DriftClass {
 /// classifies each field against the stamp on the platform (fields of resources without
 /// one stay `config`); deletes of resources no longer declared are `removed`, removals of
 /// undeclared keys `unmanaged`.
-pub(super) fn classify(changes: &mut [Change], actual: &Actual) {
+///
+/// A status change (its own call, which writes no attribute) of a resource no update of the
+/// plan writes gets a [`Change::restamp`], so that the stamp records the status applied.
+pub(super) fn classify(changes: &mut [Change], actual: &Actual, desired: &DesiredState) {
     let mut attrs: HashMap<Address, &Attributes> = HashMap::new();
     for d in &actual.developers {
         attrs.insert(Address::developer(&d.value.email), &d.value.attributes);
@@ -115,7 +118,23 @@ pub(super) fn classify(changes: &mut [Change], actual: &Actual) {
             &a.value.attributes,
         );
     }
+    let written: HashSet<Address> = changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.op,
+                Op::UpdateDeveloper { .. }
+                    | Op::UpdateApp { .. }
+                    | Op::CreateDeveloper { .. }
+                    | Op::CreateApp { .. }
+            )
+        })
+        .map(|c| c.address.clone())
+        .collect();
     for c in changes {
+        if !written.contains(&c.address) {
+            c.restamp = restamp(&c.op, desired);
+        }
         match &mut c.op {
             Op::CreateDeveloper { developer } | Op::UpdateDeveloper { developer } => {
                 stamp::stamp_developer(developer)
@@ -137,6 +156,31 @@ pub(super) fn classify(changes: &mut [Change], actual: &Actual) {
                 f.class = Some(stamp.classify(f));
             }
         }
+    }
+}
+
+/// The stamped update that records a status change's result, for a status change.
+fn restamp(op: &Op, desired: &DesiredState) -> Option<Op> {
+    match op {
+        Op::SetDeveloperStatus { email, .. } => {
+            let mut developer = desired
+                .developers
+                .iter()
+                .find(|d| d.email == *email)?
+                .clone();
+            stamp::stamp_developer(&mut developer);
+            Some(Op::UpdateDeveloper { developer })
+        }
+        Op::SetAppStatus { developer, app, .. } => {
+            let mut app = desired
+                .apps
+                .iter()
+                .find(|a| a.developer == *developer && a.name == *app)?
+                .clone();
+            stamp::stamp_app(&mut app);
+            Some(Op::UpdateApp { app })
+        }
+        _ => None,
     }
 }
 

@@ -317,3 +317,27 @@ fn snapshot_plan_drift_section_and_flags() {
         crate::plan::render::markdown(&p)
     );
 }
+
+#[test]
+fn a_status_change_alone_records_itself_in_the_stamp() {
+    let d = desired();
+    let mut c = d.clone();
+    c.apps[0].status = Status::Revoked;
+    let p = plan_of(&c, &applied(&d), false);
+    assert_eq!(p.changes.len(), 1);
+    let Some(Op::UpdateApp { app }) = &p.changes[0].restamp else {
+        panic!("{:?}", p.changes[0])
+    };
+    // Applied: revoked, and the stamp says so. The portal re-approves it: platform drift.
+    let mut after = applied(&d);
+    after.apps[0].value = app.clone();
+    after.apps[0].value.status = Status::Revoked;
+    assert!(!plan_of(&c, &after, false).differs());
+    after.apps[0].value.status = Status::Approved;
+    let p = plan_of(&c, &after, false);
+    assert_eq!(classes(&p), one("app a@x.com/web", DriftClass::Platform));
+    // With an update of the same app in the plan, that update records the status.
+    c.apps[0].callback_url = Some("https://x.com/new".into());
+    let p = plan_of(&c, &applied(&d), false);
+    assert!(p.changes.iter().all(|ch| ch.restamp.is_none()), "{p:?}");
+}
