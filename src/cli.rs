@@ -165,6 +165,10 @@ pub struct PlanOptions {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// Read every kind even when the config declares none of it (`drift`: an owned product
+    /// or app is `removed` even when the config no longer declares any). Not a flag.
+    #[arg(skip)]
+    pub read_all: bool,
 }
 
 /// Arguments of `plan`.

@@ -410,3 +410,18 @@ fn a_revoked_app_re_approved_on_the_server_is_platform() {
     assert_eq!(w.plan_code("plan"), 2);
     w.canary();
 }
+
+/// A config that no longer declares any app still finds its owned apps `removed`: drift
+/// reads every kind, whatever the config declares.
+#[test]
+fn every_app_removed_from_the_config_is_removed() {
+    let (_server, w, code, doc, _) = case(|_, w, _| {
+        let p = w.path("registry.yaml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let cut = text.find("apps:").unwrap();
+        std::fs::write(&p, &text[..cut]).unwrap();
+    });
+    assert_eq!(code, 3, "{doc:#}");
+    assert_eq!(doc["summary"]["removed"], 2, "{doc:#}");
+    w.canary();
+}

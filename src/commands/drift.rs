@@ -19,6 +19,7 @@ pub fn cmd_drift(args: &DriftArgs) -> anyhow::Result<ExitCode> {
         prune: false,
         max_deletes: None,
         format: args.format,
+        read_all: true,
     };
     let rt = super::runtime()?;
     let desired = load_config(&options, &rt)?;

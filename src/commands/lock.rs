@@ -204,6 +204,7 @@ pub fn cmd_force_unlock(args: &ForceUnlockArgs) -> anyhow::Result<ExitCode> {
         prune: false,
         max_deletes: None,
         format: PlanFormat::Text,
+        read_all: false,
     };
     let (desired, diags) = crate::config::load_and_check(
         &opts.config.files,

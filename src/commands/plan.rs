@@ -24,8 +24,8 @@ use crate::target::Target;
 fn read_scope(state: &DesiredState, opts: &PlanOptions) -> ReadScope {
     let mut scope = ReadScope {
         developers: true,
-        products: !state.products.is_empty() || opts.prune,
-        apps: !state.apps.is_empty() || opts.prune,
+        products: !state.products.is_empty() || opts.prune || opts.read_all,
+        apps: !state.apps.is_empty() || opts.prune || opts.read_all,
     };
     if !opts.select.is_empty() {
         // A select without a kind (`alice@example.com`) can match any kind.

@@ -21,7 +21,9 @@ pub use drift::DriftClass;
 /// Version of the plan's JSON format (`plan --format json`, `plan --out`). Bumped on any
 /// incompatible change. 2: addresses and key references carry typed parts (`developer`,
 /// `app`, `credential`, `fingerprint`) beside the `path`; operations carry whole credentials;
-/// every field is camelCase.
+/// every field is camelCase. Fields added since without a bump (older readers ignore them,
+/// older plans read without them): drift `class` on fields and changes, `removed`, `secrets`,
+/// `restamp`, and the `drift` list of `plan --format json`.
 pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// What a change does. A closed set; each maps to one backend [`Op`].
