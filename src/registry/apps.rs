@@ -173,6 +173,38 @@ impl Registry {
         )
     }
 
+    /// Lists org-wide apps sorted by appId from a cursor, only those of `status` when given
+    /// (the filter runs in SQL, so a page costs one page of rows whatever the org holds).
+    pub fn list_org_apps_where(
+        &self,
+        org: &str,
+        status: Option<Status>,
+        from: AppCursor<'_>,
+        limit: usize,
+    ) -> Result<Vec<AppRecord>> {
+        let org_id = self.org_id(org)?;
+        let (op, key) = match from {
+            AppCursor::Top => (">=", ""),
+            AppCursor::From(k) => (">=", k),
+            AppCursor::After(k) => (">", k),
+        };
+        let filter =
+            format!("a.org_id = ?1 AND a.app_id {op} ?2 AND (?3 IS NULL OR a.status = ?3)");
+        self.load_apps(&filter, params![org_id, key, status], "a.app_id", limit)
+    }
+
+    /// How many apps the organization holds (of `status` when given).
+    pub fn count_org_apps(&self, org: &str, status: Option<Status>) -> Result<usize> {
+        let org_id = self.org_id(org)?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM apps WHERE org_id = ?1 AND (?2 IS NULL OR status = ?2)",
+            )?
+            .query_row(params![org_id, status], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
     /// Updates an app (PUT): replaces attributes and callback URL when given; when
     /// `api_products` is given and non-empty, mints a **new** key with those products and
     /// `key_expires_in` (Apigee's documented behaviour). Existing keys are untouched.
@@ -333,6 +365,17 @@ impl Registry {
             })
             .collect())
     }
+}
+
+/// Where an org-wide app listing starts, in appId order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppCursor<'a> {
+    /// From the first app.
+    Top,
+    /// From this appId on, inclusive (`startKey`); it need not exist.
+    From(&'a str),
+    /// After this appId, exclusive (a page token's position).
+    After(&'a str),
 }
 
 /// Bumps an app's lastModifiedAt.

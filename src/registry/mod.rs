@@ -37,6 +37,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::model::{ApprovalType, DeveloperStatus, Secret, Status};
 use crate::owner_only;
 
+pub use apps::AppCursor;
 pub use attributes::AttrOwner;
 pub use schema::SCHEMA_VERSION;
 pub use types::*;

@@ -225,12 +225,15 @@ pub struct ListQuery {
     /// `?shallowExpand=true` (developer apps): entities without credentials.
     #[serde(rename = "shallowExpand")]
     pub shallow_expand: Option<String>,
-    /// Page size.
+    /// Page size (`count=` with no value is absent).
+    #[serde(deserialize_with = "nonempty")]
     pub count: Option<String>,
-    /// Page size of `/apps`.
+    /// Page size of `/apps` (`rows=` with no value is absent).
+    #[serde(deserialize_with = "nonempty")]
     pub rows: Option<String>,
-    /// Inclusive cursor.
-    #[serde(rename = "startKey")]
+    /// Inclusive cursor. An empty `startKey=` is absent: a published Edge client sends it
+    /// on every first page (spec/apigee-api.md, issue 9 §5).
+    #[serde(rename = "startKey", deserialize_with = "nonempty")]
     pub start_key: Option<String>,
     /// Comma-separated ids.
     pub ids: Option<String>,
@@ -251,7 +254,15 @@ pub struct ListQuery {
     /// `/apps?keyStatus=approved|revoked`.
     #[serde(rename = "keyStatus")]
     pub key_status: Option<String>,
-    /// `/apps?pageSize=N` (X): same as `rows`.
-    #[serde(rename = "pageSize")]
+    /// `/apps?pageSize=N` (X): the page size of token paging.
+    #[serde(rename = "pageSize", deserialize_with = "nonempty")]
     pub page_size: Option<String>,
+    /// `/apps?pageToken=…` (X): the `nextPageToken` of the previous page.
+    #[serde(rename = "pageToken", deserialize_with = "nonempty")]
+    pub page_token: Option<String>,
+}
+
+/// A query value where `name=` with nothing after it means the same as no `name` at all.
+fn nonempty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|v| !v.is_empty()))
 }

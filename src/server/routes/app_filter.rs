@@ -1,12 +1,64 @@
 //! Filters of the org-wide app list: `filter=field=value` (X: developerEmail, apiProduct,
-//! consumerKey, status, appId, appName, appType, appGroup) and the `status`, `apiProduct`
-//! and `keyStatus` parameters. Only filters that are given apply (the discovery document
-//! says `status` and `keyStatus` default to `approved`; the emulator does not assume that).
+//! consumerKey, status, appId, appName, appType, appGroup), the `apiProduct` parameter, and
+//! the `status` and `keyStatus` parameters with their defaults ([`Listing`]).
+//!
+//! `status` and `keyStatus` on X: "Valid values are `approved` or `revoked`. Defaults to
+//! `approved`." ([DISC] organizations.apps.list). So a revoked app is absent unless asked for
+//! with `status=revoked`, and a revoked key is absent unless asked for with
+//! `keyStatus=revoked`. `keyStatus` is "Key status of the app": it filters the keys shown in
+//! `credentials`, not the apps (an app is listed by its own `status`; reading it as an app
+//! filter would make an app without keys unlistable by any parameter).
+//! On Edge the two are documented without a default ([EOAS] listApps: "Valid values include
+//! `approved` or `revoked`"; `keyStatus` only seen in clients [PHP-appctl][PERL]), so there
+//! they apply only when given and the list holds every app.
 
+use crate::model::Status;
 use crate::registry::AppRecord;
 use crate::server::encode::status;
 use crate::server::errors::ApiError;
 use crate::server::input::ListQuery;
+use crate::target::Flavor;
+
+/// The app-level and key-level status filters of one org-wide listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// Only apps of this status (`None`: every app).
+    pub status: Option<Status>,
+    /// Only keys of this status in `credentials` (`None`: every key).
+    pub key_status: Option<Status>,
+}
+
+/// The `status` and `keyStatus` of a query, with the flavour's defaults (see the module).
+pub fn listing(f: Flavor, q: &ListQuery) -> Result<Listing, ApiError> {
+    let default = match f {
+        Flavor::X => Some(Status::Approved),
+        Flavor::Edge => None,
+    };
+    Ok(Listing {
+        status: status_param("status", q.status.as_deref())?.or(default),
+        key_status: status_param("keyStatus", q.key_status.as_deref())?.or(default),
+    })
+}
+
+/// Reads `approved` or `revoked`; empty is absent.
+fn status_param(name: &str, value: Option<&str>) -> Result<Option<Status>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("approved") => Ok(Some(Status::Approved)),
+        Some(v) if v.eq_ignore_ascii_case("revoked") => Ok(Some(Status::Revoked)),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "`{name}={v}` is not a status; use `{name}=approved` or `{name}=revoked` (ask \
+             twice for both)"
+        ))),
+    }
+}
+
+/// Keeps the keys of `key_status` only (all when `None`).
+pub fn filter_keys(app: &mut AppRecord, key_status: Option<Status>) {
+    if let Some(want) = key_status {
+        app.credentials.retain(|k| k.status == want);
+    }
+}
 
 /// One condition on an app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +71,6 @@ pub enum Cond {
     ConsumerKey(String),
     /// App status.
     Status(String),
-    /// Some key has this status.
-    KeyStatus(String),
     /// App id.
     AppId(String),
     /// App name.
@@ -58,14 +108,8 @@ pub fn conditions(q: &ListQuery) -> Result<Vec<Cond>, ApiError> {
             }
         });
     }
-    if let Some(s) = q.status.clone().filter(|s| !s.is_empty()) {
-        out.push(Cond::Status(s));
-    }
     if let Some(p) = q.api_product.clone().filter(|s| !s.is_empty()) {
         out.push(Cond::ApiProduct(p));
-    }
-    if let Some(s) = q.key_status.clone().filter(|s| !s.is_empty()) {
-        out.push(Cond::KeyStatus(s));
     }
     Ok(out)
 }
@@ -91,7 +135,6 @@ pub fn matches(app: &AppRecord, conds: &[Cond]) -> bool {
             .iter()
             .any(|k| k.consumer_key.expose() == key),
         Cond::Status(s) => status(app.status) == s,
-        Cond::KeyStatus(s) => app.credentials.iter().any(|k| status(k.status) == s),
         Cond::AppId(id) => &app.app_id == id,
         Cond::AppName(n) => &app.name == n,
         Cond::AppType(t) => t.eq_ignore_ascii_case("developer"),

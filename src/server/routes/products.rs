@@ -13,6 +13,11 @@ use crate::server::input::{ListQuery, ProductBody};
 const LIST_LIMIT: usize = 1000;
 
 /// GET /apiproducts: `expand`, `count`, `startKey` (inclusive).
+///
+/// `--strict-paging` leaves this list alone: unlike developers.list, [DISC]
+/// apiproducts.list does not say `expand` is invalid with `count`/`startKey`; its `space`
+/// parameter "can be used in conjunction with start_key, expand and count for paginated
+/// response", and Edge's listAPIProducts documents them side by side [EOAS].
 pub async fn list(st: St, P(org): P<String>, Q(q): Q<ListQuery>) -> Result<Response, ApiError> {
     let f = st.flavor;
     let expand = flag("expand", q.expand.as_deref())?;
