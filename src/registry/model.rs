@@ -121,6 +121,8 @@ impl ProductRecord {
                 scopes: p.scopes.clone(),
                 quota,
                 attributes: attribute_map(&p.attributes),
+                operation_group: None,
+                graphql_operation_group: None,
             },
             last_modified_at: Some(self.last_modified_at),
         }

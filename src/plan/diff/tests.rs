@@ -40,6 +40,8 @@ fn desired() -> DesiredState {
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         quota: None,
         attributes: attrs(&[]),
+        operation_group: None,
+        graphql_operation_group: None,
     };
     let app = App {
         developer: "a@x.com".into(),
@@ -113,6 +115,7 @@ fn mirror(d: &DesiredState) -> Actual {
         apps: d.apps.iter().cloned().map(obs).collect(),
         keys,
         requests: 0,
+        group_apps: Vec::new(),
     }
 }
 
