@@ -335,6 +335,30 @@ fn expiry(issued_at: i64, lifetime_ms: Option<i64>) -> Option<i64> {
         .map(|ms| issued_at.saturating_add(ms))
 }
 
+/// Stores the unmodelled fields of one row of `table` when given (`None` keeps them).
+fn write_extra(
+    conn: &Connection,
+    table: schema::ExtraTable,
+    row: i64,
+    extra: Option<&Extra>,
+) -> Result<()> {
+    if let Some(extra) = extra {
+        let text = serde_json::to_string(extra)
+            .map_err(|e| Error::Invalid(format!("cannot store the unmodelled fields: {e}")))?;
+        conn.prepare_cached(&format!(
+            "UPDATE {} SET extra = ?1 WHERE id = ?2",
+            table.table()
+        ))?
+        .execute(params![text, row])?;
+    }
+    Ok(())
+}
+
+/// The stored unmodelled fields (an unreadable value reads as none).
+fn read_extra(text: &str) -> Extra {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
 fn to_json(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }

@@ -5,15 +5,21 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::schema::AttrTable;
+use super::schema::{AttrTable, ExtraTable};
 use super::{
     Error, Kind, Page, ProductInput, ProductRecord, Registry, Result, from_json,
-    is_unique_violation, now_ms, read_attributes, to_json, write_attributes,
+    is_unique_violation, now_ms, read_attributes, read_extra, to_json, write_attributes,
+    write_extra,
 };
 
 const PRODUCT_COLUMNS: &str = "id, name, display_name, description, approval_type, \
      api_resources, environments, proxies, scopes, quota, quota_interval, quota_time_unit, \
      created_at, last_modified_at";
+
+/// What product reads select: the columns and the unmodelled fields.
+const PRODUCT_SELECT: &str = "id, name, display_name, description, approval_type, \
+     api_resources, environments, proxies, scopes, quota, quota_interval, quota_time_unit, \
+     created_at, last_modified_at, extra";
 
 fn product_row(r: &Row<'_>) -> rusqlite::Result<(i64, ProductRecord)> {
     Ok((
@@ -32,7 +38,9 @@ fn product_row(r: &Row<'_>) -> rusqlite::Result<(i64, ProductRecord)> {
                 quota: r.get(9)?,
                 quota_interval: r.get(10)?,
                 quota_time_unit: r.get(11)?,
+                extra: None,
             },
+            extra: read_extra(&r.get::<_, String>(14)?),
             created_at: r.get(12)?,
             last_modified_at: r.get(13)?,
         },
@@ -89,6 +97,7 @@ impl Registry {
         };
         let id = tx.last_insert_rowid();
         write_attributes(&tx, AttrTable::Product, id, &p.attributes)?;
+        write_extra(&tx, ExtraTable::Product, id, p.extra.as_ref())?;
         let record = self.get_product(org, &p.name)?;
         tx.commit()?;
         Ok(record)
@@ -110,7 +119,7 @@ impl Registry {
             None => String::new(),
         };
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {PRODUCT_COLUMNS} FROM products WHERE org_id = ?1 AND name >= ?2 \
+            "SELECT {PRODUCT_SELECT} FROM products WHERE org_id = ?1 AND name >= ?2 \
              ORDER BY name LIMIT ?3"
         ))?;
         let rows = stmt
@@ -162,6 +171,7 @@ impl Registry {
             ],
         )?;
         write_attributes(&tx, AttrTable::Product, id, &p.attributes)?;
+        write_extra(&tx, ExtraTable::Product, id, p.extra.as_ref())?;
         let record = self.get_product(org, name)?;
         tx.commit()?;
         Ok(record)
@@ -185,7 +195,7 @@ impl Registry {
         let found = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {PRODUCT_COLUMNS} FROM products WHERE org_id = ?1 AND name = ?2"
+                "SELECT {PRODUCT_SELECT} FROM products WHERE org_id = ?1 AND name = ?2"
             ))?
             .query_row(params![org_id, name], product_row)
             .optional()?;

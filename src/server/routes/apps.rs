@@ -8,7 +8,7 @@ use crate::model::Status;
 use crate::registry::{AppCursor, Kind, Page};
 use crate::server::encode::{self, AppView};
 use crate::server::errors::ApiError;
-use crate::server::extract::{JsonBody, P, Q, RawBody, count, flag};
+use crate::server::extract::{P, Q, RawBody, WithExtra, count, flag};
 use crate::server::input::{AppBody, ListQuery};
 use crate::target::Flavor;
 
@@ -82,9 +82,10 @@ pub async fn list_for_developer(
 pub async fn create(
     st: St,
     P((org, dev)): P<(String, String)>,
-    JsonBody(body): JsonBody<AppBody>,
+    WithExtra(body, extra): WithExtra<AppBody>,
 ) -> Result<Response, ApiError> {
-    let input = body.into_create()?;
+    let mut input = body.into_create()?;
+    input.extra = Some(extra);
     let o = org.clone();
     let a = st.db(&org, move |s| s.create_app(&o, &dev, &input)).await?;
     Ok(created(
@@ -108,9 +109,11 @@ pub async fn get(
 pub async fn update(
     st: St,
     P((org, dev, app)): P<(String, String, String)>,
-    JsonBody(body): JsonBody<AppBody>,
+    WithExtra(body, extra): WithExtra<AppBody>,
 ) -> Result<Response, ApiError> {
-    let update = body.into_update(&app)?;
+    let mut update = body.into_update(&app)?;
+    // A full replace: unmodelled fields absent from the body are gone.
+    update.extra = Some(extra);
     let o = org.clone();
     let a = st
         .db(&org, move |s| s.update_app(&o, &dev, &app, &update))

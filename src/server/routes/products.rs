@@ -6,7 +6,7 @@ use super::{St, created, cursor, missing_start_key, ok};
 use crate::registry::{Kind, Page};
 use crate::server::encode;
 use crate::server::errors::ApiError;
-use crate::server::extract::{JsonBody, P, Q, count, flag};
+use crate::server::extract::{P, Q, WithExtra, count, flag};
 use crate::server::input::{ListQuery, ProductBody};
 
 /// Most products per list call (both flavours).
@@ -52,9 +52,10 @@ pub async fn list(st: St, P(org): P<String>, Q(q): Q<ListQuery>) -> Result<Respo
 pub async fn create(
     st: St,
     P(org): P<String>,
-    JsonBody(body): JsonBody<ProductBody>,
+    WithExtra(body, extra): WithExtra<ProductBody>,
 ) -> Result<Response, ApiError> {
-    let input = body.into_input()?;
+    let mut input = body.into_input()?;
+    input.extra = Some(extra);
     let o = org.clone();
     let p = st.db(&org, move |s| s.create_product(&o, &input)).await?;
     Ok(created(st.flavor, encode::product(st.flavor, &p)))
@@ -71,9 +72,11 @@ pub async fn get(st: St, P((org, name)): P<(String, String)>) -> Result<Response
 pub async fn update(
     st: St,
     P((org, name)): P<(String, String)>,
-    JsonBody(body): JsonBody<ProductBody>,
+    WithExtra(body, extra): WithExtra<ProductBody>,
 ) -> Result<Response, ApiError> {
-    let input = body.into_input()?;
+    let mut input = body.into_input()?;
+    // A full replace: unmodelled fields absent from the body are gone, as on the platform.
+    input.extra = Some(extra);
     let o = org.clone();
     let p = st
         .db(&org, move |s| s.update_product(&o, &name, &input))
