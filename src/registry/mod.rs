@@ -265,6 +265,15 @@ impl Registry {
         Ok(())
     }
 
+    /// When the organization was created (ms); `NotFound` if it does not exist.
+    pub fn org_created_at(&self, org: &str) -> Result<i64> {
+        let id = self.org_id(org)?;
+        Ok(self
+            .conn
+            .prepare_cached("SELECT created_at FROM orgs WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?)
+    }
+
     /// Whether the organization exists.
     pub fn org_exists(&self, org: &str) -> Result<bool> {
         Ok(self.org_id_opt(org)?.is_some())

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::schema::{AttrTable, ExtraTable};
 use super::{
-    Error, Kind, Page, ProductInput, ProductRecord, Registry, Result, from_json,
+    Error, Kind, Page, ProductInput, ProductRecord, ProductUsage, Registry, Result, from_json,
     is_unique_violation, now_ms, read_attributes, read_extra, to_json, write_attributes,
     write_extra,
 };
@@ -175,6 +175,35 @@ impl Registry {
         let record = self.get_product(org, name)?;
         tx.commit()?;
         Ok(record)
+    }
+
+    /// What uses a product: the consumer keys granted it, their apps (appIds) and those
+    /// apps' developers (emails), each sorted and without repeats. `NotFound` for an
+    /// unknown product.
+    pub fn product_usage(&self, org: &str, name: &str) -> Result<ProductUsage> {
+        let org_id = self.org_id(org)?;
+        let (id, _) = self.find_product(org_id, name)?;
+        let mut usage = ProductUsage::default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT k.consumer_key, a.app_id, d.email FROM key_products kp \
+             JOIN keys k ON k.id = kp.key_id JOIN apps a ON a.id = k.app_id \
+             JOIN developers d ON d.id = a.developer_id WHERE kp.product_id = ?1",
+        )?;
+        let mut rows = stmt.query([id])?;
+        while let Some(r) = rows.next()? {
+            usage
+                .keys
+                .push(crate::model::Secret::new(r.get::<_, String>(0)?));
+            usage.apps.push(r.get(1)?);
+            usage.developers.push(r.get(2)?);
+        }
+        usage.keys.sort_by(|a, b| a.expose().cmp(b.expose()));
+        usage.keys.dedup_by(|a, b| a.expose() == b.expose());
+        usage.apps.sort();
+        usage.apps.dedup();
+        usage.developers.sort();
+        usage.developers.dedup();
+        Ok(usage)
     }
 
     /// Deletes an API product (and its grants on keys); returns it as it was.

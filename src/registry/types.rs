@@ -128,6 +128,17 @@ pub struct ProductRecord {
     pub last_modified_at: i64,
 }
 
+/// What uses an API product ([`crate::registry::Registry::product_usage`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductUsage {
+    /// Consumer keys granted the product, sorted.
+    pub keys: Vec<Secret>,
+    /// AppIds of the apps holding those keys, sorted.
+    pub apps: Vec<String>,
+    /// Emails of those apps' developers, sorted.
+    pub developers: Vec<String>,
+}
+
 /// Fields of a new developer app.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppInput {

@@ -339,6 +339,17 @@ pub struct ListQuery {
     /// `/apps?keyStatus=approved|revoked`.
     #[serde(rename = "keyStatus")]
     pub key_status: Option<String>,
+    /// `/apiproducts?attributename=`: only products with this attribute.
+    pub attributename: Option<String>,
+    /// `/apiproducts?attributevalue=`: … with this value.
+    pub attributevalue: Option<String>,
+    /// `GET /apiproducts/{p}?query=count|list` (Edge).
+    pub query: Option<String>,
+    /// `GET /apiproducts/{p}?entity=keys|apps|developers|companies` (Edge).
+    pub entity: Option<String>,
+    /// `GET /apiproducts/{p}?startkey=` (Edge, with `query=list`; lowercase k as documented).
+    #[serde(rename = "startkey", deserialize_with = "nonempty")]
+    pub startkey: Option<String>,
     /// `/apps?pageSize=N` (X): the page size of token paging.
     #[serde(rename = "pageSize", deserialize_with = "nonempty")]
     pub page_size: Option<String>,

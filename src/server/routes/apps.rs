@@ -123,12 +123,17 @@ pub async fn update(
 
 /// POST /developers/{developer}/apps/{app}: `?action=approve|revoke` → 204; otherwise a
 /// JSON body generates a new key pair (attributes and callbackUrl replaced) → the app.
+///
+/// Edge also documents a body `{"status": "approve"|"revoke"}` on this call ([EOAS]
+/// approveRevokeGenerateAPIKey): it sets the status (200 with the app), mints no key and
+/// leaves attributes and callback URL alone.
 pub async fn action_or_generate(
     st: St,
     P((org, dev, app)): P<(String, String, String)>,
     Q(q): Q<ListQuery>,
     body: RawBody,
 ) -> Result<Response, ApiError> {
+    let f = st.flavor;
     let o = org.clone();
     if let Some(a) = q.action {
         let status = match action(&a, &["approve", "revoke"])? {
@@ -139,11 +144,51 @@ pub async fn action_or_generate(
             .await?;
         return Ok(no_content());
     }
+    if f == Flavor::Edge
+        && let Some(status) = status_body(&body)?
+    {
+        let (d, n) = (dev.clone(), app.clone());
+        let a = st
+            .db(&org, move |s| {
+                s.set_app_status(&o, &d, &n, status)?;
+                s.get_app(&o, &d, &n)
+            })
+            .await?;
+        return Ok(ok(encode::app(f, &a, AppView::Full)));
+    }
     let update = body.json::<AppBody>()?.into_update(&app)?;
     let a = st
         .db(&org, move |s| s.generate_key(&o, &dev, &app, &update))
         .await?;
     Ok(ok(encode::app(st.flavor, &a, AppView::Full)))
+}
+
+/// The status an Edge app POST body asks for: `Some` when the body is an object with a
+/// `status` and none of the members of a key generation.
+fn status_body(body: &RawBody) -> Result<Option<Status>, ApiError> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&body.0)
+    else {
+        return Ok(None);
+    };
+    let generating = [
+        "apiProducts",
+        "attributes",
+        "callbackUrl",
+        "keyExpiresIn",
+        "scopes",
+    ];
+    if generating.iter().any(|k| map.contains_key(*k)) {
+        return Ok(None);
+    }
+    match map.get("status").and_then(|s| s.as_str()) {
+        None => Ok(None),
+        Some("approve" | "approved") => Ok(Some(Status::Approved)),
+        Some("revoke" | "revoked") => Ok(Some(Status::Revoked)),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "app status `{other}` is not one of approve or revoke; send \
+             {{\"status\": \"approve\"}} or {{\"status\": \"revoke\"}}"
+        ))),
+    }
 }
 
 /// DELETE /developers/{developer}/apps/{app}: deletes its keys too; answers the app.

@@ -32,8 +32,17 @@ pub async fn list(st: St, P(org): P<String>, Q(mut q): Q<ListQuery>) -> Result<R
     let n = count("count", q.count.as_deref(), LIST_LIMIT)?;
     let o = org.clone();
     let devs = if let Some(app) = q.app.filter(|a| !a.is_empty()) {
-        st.db(&org, move |s| s.developers_with_app(&o, &app))
-            .await?
+        let devs = st
+            .db(&org, move |s| s.developers_with_app(&o, &app))
+            .await?;
+        if f == Flavor::Edge {
+            // Edge answers `?app=` with full developers in the wrapper, expand or not:
+            // apigee-client-php reads `{"developer":[…]}` and gets 200 with an empty array
+            // when nothing matches [PHP-devctl] (spec §4.3).
+            let full: Vec<_> = devs.iter().map(|d| encode::developer(f, d)).collect();
+            return Ok(ok(serde_json::json!({ "developer": full })));
+        }
+        devs
     } else if let Some(ids) = q.ids.filter(|i| !i.is_empty()) {
         let ids: Vec<String> = ids.split(',').map(|s| s.trim().to_string()).collect();
         let mut devs = st
