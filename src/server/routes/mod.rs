@@ -29,12 +29,16 @@ pub type St = axum::extract::State<Arc<ServerState>>;
 /// The whole application: routes, fallback and middleware.
 pub fn router(state: Arc<ServerState>) -> Router {
     let api = org_routes(state.flavor);
+    // The org profile also under a trailing slash: apigee-edge-js reads `…/{org}/` (url-join
+    // of the org base and "") when it connects.
     let mut app = Router::new()
         .route("/v1/organizations/{org}", get(org::get))
+        .route("/v1/organizations/{org}/", get(org::get))
         .nest("/v1/organizations/{org}", api.clone());
     if state.flavor == Flavor::Edge {
         app = app
             .route("/v1/o/{org}", get(org::get))
+            .route("/v1/o/{org}/", get(org::get))
             .nest("/v1/o/{org}", api);
     }
     app.fallback(fallback)
