@@ -367,3 +367,298 @@ async fn strict_paging_caps_expanded_developers_at_1000() {
     assert_eq!(got[0], "d0000@example.com");
     assert_eq!(got[999], "d0999@example.com");
 }
+
+// Issue 9 (spec §4.5 [PHP-pagination]): a published Python Edge client sends `startKey=` on
+// every first page; an empty startKey is the same as none, on every list of both flavours.
+#[tokio::test]
+async fn empty_start_key_is_absent_on_every_list() {
+    for flavor in ["x", "edge"] {
+        let s = Server::start(flavor, &[]);
+        s.seed("one@example.com", "p1", "web").await;
+        for path in [
+            "developers?startKey=&count=10",
+            "developers?expand=true&startKey=",
+            "apiproducts?startKey=&count=",
+            "apiproducts?expand=true&startKey=",
+            "developers/one%40example.com/apps?startKey=&count=10",
+            "developers/one%40example.com/apps?expand=true&startKey=",
+            "apps?startKey=&rows=10",
+            "apps?expand=true&startKey=&rows=",
+        ] {
+            let r = s.get(path).await;
+            assert_eq!(r.status, 200, "{flavor} {path}: {}", r.text);
+            let n = match &r.body {
+                Value::Array(a) => a.len(),
+                Value::Object(o) => o
+                    .values()
+                    .next()
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len),
+                _ => 0,
+            };
+            assert_eq!(n, 1, "{flavor} {path}: {}", r.text);
+        }
+    }
+}
+
+// [EOAS] getOrganization (Edge: `properties.property[]`, `type`, `environments`) and [DISC]
+// organizations.get → GoogleCloudApigeeV1Organization (X). apigee-edge-js reads the org first
+// when it connects with basic auth [EDGEJS-conn].
+#[tokio::test]
+async fn organization_profile_on_both_flavours() {
+    let edge = Server::start("edge", &[]);
+    let org = edge.get("/v1/organizations/local").await.expect(200).body;
+    assert_eq!(org["name"], "local");
+    assert_eq!(org["type"], "paid");
+    assert!(!org["environments"].as_array().unwrap().is_empty());
+    assert!(org["createdAt"].is_number());
+    let props = org["properties"]["property"].as_array().unwrap();
+    assert!(
+        props
+            .iter()
+            .all(|p| p["name"].is_string() && p["value"].is_string())
+    );
+    assert_eq!(edge.get("/v1/o/local").await.expect(200).body, org);
+    let missing = edge.get("/v1/organizations/other").await;
+    assert_eq!(missing.status, 404);
+
+    let x = Server::start("x", &[]);
+    let org = x.get("/v1/organizations/local").await.expect(200).body;
+    assert_eq!(org["name"], "local");
+    assert_eq!(org["state"], "ACTIVE");
+    assert_eq!(org["runtimeType"], "CLOUD");
+    assert!(org["createdAt"].is_string(), "int64 as a string on X");
+    assert_eq!(
+        x.get("/v1/o/local").await.status,
+        404,
+        "X has no /v1/o alias"
+    );
+}
+
+// Issue 9 / apigee-edge-js `apiproduct.update` [EDGEJS-lib]: Edge takes POST
+// /apiproducts/{name} as an update (200, the product). X documents no such method.
+#[tokio::test]
+async fn edge_post_to_a_product_updates_it() {
+    let s = Server::start("edge", &[]);
+    s.post(
+        "apiproducts",
+        json!({"name": "p", "displayName": "P", "approvalType": "auto"}),
+    )
+    .await
+    .expect(201);
+    let updated = s
+        .post(
+            "apiproducts/p",
+            json!({"name": "p", "displayName": "P2", "approvalType": "manual",
+                   "attributes": [{"name": "tool", "value": "nodejs"}]}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(updated["displayName"], "P2");
+    assert_eq!(updated["approvalType"], "manual");
+    assert_eq!(s.get("apiproducts/p").await.body["displayName"], "P2");
+    let x = Server::start("x", &[]);
+    x.post("apiproducts", json!({"name": "p", "displayName": "P"}))
+        .await
+        .expect(201);
+    assert_eq!(
+        x.post("apiproducts/p", json!({"displayName": "P2"}))
+            .await
+            .status,
+        405
+    );
+}
+
+// [PHP-devctl] (spec §4.3 listDevelopers): Edge `?app=NAME` answers `{"developer":[…]}` with
+// full developers, and 200 with an empty array when nothing matches.
+#[tokio::test]
+async fn edge_developers_by_app_are_wrapped_full_objects() {
+    let s = Server::start("edge", &[]);
+    s.seed("one@example.com", "p1", "web").await;
+    s.seed("two@example.com", "p1", "cli").await;
+    let body = s.get("developers?app=web").await.expect(200).body;
+    let devs = body["developer"].as_array().unwrap();
+    assert_eq!(devs.len(), 1);
+    assert_eq!(devs[0]["email"], "one@example.com");
+    assert_eq!(devs[0]["firstName"], "Ada");
+    assert_eq!(devs[0]["apps"], json!(["web"]));
+    assert_eq!(
+        s.get("developers?app=none").await.expect(200).body,
+        json!({"developer": []})
+    );
+}
+
+// [EOAS] approveRevokeGenerateAPIKey: Edge documents a body {"status": "approve|revoke"} on
+// POST …/apps/{app}: it sets the status, mints no key, leaves attributes alone.
+#[tokio::test]
+async fn edge_app_post_with_a_status_body_sets_the_status() {
+    let s = Server::start("edge", &[]);
+    s.seed("one@example.com", "p1", "web").await;
+    let path = "developers/one%40example.com/apps/web";
+    s.post(
+        &format!("{path}/attributes"),
+        json!({"attribute": [{"name": "DisplayName", "value": "Web"}]}),
+    )
+    .await
+    .expect(200);
+    let revoked = s
+        .post(path, json!({"status": "revoke"}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(revoked["status"], "revoked");
+    let got = s.get(path).await.expect(200).body;
+    assert_eq!(got["status"], "revoked");
+    assert_eq!(
+        got["credentials"].as_array().unwrap().len(),
+        1,
+        "no key minted"
+    );
+    assert_eq!(
+        got["attributes"],
+        json!([{"name": "DisplayName", "value": "Web"}])
+    );
+    let approved = s
+        .post(path, json!({"status": "approve"}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(approved["status"], "approved");
+    let bad = s.post(path, json!({"status": "paused"})).await;
+    assert_eq!(bad.status, 400);
+    // With key-generation members it is still a key generation.
+    s.post(path, json!({"status": "approve", "apiProducts": ["p1"]}))
+        .await
+        .expect(200);
+    assert_eq!(
+        s.get(path).await.body["credentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+// [DISC] apiproducts.list `attributename`/`attributevalue`; [EOAS] listAPIProducts "Filter
+// the list by passing an `attributename` and `attibutevalue`".
+#[tokio::test]
+async fn product_lists_filter_by_attribute() {
+    for flavor in ["x", "edge"] {
+        let s = Server::start(flavor, &[]);
+        for (name, access) in [
+            ("a", "public"),
+            ("b", "private"),
+            ("c", "public"),
+            ("d", ""),
+        ] {
+            let mut body = json!({"name": name, "displayName": name});
+            if !access.is_empty() {
+                body["attributes"] = json!([{"name": "access", "value": access}]);
+            }
+            s.post("apiproducts", body).await.expect(201);
+        }
+        let names = |b: &Value| -> Vec<String> {
+            match b {
+                Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+                _ => b["apiProduct"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|p| p["name"].as_str().unwrap().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        };
+        let public = s
+            .get("apiproducts?attributename=access&attributevalue=public")
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(names(&public), ["a", "c"], "{flavor}");
+        let any = s
+            .get("apiproducts?expand=true&attributename=access")
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(names(&any), ["a", "b", "c"], "{flavor}");
+        let paged = s
+            .get("apiproducts?attributename=access&attributevalue=public&startKey=b&count=1")
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(names(&paged), ["c"], "{flavor}");
+    }
+}
+
+// [EOAS] getAPIProduct: `query=list|count`, `entity=keys|apps|developers|companies`,
+// `startkey`, `count` (≤100). The count shape `{"value": N}` is what an Edge user's
+// runbook shows (⚠ not in the spec).
+#[tokio::test]
+async fn edge_product_query_counts_and_lists_what_uses_it() {
+    let s = Server::start("edge", &[]);
+    let web = s.seed("one@example.com", "p1", "web").await;
+    let cli = s.seed("two@example.com", "p1", "cli").await;
+    s.post(
+        "developers/two%40example.com/apps",
+        json!({"name": "other"}),
+    )
+    .await
+    .expect(201);
+    let count = |entity: &str| format!("apiproducts/p1?query=count&entity={entity}");
+    assert_eq!(
+        s.get(&count("apps")).await.expect(200).body,
+        json!({"value": 2})
+    );
+    assert_eq!(s.get(&count("developers")).await.body, json!({"value": 2}));
+    assert_eq!(s.get(&count("keys")).await.body, json!({"value": 2}));
+    assert_eq!(s.get(&count("companies")).await.body, json!({"value": 0}));
+    let mut ids = vec![
+        web["appId"].as_str().unwrap().to_string(),
+        cli["appId"].as_str().unwrap().to_string(),
+    ];
+    ids.sort();
+    let apps = s
+        .get("apiproducts/p1?query=list&entity=apps")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(apps, json!(ids));
+    let devs = s
+        .get("apiproducts/p1?query=list&entity=developers&startkey=two%40example.com&count=5")
+        .await
+        .body;
+    assert_eq!(devs, json!(["two@example.com"]));
+    let bad = s.get("apiproducts/p1?query=sum&entity=apps").await;
+    assert_eq!(bad.status, 400);
+    let bad = s.get("apiproducts/p1?query=count&entity=proxies").await;
+    assert_eq!(bad.status, 400);
+    // Without `query`, the product.
+    assert_eq!(s.get("apiproducts/p1").await.body["name"], "p1");
+}
+
+// [EOAS] listDeveloperApps: Edge `count` ≤100; `expand` lists apps as objects, without it
+// names; [PHP-commits 0c291d6, 954e5e9] `shallowExpand` drops credentials and developerId.
+#[tokio::test]
+async fn edge_developer_apps_list_as_documented() {
+    let s = Server::start("edge", &[]);
+    s.seed("one@example.com", "p1", "web").await;
+    let names = s
+        .get("developers/one%40example.com/apps?count=500")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(names, json!(["web"]));
+    let full = s
+        .get("developers/one%40example.com/apps?expand=true")
+        .await
+        .body;
+    assert!(full["app"][0]["credentials"].is_array());
+    let shallow = s
+        .get("developers/one%40example.com/apps?shallowExpand=true")
+        .await
+        .body;
+    assert!(shallow["app"][0].get("credentials").is_none());
+    assert!(shallow["app"][0].get("developerId").is_none());
+}

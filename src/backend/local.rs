@@ -332,6 +332,7 @@ impl Backend for LocalBackend {
                         callback_url: Some(app.callback_url.clone().unwrap_or_default()),
                         api_products: None,
                         key_expires_in: None,
+                        extra: None,
                     };
                     s.update_app(org, &app.developer, &app.name, &update)?;
                 }
@@ -369,6 +370,7 @@ impl Backend for LocalBackend {
                         callback_url: app.callback_url.clone(),
                         api_products: Some(want.products.clone()),
                         key_expires_in: want.expires_in_ms.map(|v| v as i64),
+                        extra: None,
                     };
                     let rec = s.generate_key(org, dev, name, &update)?;
                     let key = rec

@@ -6,15 +6,16 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::schema::AttrTable;
+use super::schema::{AttrTable, ExtraTable};
 use super::{
     AppInput, AppRecord, AppUpdate, Error, Kind, Page, Registry, Result, expiry, from_json,
-    is_unique_violation, now_ms, read_attributes, to_json, write_attributes,
+    is_unique_violation, now_ms, read_attributes, read_extra, to_json, write_attributes,
+    write_extra,
 };
 use crate::model::Status;
 
 const APP_COLUMNS: &str = "a.id, a.app_id, a.name, d.developer_id, d.email, a.callback_url, \
-     a.status, a.scopes, a.key_expires_in, a.created_at, a.last_modified_at";
+     a.status, a.scopes, a.key_expires_in, a.created_at, a.last_modified_at, a.extra";
 const APP_FROM: &str = "apps a JOIN developers d ON d.id = a.developer_id";
 
 fn app_row(r: &Row<'_>) -> rusqlite::Result<(i64, AppRecord)> {
@@ -31,6 +32,7 @@ fn app_row(r: &Row<'_>) -> rusqlite::Result<(i64, AppRecord)> {
             key_expires_in: r.get(8)?,
             attributes: Vec::new(),
             credentials: Vec::new(),
+            extra: read_extra(&r.get::<_, String>(11)?),
             created_at: r.get(9)?,
             last_modified_at: r.get(10)?,
         },
@@ -81,6 +83,7 @@ impl Registry {
         };
         let app_row = tx.last_insert_rowid();
         write_attributes(&tx, AttrTable::App, app_row, &input.attributes)?;
+        write_extra(&tx, ExtraTable::App, app_row, input.extra.as_ref())?;
         let key_row = super::keys::insert_key(
             &tx,
             org_id,
@@ -253,6 +256,7 @@ impl Registry {
         if let Some(attrs) = &update.attributes {
             write_attributes(&tx, AttrTable::App, app_row, attrs)?;
         }
+        write_extra(&tx, ExtraTable::App, app_row, update.extra.as_ref())?;
         if mint {
             let scopes: String =
                 tx.query_row("SELECT scopes FROM apps WHERE id = ?1", [app_row], |r| {

@@ -6,15 +6,16 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::schema::AttrTable;
+use super::schema::{AttrTable, ExtraTable};
 use super::{
     DEVELOPER_APPS_SHOWN, DeveloperInput, DeveloperRecord, Error, Kind, Page, Registry, Result,
-    ids_json, is_unique_violation, now_ms, read_attributes, write_attributes,
+    ids_json, is_unique_violation, now_ms, read_attributes, read_extra, write_attributes,
+    write_extra,
 };
 use crate::model::DeveloperStatus;
 
 const DEV_COLUMNS: &str = "d.id, d.developer_id, o.name, d.email, d.first_name, d.last_name, \
-     d.user_name, d.status, d.created_at, d.last_modified_at";
+     d.user_name, d.status, d.created_at, d.last_modified_at, d.extra";
 
 /// A developer row and its row id.
 struct DevRow {
@@ -35,6 +36,7 @@ fn dev_row(r: &Row<'_>) -> rusqlite::Result<DevRow> {
             status: r.get(7)?,
             attributes: Vec::new(),
             apps: Vec::new(),
+            extra: read_extra(&r.get::<_, String>(10)?),
             created_at: r.get(8)?,
             last_modified_at: r.get(9)?,
         },
@@ -74,6 +76,7 @@ impl Registry {
         };
         let id = tx.last_insert_rowid();
         write_attributes(&tx, AttrTable::Developer, id, &dev.attributes)?;
+        write_extra(&tx, ExtraTable::Developer, id, dev.extra.as_ref())?;
         let record = self.get_developer(org, &dev.email)?;
         tx.commit()?;
         Ok(record)
@@ -152,6 +155,7 @@ impl Registry {
             other => other?,
         };
         write_attributes(&tx, AttrTable::Developer, row.id, &input.attributes)?;
+        write_extra(&tx, ExtraTable::Developer, row.id, input.extra.as_ref())?;
         let record = self.get_developer(org, &row.record.developer_id)?;
         tx.commit()?;
         Ok(record)

@@ -34,6 +34,7 @@ impl From<&Developer> for DeveloperInput {
             last_name: d.last_name.clone(),
             user_name: d.user_name.clone(),
             attributes: attribute_list(&d.attributes),
+            extra: None,
         }
     }
 }
@@ -54,6 +55,7 @@ impl From<&Product> for ProductInput {
             quota: quota.map(|q| q.limit.to_string()),
             quota_interval: quota.map(|q| q.interval.to_string()),
             quota_time_unit: quota.map(|q| q.time_unit.as_str().to_string()),
+            extra: None,
         }
     }
 }
@@ -69,6 +71,7 @@ impl AppInput {
             scopes: first.scopes.clone(),
             key_expires_in: first.expires_in_ms.map(|v| v as i64),
             status: None,
+            extra: None,
         }
     }
 }

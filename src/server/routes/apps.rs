@@ -8,7 +8,7 @@ use crate::model::Status;
 use crate::registry::{AppCursor, Kind, Page};
 use crate::server::encode::{self, AppView};
 use crate::server::errors::ApiError;
-use crate::server::extract::{JsonBody, P, Q, RawBody, count, flag};
+use crate::server::extract::{P, Q, RawBody, WithExtra, count, flag};
 use crate::server::input::{AppBody, ListQuery};
 use crate::target::Flavor;
 
@@ -82,9 +82,10 @@ pub async fn list_for_developer(
 pub async fn create(
     st: St,
     P((org, dev)): P<(String, String)>,
-    JsonBody(body): JsonBody<AppBody>,
+    WithExtra(body, extra): WithExtra<AppBody>,
 ) -> Result<Response, ApiError> {
-    let input = body.into_create()?;
+    let mut input = body.into_create()?;
+    input.extra = Some(extra);
     let o = org.clone();
     let a = st.db(&org, move |s| s.create_app(&o, &dev, &input)).await?;
     Ok(created(
@@ -108,9 +109,11 @@ pub async fn get(
 pub async fn update(
     st: St,
     P((org, dev, app)): P<(String, String, String)>,
-    JsonBody(body): JsonBody<AppBody>,
+    WithExtra(body, extra): WithExtra<AppBody>,
 ) -> Result<Response, ApiError> {
-    let update = body.into_update(&app)?;
+    let mut update = body.into_update(&app)?;
+    // A full replace: unmodelled fields absent from the body are gone.
+    update.extra = Some(extra);
     let o = org.clone();
     let a = st
         .db(&org, move |s| s.update_app(&o, &dev, &app, &update))
@@ -120,12 +123,17 @@ pub async fn update(
 
 /// POST /developers/{developer}/apps/{app}: `?action=approve|revoke` → 204; otherwise a
 /// JSON body generates a new key pair (attributes and callbackUrl replaced) → the app.
+///
+/// Edge also documents a body `{"status": "approve"|"revoke"}` on this call ([EOAS]
+/// approveRevokeGenerateAPIKey): it sets the status (200 with the app), mints no key and
+/// leaves attributes and callback URL alone.
 pub async fn action_or_generate(
     st: St,
     P((org, dev, app)): P<(String, String, String)>,
     Q(q): Q<ListQuery>,
     body: RawBody,
 ) -> Result<Response, ApiError> {
+    let f = st.flavor;
     let o = org.clone();
     if let Some(a) = q.action {
         let status = match action(&a, &["approve", "revoke"])? {
@@ -136,11 +144,51 @@ pub async fn action_or_generate(
             .await?;
         return Ok(no_content());
     }
+    if f == Flavor::Edge
+        && let Some(status) = status_body(&body)?
+    {
+        let (d, n) = (dev.clone(), app.clone());
+        let a = st
+            .db(&org, move |s| {
+                s.set_app_status(&o, &d, &n, status)?;
+                s.get_app(&o, &d, &n)
+            })
+            .await?;
+        return Ok(ok(encode::app(f, &a, AppView::Full)));
+    }
     let update = body.json::<AppBody>()?.into_update(&app)?;
     let a = st
         .db(&org, move |s| s.generate_key(&o, &dev, &app, &update))
         .await?;
     Ok(ok(encode::app(st.flavor, &a, AppView::Full)))
+}
+
+/// The status an Edge app POST body asks for: `Some` when the body is an object with a
+/// `status` and none of the members of a key generation.
+fn status_body(body: &RawBody) -> Result<Option<Status>, ApiError> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&body.0)
+    else {
+        return Ok(None);
+    };
+    let generating = [
+        "apiProducts",
+        "attributes",
+        "callbackUrl",
+        "keyExpiresIn",
+        "scopes",
+    ];
+    if generating.iter().any(|k| map.contains_key(*k)) {
+        return Ok(None);
+    }
+    match map.get("status").and_then(|s| s.as_str()) {
+        None => Ok(None),
+        Some("approve" | "approved") => Ok(Some(Status::Approved)),
+        Some("revoke" | "revoked") => Ok(Some(Status::Revoked)),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "app status `{other}` is not one of approve or revoke; send \
+             {{\"status\": \"approve\"}} or {{\"status\": \"revoke\"}}"
+        ))),
+    }
 }
 
 /// DELETE /developers/{developer}/apps/{app}: deletes its keys too; answers the app.
