@@ -203,7 +203,11 @@ fn appgroup_apps_are_noted_never_touched() {
     assert!(plan.changes.is_empty(), "{:?}", actions(&plan));
     let notes: Vec<String> = plan.notes.iter().map(|n| n.address.to_string()).collect();
     assert_eq!(notes, ["app a@x.com/web", "product p1"]);
-    assert!(plan.notes[0].message.contains("AppGroup app `partners/web`"));
+    assert!(
+        plan.notes[0]
+            .message
+            .contains("AppGroup app `partners/web`")
+    );
 }
 
 type Edit = fn(&mut DesiredState, &mut Actual);
@@ -259,10 +263,12 @@ fn one_change_gives_exactly_that_change() {
             "operation group the same, operations in another order",
             |d, a| {
                 let mut g = group("/a");
-                g.operation_configs[0].operations.push(crate::model::Operation {
-                    resource: "/b".into(),
-                    methods: vec!["POST".into(), "GET".into()],
-                });
+                g.operation_configs[0]
+                    .operations
+                    .push(crate::model::Operation {
+                        resource: "/b".into(),
+                        methods: vec!["POST".into(), "GET".into()],
+                    });
                 a.products[1].value.operation_group = Some(g.clone());
                 g.operation_configs[0].operations.reverse();
                 g.operation_configs[0].operations[0].methods.reverse();
