@@ -99,7 +99,8 @@ impl Registry {
         };
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {DEV_COLUMNS} FROM developers d JOIN orgs o ON o.id = d.org_id \
-             WHERE d.org_id = ?1 AND d.email >= ?2 ORDER BY d.email LIMIT ?3"
+             WHERE d.org_id = ?1 AND d.app_group IS NULL AND d.email >= ?2 \
+             ORDER BY d.email LIMIT ?3"
         ))?;
         let rows = stmt
             .query_map(params![org_id, start, page.count as i64], dev_row)?
@@ -112,7 +113,7 @@ impl Registry {
         let org_id = self.org_id(org)?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {DEV_COLUMNS} FROM developers d JOIN orgs o ON o.id = d.org_id \
-             WHERE d.org_id = ?1 AND EXISTS \
+             WHERE d.org_id = ?1 AND d.app_group IS NULL AND EXISTS \
              (SELECT 1 FROM apps a WHERE a.developer_id = d.id AND a.name = ?2) ORDER BY d.email"
         ))?;
         let rows = stmt
@@ -202,7 +203,8 @@ impl Registry {
             .conn
             .prepare_cached(&format!(
                 "SELECT {DEV_COLUMNS} FROM developers d JOIN orgs o ON o.id = d.org_id \
-                 WHERE d.org_id = ?1 AND (d.email = ?2 OR d.developer_id = ?2)"
+                 WHERE d.org_id = ?1 AND (d.email = ?2 OR d.developer_id = ?2) \
+                 AND (d.app_group IS NULL OR d.developer_id = ?2)"
             ))?
             .query_row(params![org_id, dev], dev_row)
             .optional()?;
@@ -218,7 +220,7 @@ impl Registry {
             .conn
             .prepare_cached(&format!(
                 "SELECT {DEV_COLUMNS} FROM developers d JOIN orgs o ON o.id = d.org_id \
-                 WHERE d.org_id = ?1 AND d.email = ?2"
+                 WHERE d.org_id = ?1 AND d.email = ?2 AND d.app_group IS NULL"
             ))?
             .query_row(params![org_id, email], dev_row)
             .optional()?;

@@ -18,6 +18,7 @@
 //! Lists are sorted by their natural key (developer email, product name, app name; org-wide
 //! apps by appId) and paginated with an inclusive `start_key` cursor, as Apigee does.
 
+mod app_groups;
 mod apps;
 mod attributes;
 mod developers;
@@ -37,6 +38,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::model::{ApprovalType, DeveloperStatus, Secret, Status};
 use crate::owner_only;
 
+pub use app_groups::OWNER_DOMAIN as APP_GROUP_OWNER_DOMAIN;
 pub use apps::AppCursor;
 pub use attributes::AttrOwner;
 pub use schema::SCHEMA_VERSION;
@@ -60,6 +62,8 @@ pub enum Kind {
     Key,
     /// An attribute of a developer, app or product.
     Attribute,
+    /// An AppGroup (Apigee X).
+    AppGroup,
 }
 
 impl fmt::Display for Kind {
@@ -71,6 +75,7 @@ impl fmt::Display for Kind {
             Kind::App => "app",
             Kind::Key => "key",
             Kind::Attribute => "attribute",
+            Kind::AppGroup => "AppGroup",
         })
     }
 }

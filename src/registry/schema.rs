@@ -121,6 +121,27 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE apps ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE keys ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
     "#,
+    // 3: AppGroups (Apigee X). A group's apps live in `apps` under a hidden developer row
+    // that points at the group (`developers.app_group`), so keys, grants and the org-wide
+    // app list work for them unchanged; developer reads skip those rows.
+    r#"
+    CREATE TABLE app_groups (
+        id INTEGER PRIMARY KEY,
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        app_group_id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        channel_uri TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        extra TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL,
+        last_modified_at INTEGER NOT NULL,
+        UNIQUE (org_id, name)
+    );
+    ALTER TABLE developers ADD COLUMN app_group INTEGER REFERENCES app_groups(id) ON DELETE CASCADE;
+    "#,
 ];
 
 /// The schema version this build writes.

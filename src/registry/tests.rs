@@ -526,3 +526,64 @@ fn unmodelled_fields_are_kept_replaced_by_some_and_left_alone_by_none() {
         .unwrap();
     assert!(got.extra.is_empty());
 }
+
+#[test]
+fn app_groups_own_apps_that_developers_never_show() {
+    let mut s = seeded();
+    let g = super::AppGroupInput {
+        name: "team".into(),
+        display_name: "Team".into(),
+        ..Default::default()
+    };
+    s.create_app_group("local", &g).unwrap();
+    let owner = s.app_group_owner("local", "team").unwrap();
+    let a = s
+        .create_app("local", &owner, &app("svc", &["auto"]))
+        .unwrap();
+    assert_eq!(a.app_group.as_deref(), Some("team"));
+    assert_eq!(a.credentials.len(), 1);
+    // Developer reads skip the owner; the developer-app listing (local backend) skips the app.
+    assert_eq!(
+        s.list_developers("local", &Page::first(100)).unwrap().len(),
+        1
+    );
+    assert!(
+        s.list_org_apps("local", &Page::first(100))
+            .unwrap()
+            .is_empty()
+    );
+    let all = s
+        .list_org_apps_where(
+            "local",
+            super::AppTypes::All,
+            None,
+            super::AppCursor::Top,
+            10,
+        )
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        s.count_org_apps("local", super::AppTypes::AppGroup, None)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.count_org_apps("local", super::AppTypes::Developer, None)
+            .unwrap(),
+        0
+    );
+    // Deleting the group deletes its apps and keys.
+    s.delete_app_group("local", "team").unwrap();
+    assert_eq!(
+        s.count_org_apps("local", super::AppTypes::All, None)
+            .unwrap(),
+        0
+    );
+    assert!(matches!(
+        s.app_group_owner("local", "team"),
+        Err(Error::NotFound {
+            kind: Kind::AppGroup,
+            ..
+        })
+    ));
+}

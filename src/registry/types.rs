@@ -128,6 +128,64 @@ pub struct ProductRecord {
     pub last_modified_at: i64,
 }
 
+/// Fields of an AppGroup as a client sends them (create or full replace; Apigee X).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppGroupInput {
+    /// Name, unique in the organization (immutable).
+    pub name: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// `active` or `inactive`; `None` keeps it (`active` on create).
+    pub status: Option<DeveloperStatus>,
+    /// The owner maintaining the group.
+    pub channel_id: String,
+    /// The storefront or marketplace it belongs to.
+    pub channel_uri: String,
+    /// Custom attributes.
+    pub attributes: Vec<Attribute>,
+    /// Unmodelled fields ([`Extra`]; `None` keeps them).
+    pub extra: Option<Extra>,
+}
+
+/// A stored AppGroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppGroupRecord {
+    /// Generated UUID.
+    pub app_group_id: String,
+    /// Organization name.
+    pub organization: String,
+    /// Name.
+    pub name: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// `active` or `inactive`.
+    pub status: DeveloperStatus,
+    /// The owner maintaining the group.
+    pub channel_id: String,
+    /// The storefront or marketplace it belongs to.
+    pub channel_uri: String,
+    /// Custom attributes.
+    pub attributes: Vec<Attribute>,
+    /// Unmodelled fields as stored ([`Extra`]).
+    pub extra: Extra,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub last_modified_at: i64,
+}
+
+/// Which apps an org-wide listing holds (`filter=appType=…` on X).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AppTypes {
+    /// Developer apps and AppGroup apps.
+    #[default]
+    All,
+    /// Developer apps only.
+    Developer,
+    /// AppGroup apps only.
+    AppGroup,
+}
+
 /// What uses an API product ([`crate::registry::Registry::product_usage`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductUsage {
@@ -200,6 +258,10 @@ pub struct AppRecord {
     pub attributes: Vec<Attribute>,
     /// Keys (credentials), oldest first.
     pub credentials: Vec<KeyRecord>,
+    /// The AppGroup the app belongs to (Apigee X); `None` for a developer app. An AppGroup
+    /// app's `developer_id`/`developer_email` name the group's internal owner row, which is
+    /// no developer: show the group instead.
+    pub app_group: Option<String>,
     /// Unmodelled fields as stored ([`Extra`]).
     pub extra: Extra,
     /// Creation time (ms).

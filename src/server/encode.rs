@@ -207,7 +207,9 @@ pub enum AppView {
 /// A developer app.
 pub fn app(f: Flavor, a: &AppRecord, view: AppView) -> Value {
     let mut o = Obj::new(f).str("appId", &a.app_id);
-    if view == AppView::Full || (f == Flavor::Edge && view != AppView::Shallow) {
+    let group = a.app_group.as_deref();
+    if group.is_none() && (view == AppView::Full || (f == Flavor::Edge && view != AppView::Shallow))
+    {
         o = o.str("appFamily", "default");
     }
     o = o
@@ -225,11 +227,17 @@ pub fn app(f: Flavor, a: &AppRecord, view: AppView) -> Value {
             a.credentials.iter().map(|k| key(f, k)).collect(),
         );
     }
-    if view != AppView::Shallow {
-        o = o.str("developerId", &a.developer_id);
-    }
-    if f == Flavor::X && matches!(view, AppView::Org { .. }) {
-        o = o.str("developerEmail", &a.developer_email);
+    // An AppGroup app names its group, never the internal owner (GoogleCloudApigeeV1App /
+    // AppGroupApp: `appGroup`, no developer).
+    if let Some(g) = group {
+        o = o.str("appGroup", g);
+    } else {
+        if view != AppView::Shallow {
+            o = o.str("developerId", &a.developer_id);
+        }
+        if f == Flavor::X && matches!(view, AppView::Org { .. }) {
+            o = o.str("developerEmail", &a.developer_email);
+        }
     }
     if f == Flavor::X
         && let Some(ms) = a.key_expires_in

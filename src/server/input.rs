@@ -20,7 +20,8 @@ pub struct AttrBody {
     value: Option<Text>,
 }
 
-fn attrs(list: Option<Vec<AttrBody>>) -> Vec<Attribute> {
+/// The attributes of a body (a value missing is empty).
+pub fn attrs(list: Option<Vec<AttrBody>>) -> Vec<Attribute> {
     list.unwrap_or_default()
         .into_iter()
         .map(|a| Attribute::new(a.name, a.value.map(|v| v.0).unwrap_or_default()))

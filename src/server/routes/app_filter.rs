@@ -13,7 +13,7 @@
 //! they apply only when given and the list holds every app.
 
 use crate::model::Status;
-use crate::registry::AppRecord;
+use crate::registry::{AppRecord, AppTypes};
 use crate::server::encode::status;
 use crate::server::errors::ApiError;
 use crate::server::input::ListQuery;
@@ -75,9 +75,9 @@ pub enum Cond {
     AppId(String),
     /// App name.
     AppName(String),
-    /// `appType`: developer apps match `Developer`, nothing matches `AppGroup`.
+    /// `appType`: developer apps match `Developer`, AppGroup apps `AppGroup`.
     AppType(String),
-    /// `appGroup`: developer apps belong to none.
+    /// `appGroup`: apps of this AppGroup (developer apps belong to none).
     AppGroup(String),
 }
 
@@ -114,6 +114,28 @@ pub fn conditions(q: &ListQuery) -> Result<Vec<Cond>, ApiError> {
     Ok(out)
 }
 
+/// Takes the `appType` conditions out of `conds` as the app types of the listing (answered
+/// in SQL). Two different ones, or an unknown one, match nothing: [`AppTypes`] cannot say
+/// that, so they stay in `conds`.
+pub fn take_app_types(conds: &mut Vec<Cond>) -> AppTypes {
+    let types: Vec<AppTypes> = conds
+        .iter()
+        .filter_map(|c| match c {
+            Cond::AppType(t) if t.eq_ignore_ascii_case("developer") => Some(AppTypes::Developer),
+            Cond::AppType(t) if t.eq_ignore_ascii_case("appgroup") => Some(AppTypes::AppGroup),
+            _ => None,
+        })
+        .collect();
+    match types.as_slice() {
+        [] => AppTypes::All,
+        [one] => {
+            conds.retain(|c| !matches!(c, Cond::AppType(_)));
+            *one
+        }
+        _ => AppTypes::All,
+    }
+}
+
 /// The consumer key a condition list looks for, if any (answered by an indexed lookup).
 pub fn consumer_key(conds: &[Cond]) -> Option<&str> {
     conds.iter().find_map(|c| match c {
@@ -125,7 +147,9 @@ pub fn consumer_key(conds: &[Cond]) -> Option<&str> {
 /// Whether an app meets every condition.
 pub fn matches(app: &AppRecord, conds: &[Cond]) -> bool {
     conds.iter().all(|c| match c {
-        Cond::DeveloperEmail(e) => app.developer_email.eq_ignore_ascii_case(e),
+        Cond::DeveloperEmail(e) => {
+            app.app_group.is_none() && app.developer_email.eq_ignore_ascii_case(e)
+        }
         Cond::ApiProduct(p) => app
             .credentials
             .iter()
@@ -137,7 +161,10 @@ pub fn matches(app: &AppRecord, conds: &[Cond]) -> bool {
         Cond::Status(s) => status(app.status) == s,
         Cond::AppId(id) => &app.app_id == id,
         Cond::AppName(n) => &app.name == n,
-        Cond::AppType(t) => t.eq_ignore_ascii_case("developer"),
-        Cond::AppGroup(_) => false,
+        Cond::AppType(t) => match app.app_group {
+            None => t.eq_ignore_ascii_case("developer"),
+            Some(_) => t.eq_ignore_ascii_case("appgroup"),
+        },
+        Cond::AppGroup(g) => app.app_group.as_deref() == Some(g.as_str()),
     })
 }

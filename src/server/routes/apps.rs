@@ -5,7 +5,7 @@ use axum::response::Response;
 
 use super::{St, action, app_filter, created, cursor, missing_start_key, no_content, ok};
 use crate::model::Status;
-use crate::registry::{AppCursor, Kind, Page};
+use crate::registry::{AppCursor, AppTypes, Kind, Page};
 use crate::server::encode::{self, AppView};
 use crate::server::errors::ApiError;
 use crate::server::extract::{P, Q, RawBody, WithExtra, count, flag};
@@ -236,7 +236,8 @@ pub async fn list_for_org(
         None => None,
     };
     let listing = app_filter::listing(f, &q)?;
-    let conds = app_filter::conditions(&q)?;
+    let mut conds = app_filter::conditions(&q)?;
+    let types = app_filter::take_app_types(&mut conds);
     let ids: Option<Vec<String>> = q.ids.filter(|i| !i.is_empty()).map(|ids| {
         ids.split(',')
             .map(|s| s.trim().to_string())
@@ -259,11 +260,12 @@ pub async fn list_for_org(
                 (None, None) => AppCursor::Top,
             };
             if ids.is_none() && conds.is_empty() {
-                let mut page = s.list_org_apps_where(&o, status, from, size.saturating_add(1))?;
+                let mut page =
+                    s.list_org_apps_where(&o, types, status, from, size.saturating_add(1))?;
                 let more = page.len() > size;
                 page.truncate(size);
                 let total = if tokens {
-                    s.count_org_apps(&o, status)?
+                    s.count_org_apps(&o, types, status)?
                 } else {
                     0
                 };
@@ -286,11 +288,16 @@ pub async fn list_for_org(
                     Err(e) => return Err(e),
                 }
             } else {
-                s.list_org_apps_where(&o, status, AppCursor::Top, usize::MAX)?
+                s.list_org_apps_where(&o, types, status, AppCursor::Top, usize::MAX)?
             };
             let mut all: Vec<_> = candidates
                 .into_iter()
                 .filter(|a| status.is_none_or(|st| a.status == st))
+                .filter(|a| match types {
+                    AppTypes::All => true,
+                    AppTypes::Developer => a.app_group.is_none(),
+                    AppTypes::AppGroup => a.app_group.is_some(),
+                })
                 .filter(|a| app_filter::matches(a, &conds))
                 .collect();
             all.sort_by(|a, b| a.app_id.cmp(&b.app_id));
@@ -341,7 +348,7 @@ pub async fn list_for_org(
 
 /// The opaque `pageToken` of the X org-wide app list: the position after the last appId
 /// of a page, hex-encoded behind a version tag, so clients cannot take it for an appId.
-mod page_token {
+pub(super) mod page_token {
     use crate::server::errors::ApiError;
 
     const TAG: &str = "a1:";

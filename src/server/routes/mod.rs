@@ -2,6 +2,7 @@
 //! Edge), the middleware stack, and helpers shared by the handlers.
 
 mod app_filter;
+mod app_groups;
 mod apps;
 mod attributes;
 mod developers;
@@ -119,6 +120,38 @@ fn org_routes(flavor: Flavor) -> Router<Arc<ServerState>> {
     }
     if flavor == Flavor::X {
         r = r.route(&format!("{APP}/keys"), post(keys::import));
+        // AppGroups: X only; Edge answers 404 (the fallback).
+        const GROUP: &str = "/appgroups/{group}";
+        const GROUP_APP: &str = "/appgroups/{group}/apps/{app}";
+        r = r
+            .route("/appgroups", get(app_groups::list).post(app_groups::create))
+            .route(
+                GROUP,
+                get(app_groups::get)
+                    .put(app_groups::update)
+                    .delete(app_groups::delete),
+            )
+            .route(
+                &format!("{GROUP}/apps"),
+                get(app_groups::list_apps).post(app_groups::create_app),
+            )
+            .route(
+                GROUP_APP,
+                get(app_groups::get_app)
+                    .put(app_groups::update_app)
+                    .delete(app_groups::delete_app),
+            )
+            .route(&format!("{GROUP_APP}/keys"), post(app_groups::create_key))
+            .route(
+                &format!("{GROUP_APP}/keys/{{key}}"),
+                get(app_groups::get_key)
+                    .post(app_groups::update_key)
+                    .delete(app_groups::delete_key),
+            )
+            .route(
+                &format!("{GROUP_APP}/keys/{{key}}/apiproducts/{{product}}"),
+                post(app_groups::product_action).delete(app_groups::remove_product),
+            );
     }
     r
 }
