@@ -8,16 +8,18 @@
 //!    RSS for each, in one table.
 //! 2. A generated org of 10,000 apps, 2,000 developers and 300 products (one key per app,
 //!    granted one product), written straight into a SQLite registry with the store API, and
-//!    the matching config. `registrar plan` reads it over HTTP from `registrar serve --flavor x
-//!    --latency 50ms` (figures: reading time, HTTP requests as the plan counts them and as the
-//!    server logged them, wall time, peak memory) and from the local backend.
+//!    the matching config. `registrar plan` reads it over HTTP from `registrar serve --latency
+//!    50ms` in each flavour, plain and with `--strict-paging` (figures: reading time, HTTP
+//!    requests as the plan counts them and as the server logged them, wall time, peak
+//!    memory) and from the local backend.
 //! 3. `registrar apply` of 1,000 app creations (plus 1 developer and 1 product) to an empty
 //!    `registrar serve --flavor x --latency 200ms` at `--parallelism 16`, compared with the
 //!    bound 1,003 x 200 ms / 16.
 //!
 //! Run with `cargo bench --bench plan_apply`. It prints figures and asserts nothing about time.
 //! Environment: `SIZES` (comma-separated app counts of part 1, default `1000,10000,50000`;
-//! `SIZES=1000,10000` skips the longest), `RUNS` (plans per backend in part 2, default 3).
+//! `SIZES=1000,10000` skips the longest; `SIZES=` skips part 1), `RUNS` (plans per backend in
+//! part 2, default 3), `READS` (servers of part 2, default `x,edge,x-strict,edge-strict`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -105,6 +107,10 @@ struct Server {
 
 impl Server {
     fn start(db: &Path, log: &Path, extra: &[&str]) -> Server {
+        Server::start_flavor(db, log, "x", extra)
+    }
+
+    fn start_flavor(db: &Path, log: &Path, flavor: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args([
                 "--log",
@@ -115,7 +121,7 @@ impl Server {
                 "--listen",
                 "127.0.0.1:0",
                 "--flavor",
-                "x",
+                flavor,
             ])
             .args(extra)
             .arg("--db")
@@ -594,66 +600,92 @@ fn main() {
     let big_s = big.to_str().expect("utf-8 path");
     let db_s = db.to_str().expect("utf-8 path");
 
-    let server = Server::start(&db, &cwd.join("serve-big.log"), &["--latency", "50ms"]);
-    let mut http_runs = Vec::new();
-    let mut read_lines = Vec::new();
-    let mut logged = Vec::new();
-    for _ in 0..runs {
-        let (before, _) = server.requests();
-        let r = run(
-            cwd,
-            &[
-                "--log",
-                "info",
-                "--color",
-                "never",
-                "plan",
-                "-f",
-                big_s,
-                "--backend",
-                "apigee",
-                "--url",
-                &server.url,
-                "--org",
-                ORG,
-                "--detailed-exitcode",
-            ],
+    // READS: which servers part 2 reads from (`x`, `edge`, and `-strict` for
+    // `serve --strict-paging`, the docs' worst reading of `expand` next to paging).
+    let reads = std::env::var("READS").unwrap_or_else(|_| "x,edge,x-strict,edge-strict".into());
+    for read in reads.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        let (flavor, strict) = match read.strip_suffix("-strict") {
+            Some(f) => (f, true),
+            None => (read, false),
+        };
+        let kind = if flavor == "edge" {
+            "apigee-edge"
+        } else {
+            "apigee"
+        };
+        let mut extra = vec!["--latency", "50ms"];
+        if strict {
+            extra.push("--strict-paging");
+        }
+        let server = Server::start_flavor(
+            &db,
+            &cwd.join(format!("serve-big-{read}.log")),
+            flavor,
+            &extra,
         );
-        let outcome = plan_outcome(&r);
-        // The server logs after the response is written: give it a moment.
-        std::thread::sleep(Duration::from_millis(200));
-        let (after, methods) = server.requests();
-        logged.push((after - before, methods));
-        read_lines.push((read_line(&r.stderr()).unwrap_or_default(), outcome));
-        http_runs.push(r);
-    }
-    drop(server);
-    let (read, outcome) = &read_lines[0];
-    println!("plan over HTTP (serve --flavor x --latency 50ms): {outcome}");
-    println!("  plan's own count: {read}");
-    let reading: Vec<String> = read_lines
-        .iter()
-        .map(|(l, _)| read_ms(l).map_or("?".into(), |n| n.to_string()))
-        .collect();
-    println!(
-        "  reading: {} ms (target <= 1200 ms at 50 ms per request)",
-        reading.join("/")
-    );
-    let counted: Vec<String> = read_lines
-        .iter()
-        .map(|(l, _)| http_requests(l).map_or("?".into(), |n| n.to_string()))
-        .collect();
-    println!(
-        "  HTTP requests per plan: {} by the plan, {} logged by the server (last run: {:?}) (target <= 120)",
-        counted.join("/"),
-        logged
+        let mut http_runs = Vec::new();
+        let mut read_lines = Vec::new();
+        let mut logged = Vec::new();
+        for _ in 0..runs {
+            let (before, _) = server.requests();
+            let r = run(
+                cwd,
+                &[
+                    "--log",
+                    "info",
+                    "--color",
+                    "never",
+                    "plan",
+                    "-f",
+                    big_s,
+                    "--backend",
+                    kind,
+                    "--url",
+                    &server.url,
+                    "--org",
+                    ORG,
+                    "--detailed-exitcode",
+                ],
+            );
+            let outcome = plan_outcome(&r);
+            // The server logs after the response is written: give it a moment.
+            std::thread::sleep(Duration::from_millis(200));
+            let (after, methods) = server.requests();
+            logged.push((after - before, methods));
+            read_lines.push((read_line(&r.stderr()).unwrap_or_default(), outcome));
+            http_runs.push(r);
+        }
+        drop(server);
+        let (read, outcome) = &read_lines[0];
+        println!(
+            "plan over HTTP (serve --flavor {flavor}{} --latency 50ms): {outcome}",
+            if strict { " --strict-paging" } else { "" }
+        );
+        println!("  plan's own count: {read}");
+        let reading: Vec<String> = read_lines
             .iter()
-            .map(|(n, _)| n.to_string())
-            .collect::<Vec<_>>()
-            .join("/"),
-        logged.last().map(|(_, m)| m.clone()).unwrap_or_default()
-    );
-    println!("  {}", summary(&http_runs));
+            .map(|(l, _)| read_ms(l).map_or("?".into(), |n| n.to_string()))
+            .collect();
+        println!(
+            "  reading: {} ms (target <= 1200 ms at 50 ms per request)",
+            reading.join("/")
+        );
+        let counted: Vec<String> = read_lines
+            .iter()
+            .map(|(l, _)| http_requests(l).map_or("?".into(), |n| n.to_string()))
+            .collect();
+        println!(
+            "  HTTP requests per plan: {} by the plan, {} logged by the server (last run: {:?}) (target <= 120)",
+            counted.join("/"),
+            logged
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
+            logged.last().map(|(_, m)| m.clone()).unwrap_or_default()
+        );
+        println!("  {}", summary(&http_runs));
+    }
 
     let mut local_runs = Vec::new();
     for _ in 0..runs {

@@ -297,6 +297,11 @@ pub struct ServeArgs {
     /// Connections open at once; further ones wait until one closes.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Read the Apigee docs at their strictest where `expand` meets paging: developer and
+    /// developer-app lists with `expand=true` ignore `count` and `startKey` and stop at the
+    /// list's limit (1,000; 100 for Edge developer apps).
+    #[arg(long)]
+    pub strict_paging: bool,
 }
 
 /// `secrets` subcommands.

@@ -1,6 +1,10 @@
-//! The HTTP read of a multi-page org against `registrar serve` (issue 16): every app is read
-//! exactly once (a plan of the same config has no changes), and the requests stay those of
-//! the paged list calls: per 1,000 apps one id page and one expanded page.
+//! The HTTP read against `registrar serve` (issues 9 and 16): every app is read exactly once
+//! whatever its status or its keys' (the org-wide list filters `status` and `keyStatus`,
+//! each "default approved"), over several pages, with more than 1,000 developers; under
+//! `--strict-paging` (the worst reading of the docs: `count`/`startKey` ignored next to
+//! `expand`, capped at 1,000) the plan is still exact, completing what the expanded list left
+//! out one developer at a time. A plan of the same config proposes no change: nothing that
+//! exists is created.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -38,18 +42,63 @@ fn populate(config: &Path, db: &Path) -> usize {
         .collect();
     for a in &state.apps {
         let key = keys[&(a.developer.as_str(), a.name.as_str())];
-        store
+        let made = store
             .create_app("local", &a.developer, &AppInput::new(a, key))
             .unwrap();
+        if a.status == m::Status::Revoked {
+            store
+                .set_app_status("local", &a.developer, &a.name, m::Status::Revoked)
+                .unwrap();
+        }
+        if key.status == m::Status::Revoked {
+            let k = made.credentials[0].consumer_key.expose().to_string();
+            store
+                .set_key_status("local", &a.developer, &a.name, &k, m::Status::Revoked)
+                .unwrap();
+        }
     }
     state.apps.len()
 }
 
-fn read_all_pages(flavor: &str, backend: &str) {
+/// The generated config with every 10th app revoked and every 7th app's key revoked.
+fn config_with_statuses(devs: usize, products: usize, apps: usize) -> String {
+    let base = generate::config(devs, products, apps);
+    let mut out = String::with_capacity(base.len() + apps * 40);
+    let mut app = None;
+    for line in base.split_inclusive('\n') {
+        out.push_str(line);
+        if let Some(n) = line.strip_prefix("  - name: app-") {
+            app = n.trim().parse::<usize>().ok();
+            if let Some(a) = app
+                && a % 10 == 0
+            {
+                out.push_str("    status: revoked\n");
+            }
+        }
+        if line.starts_with("    attributes: {tier: gold}")
+            && let Some(a) = app.take()
+            && a % 7 == 0
+        {
+            out.push_str("    credentials: [{id: default, status: revoked}]\n");
+        }
+    }
+    out
+}
+
+/// What one plan against `serve` cost.
+struct Read {
+    /// All requests the server saw.
+    requests: usize,
+    /// Requests for one resource (a developer, product or app by name).
+    singles: usize,
+}
+
+fn read_all(flavor: &str, backend: &str, strict: bool) -> Read {
     const APPS: usize = 2_500;
+    const DEVS: usize = 1_200;
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("registry.yaml");
-    std::fs::write(&cfg, generate::config(50, 5, APPS)).unwrap();
+    std::fs::write(&cfg, config_with_statuses(DEVS, 5, APPS)).unwrap();
     let db = dir.path().join("r.db");
     assert_eq!(populate(&cfg, &db), APPS);
     let log = dir.path().join("serve.log");
@@ -57,6 +106,7 @@ fn read_all_pages(flavor: &str, backend: &str) {
         .args(["--log", "registrar=debug", "--color", "never", "serve"])
         .args(["--listen", "127.0.0.1:0", "--flavor", flavor, "--db"])
         .arg(&db)
+        .args(strict.then_some("--strict-paging"))
         .env_remove("REGISTRAR_SERVE_TOKEN")
         .env_remove("REGISTRAR_LOG")
         .stdout(Stdio::piped())
@@ -102,28 +152,62 @@ fn read_all_pages(flavor: &str, backend: &str) {
         .find(|l| l.contains(" read "))
         .unwrap_or_else(|| panic!("no read line:\n{stderr}"));
     assert!(read.contains(&format!("{APPS} apps")), "{read}");
+    assert!(read.contains(&format!("{DEVS} developers")), "{read}");
     let text = std::fs::read_to_string(&log).unwrap();
-    let app_gets = text
-        .lines()
-        .filter(|l| l.contains(" DEBUG GET /v1/organizations/local/apps "))
-        .count();
-    let all = text
+    let requests: Vec<&str> = text
         .lines()
         .filter(|l| l.contains(" DEBUG GET /") || l.contains(" DEBUG POST /"))
+        .collect();
+    // A single resource: a path below a collection (`/developers/{email}`, …).
+    let singles = requests
+        .iter()
+        .filter(|l| {
+            let path = l.split_whitespace().nth(3).unwrap_or_default();
+            path.trim_start_matches("/v1/organizations/local/")
+                .contains('/')
+        })
         .count();
-    // 2,500 apps in pages of 1,000 with an inclusive startKey: 3 id pages, 3 expanded pages.
-    assert_eq!(app_gets, 6, "{read}\n{text}");
-    // One page of developers and one of products besides.
-    assert_eq!(all, 8, "{read}");
-    assert!(read.contains("with 8 HTTP requests"), "{read}");
+    assert!(
+        read.contains(&format!("with {} HTTP requests", requests.len())),
+        "{read}"
+    );
+    eprintln!(
+        "{flavor}{}: {} requests, {singles} of them for one resource",
+        if strict { " --strict-paging" } else { "" },
+        requests.len()
+    );
+    Read {
+        requests: requests.len(),
+        singles,
+    }
 }
 
 #[test]
 fn every_app_once_in_x() {
-    read_all_pages("x", "apigee");
+    let r = read_all("x", "apigee", false);
+    // Lists only: developers and products by name and expanded (2 + 2, 1 + 1), apps by
+    // four status filters, paged by token.
+    assert_eq!(r.singles, 0);
+    assert!(r.requests <= 16, "{} requests", r.requests);
 }
 
 #[test]
 fn every_app_once_in_edge() {
-    read_all_pages("edge", "apigee-edge");
+    let r = read_all("edge", "apigee-edge", false);
+    assert_eq!(r.singles, 0);
+    // Apps: per status filter an id chain and its expanded pages.
+    assert!(r.requests <= 24, "{} requests", r.requests);
+}
+
+#[test]
+fn strict_paging_is_completed_one_developer_at_a_time_in_x() {
+    let r = read_all("x", "apigee", true);
+    // The expanded developer list stops at 1,000: the other 200 are read one by one.
+    assert_eq!(r.singles, 200);
+}
+
+#[test]
+fn strict_paging_is_completed_one_developer_at_a_time_in_edge() {
+    let r = read_all("edge", "apigee-edge", true);
+    assert_eq!(r.singles, 200);
 }

@@ -15,7 +15,7 @@ use crate::op::{KeyRef, Op, OpOutcome};
 use crate::registry::model::attribute_list;
 use crate::registry::{
     self, AppInput, AppRecord, AppUpdate, Attribute, DeveloperRecord, KeyRecord, Page,
-    ProductRecord, Registry,
+    ProductInput, ProductRecord, Registry,
 };
 
 /// Page size of the in-process list calls.
@@ -308,7 +308,13 @@ impl Backend for LocalBackend {
                     s.create_product(org, &product.into())?;
                 }
                 Op::UpdateProduct { product } => {
-                    s.update_product(org, &product.name, &product.into())?;
+                    let mut input: ProductInput = product.into();
+                    if input.extra.is_some() {
+                        // Declared operation groups replace the stored ones; the rest stays.
+                        let stored = s.get_product(org, &product.name)?.extra;
+                        input.extra = registry::model::product_extra(product, Some(&stored));
+                    }
+                    s.update_product(org, &product.name, &input)?;
                 }
                 Op::DeleteProduct { name } => {
                     s.delete_product(org, name)?;
@@ -332,6 +338,7 @@ impl Backend for LocalBackend {
                         callback_url: Some(app.callback_url.clone().unwrap_or_default()),
                         api_products: None,
                         key_expires_in: None,
+                        extra: None,
                     };
                     s.update_app(org, &app.developer, &app.name, &update)?;
                 }
@@ -369,6 +376,7 @@ impl Backend for LocalBackend {
                         callback_url: app.callback_url.clone(),
                         api_products: Some(want.products.clone()),
                         key_expires_in: want.expires_in_ms.map(|v| v as i64),
+                        extra: None,
                     };
                     let rec = s.generate_key(org, dev, name, &update)?;
                     let key = rec

@@ -196,9 +196,15 @@ pub(super) fn load_config(
 ) -> anyhow::Result<Desired> {
     let files = &opts.config.files;
     config::exists(files)?;
-    let (mut desired, diags) =
+    let (mut desired, mut diags) =
         config::load_and_check(files, &config::yaml::ProcessEnv, &Known::default());
     if diags.is_empty() {
+        // What the target platform cannot hold, at its place in the config.
+        let kind = target::resolve(opts, &desired)?.platform.backend;
+        diags = config::validate::check_platform(&desired, kind);
+        if !diags.is_empty() {
+            return Err(config::invalid(&diags));
+        }
         // Valid: nothing after this point reports a position in the config.
         desired.release_positions();
         return Ok(desired);
@@ -234,6 +240,10 @@ pub(super) fn load_config(
             .collect(),
     };
     let mut desired = config::load_valid(files, &known)?;
+    let refused = config::validate::check_platform(&desired, target.platform.backend);
+    if !refused.is_empty() {
+        return Err(config::invalid(&refused));
+    }
     desired.release_positions();
     Ok(desired)
 }

@@ -104,6 +104,7 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         faults: Faults::new(latency, fail_rate, args.seed, limit)
             .with_drop_reply_rate(drop_reply_rate),
         limits,
+        strict_paging: args.strict_paging,
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,11 +11,15 @@ use crate::config::{self, Diagnostic, Summary};
 /// Runs `registrar validate`.
 pub fn cmd_validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     config::exists(&args.config.files)?;
-    let (desired, diags) = config::load_and_check(
+    let (desired, mut diags) = config::load_and_check(
         &args.config.files,
         &config::yaml::ProcessEnv,
         &config::validate::Known::default(),
     );
+    // What the config's own backend cannot hold (operation groups on Edge).
+    if let Some(b) = &desired.backend {
+        diags.extend(config::validate::check_platform(&desired, b.value.kind));
+    }
     let summary = desired.summary();
     // With --remote-refs, references only the platform can answer are warnings.
     let (warnings, diags): (Vec<Diagnostic>, Vec<Diagnostic>) = diags

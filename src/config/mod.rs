@@ -64,6 +64,8 @@ pub enum Code {
     Io,
     /// A directory without config files.
     NoFiles,
+    /// An invalid operation group, or one the target platform does not support.
+    Operation,
 }
 
 impl Code {
@@ -341,6 +343,8 @@ impl Desired {
                     time_unit: q.time_unit,
                 }),
                 attributes,
+                operation_group: p.operation_group.clone(),
+                graphql_operation_group: p.graphql_operation_group.clone(),
             }
         });
         let mut apps = Vec::with_capacity(self.apps.len());

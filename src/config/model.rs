@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ApprovalType, DeveloperStatus, TimeUnit};
+use crate::model::{
+    ApprovalType, DeveloperStatus, GraphqlOperationGroup, OperationGroup, TimeUnit,
+};
 use crate::target::BackendKind;
 
 /// One registrar config file. Several files merge into one desired state.
@@ -146,6 +148,14 @@ pub struct ProductConfig {
     /// Custom attributes (at most 18 counting `access` and registrar's owner and applied stamps).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// Apigee X only: the REST operations the product grants, per API source (proxy or remote
+    /// service), with a quota per source. Left out: registrar leaves the platform's as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_group: Option<OperationGroup>,
+    /// Apigee X only: the GraphQL operations the product grants, per API source. Left out:
+    /// registrar leaves the platform's as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql_operation_group: Option<GraphqlOperationGroup>,
 }
 
 /// A quota: `limit` requests per `interval` `timeUnit`s.

@@ -8,9 +8,10 @@ use super::model::{AppConfig, ProductConfig};
 use super::{Code, Diagnostic};
 use crate::model::{
     ACCESS_ATTRIBUTE, APPLIED_ATTRIBUTE, CREDENTIAL_ATTRIBUTE, DISPLAY_NAME_ATTRIBUTE,
-    MAX_ATTRIBUTES, NOTES_ATTRIBUTE, OWNER_ATTRIBUTE,
+    HTTP_METHODS, MAX_ATTRIBUTES, NOTES_ATTRIBUTE, OWNER_ATTRIBUTE,
 };
 pub use crate::names::{check_app_name, check_credential_id, check_email, check_product_name};
+use crate::target::BackendKind;
 use crate::units::parse_expiry;
 
 /// Names the platform already knows, for references to resources the config does not declare
@@ -186,6 +187,7 @@ fn check_products(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashMap<String, V
                 format!("duplicate product `{name}` (also declared at {first})"),
             ));
         }
+        check_operation_groups(d, p, diags);
         let own = 2 + usize::from(p.value.access.is_some());
         check_attributes(
             d,
@@ -200,6 +202,111 @@ fn check_products(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashMap<String, V
     seen.into_iter()
         .map(|(k, v)| (k.to_string(), v.value.scopes.clone()))
         .collect()
+}
+
+/// Each API source at most once per group; methods the platform knows, in upper case.
+fn check_operation_groups(d: &Desired, p: &Sourced<ProductConfig>, diags: &mut Vec<Diagnostic>) {
+    let idx = p.index.to_string();
+    let sources =
+        |group: &str, names: Vec<&str>, diags: &mut Vec<Diagnostic>| {
+            let mut seen: HashMap<&str, usize> = HashMap::new();
+            for (i, source) in names.into_iter().enumerate() {
+                if let Some(first) = seen.insert(source, i) {
+                    let path = [
+                        "products",
+                        &idx,
+                        group,
+                        "operationConfigs",
+                        &i.to_string(),
+                        "apiSource",
+                    ];
+                    diags.push(d.at(p.part, &path, false, Code::Duplicate, format!(
+                    "API source `{source}` is listed twice in {group} (also as entry {first}): \
+                     merge its operations into one entry"
+                )));
+                }
+            }
+        };
+    if let Some(g) = &p.value.operation_group {
+        sources(
+            "operationGroup",
+            g.operation_configs
+                .iter()
+                .map(|c| c.api_source.as_str())
+                .collect(),
+            diags,
+        );
+        for (i, c) in g.operation_configs.iter().enumerate() {
+            for (j, op) in c.operations.iter().enumerate() {
+                for (k, m) in op.methods.iter().enumerate() {
+                    if !HTTP_METHODS.contains(&m.as_str()) {
+                        let path = [
+                            "products",
+                            &idx,
+                            "operationGroup",
+                            "operationConfigs",
+                            &i.to_string(),
+                            "operations",
+                            &j.to_string(),
+                            "methods",
+                            &k.to_string(),
+                        ];
+                        let upper = m.to_ascii_uppercase();
+                        let hint = if HTTP_METHODS.contains(&upper.as_str()) {
+                            format!(": write it in upper case, `{upper}`")
+                        } else {
+                            format!(": use one of {}", HTTP_METHODS.join(", "))
+                        };
+                        diags.push(d.at(
+                            p.part,
+                            &path,
+                            false,
+                            Code::Operation,
+                            format!("`{m}` is not an HTTP method{hint}"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(g) = &p.value.graphql_operation_group {
+        sources(
+            "graphqlOperationGroup",
+            g.operation_configs
+                .iter()
+                .map(|c| c.api_source.as_str())
+                .collect(),
+            diags,
+        );
+    }
+}
+
+/// What the target platform cannot hold: operation groups exist on Apigee X (and the
+/// embedded registry, which keeps them as X does), not on Edge.
+pub fn check_platform(d: &Desired, kind: BackendKind) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    if kind != BackendKind::ApigeeEdge {
+        return diags;
+    }
+    for p in &d.products {
+        let idx = p.index.to_string();
+        for (group, declared) in [
+            ("operationGroup", p.value.operation_group.is_some()),
+            (
+                "graphqlOperationGroup",
+                p.value.graphql_operation_group.is_some(),
+            ),
+        ] {
+            if declared {
+                diags.push(d.at(p.part, &["products", &idx, group], true, Code::Operation, format!(
+                    "product `{}` declares `{group}`, which Apigee Edge does not have: remove it, \
+                     or grant the product's resources with `apiResources` and `proxies`",
+                    p.value.name
+                )));
+            }
+        }
+    }
+    diags
 }
 
 fn check_apps(

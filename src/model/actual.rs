@@ -42,6 +42,21 @@ pub struct Actual {
     pub apps: Vec<Observed<App>>,
     /// Keys of the apps read.
     pub keys: Vec<Key>,
+    /// Apps that belong to an AppGroup (Apigee X), not to a developer: read so that a plan
+    /// can say they exist, never managed.
+    pub group_apps: Vec<GroupApp>,
     /// HTTP requests the read took (0 for the local backend).
     pub requests: usize,
+}
+
+/// An app owned by an AppGroup rather than a developer (Apigee X). registrar does not manage
+/// these; a plan mentions the ones that share a name or a product with the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupApp {
+    /// The AppGroup's name.
+    pub group: String,
+    /// The app's name.
+    pub name: String,
+    /// Products its keys hold.
+    pub products: Vec<String>,
 }

@@ -7,7 +7,7 @@
 mod actual;
 mod address;
 
-pub use actual::{Actual, Observed, ReadScope};
+pub use actual::{Actual, GroupApp, Observed, ReadScope};
 pub use address::{Address, AppId, KIND_LEVELS, KeyId, Kind};
 
 use std::collections::BTreeMap;
@@ -149,6 +149,13 @@ spelled!(Status { Approved => "approved", Pending => "pending", Revoked => "revo
 spelled!(ApprovalType { Auto => "auto", Manual => "manual" });
 spelled!(TimeUnit { Minute => "minute", Hour => "hour", Day => "day", Month => "month" });
 
+// After `spelled!`, which it uses.
+mod operations;
+pub use operations::{
+    GraphqlOperation, GraphqlOperationConfig, GraphqlOperationGroup, GraphqlOperationType,
+    HTTP_METHODS, Operation, OperationConfig, OperationConfigType, OperationGroup, OperationQuota,
+};
+
 /// A product quota: `limit` requests per `interval` `time_unit`s.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -203,6 +210,13 @@ pub struct Product {
     pub quota: Option<Quota>,
     /// Custom attributes, including `access` and registrar's own.
     pub attributes: Attributes,
+    /// REST operation group (Apigee X). In a desired product, `None` leaves the platform's as
+    /// it is (registrar manages it only where the config declares one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_group: Option<OperationGroup>,
+    /// GraphQL operation group (Apigee X); `None` as for [`Product::operation_group`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql_operation_group: Option<GraphqlOperationGroup>,
 }
 
 /// A developer app: an OAuth client.

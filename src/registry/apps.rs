@@ -6,15 +6,17 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::schema::AttrTable;
+use super::schema::{AttrTable, ExtraTable};
 use super::{
-    AppInput, AppRecord, AppUpdate, Error, Kind, Page, Registry, Result, expiry, from_json,
-    is_unique_violation, now_ms, read_attributes, to_json, write_attributes,
+    AppInput, AppRecord, AppTypes, AppUpdate, Error, Kind, Page, Registry, Result, expiry,
+    from_json, is_unique_violation, now_ms, read_attributes, read_extra, to_json, write_attributes,
+    write_extra,
 };
 use crate::model::Status;
 
 const APP_COLUMNS: &str = "a.id, a.app_id, a.name, d.developer_id, d.email, a.callback_url, \
-     a.status, a.scopes, a.key_expires_in, a.created_at, a.last_modified_at";
+     a.status, a.scopes, a.key_expires_in, a.created_at, a.last_modified_at, a.extra, \
+     (SELECT g.name FROM app_groups g WHERE g.id = d.app_group)";
 const APP_FROM: &str = "apps a JOIN developers d ON d.id = a.developer_id";
 
 fn app_row(r: &Row<'_>) -> rusqlite::Result<(i64, AppRecord)> {
@@ -31,6 +33,8 @@ fn app_row(r: &Row<'_>) -> rusqlite::Result<(i64, AppRecord)> {
             key_expires_in: r.get(8)?,
             attributes: Vec::new(),
             credentials: Vec::new(),
+            extra: read_extra(&r.get::<_, String>(11)?),
+            app_group: r.get(12)?,
             created_at: r.get(9)?,
             last_modified_at: r.get(10)?,
         },
@@ -81,6 +85,7 @@ impl Registry {
         };
         let app_row = tx.last_insert_rowid();
         write_attributes(&tx, AttrTable::App, app_row, &input.attributes)?;
+        write_extra(&tx, ExtraTable::App, app_row, input.extra.as_ref())?;
         let key_row = super::keys::insert_key(
             &tx,
             org_id,
@@ -157,8 +162,9 @@ impl Registry {
         )
     }
 
-    /// Lists every app of the organization with its keys and grants, paginated by appId:
-    /// sorted by appId, from `page.start_key` (an appId, inclusive; `NotFound` if unknown).
+    /// Lists every developer app of the organization (AppGroup apps are not in it) with its
+    /// keys and grants, paginated by appId: sorted by appId, from `page.start_key` (an appId,
+    /// inclusive; `NotFound` if unknown).
     pub fn list_org_apps(&self, org: &str, page: &Page) -> Result<Vec<AppRecord>> {
         let org_id = self.org_id(org)?;
         let start = match &page.start_key {
@@ -166,11 +172,54 @@ impl Registry {
             None => String::new(),
         };
         self.load_apps(
-            "a.org_id = ?1 AND a.app_id >= ?2",
+            "a.org_id = ?1 AND a.app_id >= ?2 AND d.app_group IS NULL",
             params![org_id, start],
             "a.app_id",
             page.count,
         )
+    }
+
+    /// Lists org-wide apps of `types` sorted by appId from a cursor, only those of `status`
+    /// when given (the filters run in SQL, so a page costs one page of rows whatever the org
+    /// holds).
+    pub fn list_org_apps_where(
+        &self,
+        org: &str,
+        types: AppTypes,
+        status: Option<Status>,
+        from: AppCursor<'_>,
+        limit: usize,
+    ) -> Result<Vec<AppRecord>> {
+        let org_id = self.org_id(org)?;
+        let (op, key) = match from {
+            AppCursor::Top => (">=", ""),
+            AppCursor::From(k) => (">=", k),
+            AppCursor::After(k) => (">", k),
+        };
+        let filter = format!(
+            "a.org_id = ?1 AND a.app_id {op} ?2 AND (?3 IS NULL OR a.status = ?3) AND {}",
+            types_sql(types)
+        );
+        self.load_apps(&filter, params![org_id, key, status], "a.app_id", limit)
+    }
+
+    /// How many apps of `types` the organization holds (of `status` when given).
+    pub fn count_org_apps(
+        &self,
+        org: &str,
+        types: AppTypes,
+        status: Option<Status>,
+    ) -> Result<usize> {
+        let org_id = self.org_id(org)?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM {APP_FROM} WHERE a.org_id = ?1 \
+                 AND (?2 IS NULL OR a.status = ?2) AND {}",
+                types_sql(types)
+            ))?
+            .query_row(params![org_id, status], |r| r.get(0))?;
+        Ok(n as usize)
     }
 
     /// Updates an app (PUT): replaces attributes and callback URL when given; when
@@ -221,6 +270,7 @@ impl Registry {
         if let Some(attrs) = &update.attributes {
             write_attributes(&tx, AttrTable::App, app_row, attrs)?;
         }
+        write_extra(&tx, ExtraTable::App, app_row, update.extra.as_ref())?;
         if mint {
             let scopes: String =
                 tx.query_row("SELECT scopes FROM apps WHERE id = ?1", [app_row], |r| {
@@ -333,6 +383,26 @@ impl Registry {
             })
             .collect())
     }
+}
+
+/// SQL over `developers d` for the app types of a listing (constant text, no input).
+fn types_sql(types: AppTypes) -> &'static str {
+    match types {
+        AppTypes::All => "1 = 1",
+        AppTypes::Developer => "d.app_group IS NULL",
+        AppTypes::AppGroup => "d.app_group IS NOT NULL",
+    }
+}
+
+/// Where an org-wide app listing starts, in appId order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppCursor<'a> {
+    /// From the first app.
+    Top,
+    /// From this appId on, inclusive (`startKey`); it need not exist.
+    From(&'a str),
+    /// After this appId, exclusive (a page token's position).
+    After(&'a str),
 }
 
 /// Bumps an app's lastModifiedAt.

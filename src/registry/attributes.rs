@@ -151,6 +151,7 @@ mod tests {
             last_name: "B".into(),
             user_name: "ab".into(),
             attributes: vec![],
+            extra: None,
         };
         s.create_developer("local", &dev).unwrap();
         let product = ProductInput {

@@ -6,15 +6,16 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::schema::AttrTable;
+use super::schema::{AttrTable, ExtraTable};
 use super::{
     DEVELOPER_APPS_SHOWN, DeveloperInput, DeveloperRecord, Error, Kind, Page, Registry, Result,
-    ids_json, is_unique_violation, now_ms, read_attributes, write_attributes,
+    ids_json, is_unique_violation, now_ms, read_attributes, read_extra, write_attributes,
+    write_extra,
 };
 use crate::model::DeveloperStatus;
 
 const DEV_COLUMNS: &str = "d.id, d.developer_id, o.name, d.email, d.first_name, d.last_name, \
-     d.user_name, d.status, d.created_at, d.last_modified_at";
+     d.user_name, d.status, d.created_at, d.last_modified_at, d.extra";
 
 /// A developer row and its row id.
 struct DevRow {
@@ -35,6 +36,7 @@ fn dev_row(r: &Row<'_>) -> rusqlite::Result<DevRow> {
             status: r.get(7)?,
             attributes: Vec::new(),
             apps: Vec::new(),
+            extra: read_extra(&r.get::<_, String>(10)?),
             created_at: r.get(8)?,
             last_modified_at: r.get(9)?,
         },
@@ -74,6 +76,7 @@ impl Registry {
         };
         let id = tx.last_insert_rowid();
         write_attributes(&tx, AttrTable::Developer, id, &dev.attributes)?;
+        write_extra(&tx, ExtraTable::Developer, id, dev.extra.as_ref())?;
         let record = self.get_developer(org, &dev.email)?;
         tx.commit()?;
         Ok(record)
@@ -96,7 +99,8 @@ impl Registry {
         };
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {DEV_COLUMNS} FROM developers d JOIN orgs o ON o.id = d.org_id \
-             WHERE d.org_id = ?1 AND d.email >= ?2 ORDER BY d.email LIMIT ?3"
+             WHERE d.org_id = ?1 AND d.app_group IS NULL AND d.email >= ?2 \
+             ORDER BY d.email LIMIT ?3"
         ))?;
         let rows = stmt
             .query_map(params![org_id, start, page.count as i64], dev_row)?
@@ -109,7 +113,7 @@ impl Registry {
         let org_id = self.org_id(org)?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {DEV_COLUMNS} FROM developers d JOIN orgs o ON o.id = d.org_id \
-             WHERE d.org_id = ?1 AND EXISTS \
+             WHERE d.org_id = ?1 AND d.app_group IS NULL AND EXISTS \
              (SELECT 1 FROM apps a WHERE a.developer_id = d.id AND a.name = ?2) ORDER BY d.email"
         ))?;
         let rows = stmt
@@ -152,6 +156,7 @@ impl Registry {
             other => other?,
         };
         write_attributes(&tx, AttrTable::Developer, row.id, &input.attributes)?;
+        write_extra(&tx, ExtraTable::Developer, row.id, input.extra.as_ref())?;
         let record = self.get_developer(org, &row.record.developer_id)?;
         tx.commit()?;
         Ok(record)
@@ -198,7 +203,8 @@ impl Registry {
             .conn
             .prepare_cached(&format!(
                 "SELECT {DEV_COLUMNS} FROM developers d JOIN orgs o ON o.id = d.org_id \
-                 WHERE d.org_id = ?1 AND (d.email = ?2 OR d.developer_id = ?2)"
+                 WHERE d.org_id = ?1 AND (d.email = ?2 OR d.developer_id = ?2) \
+                 AND (d.app_group IS NULL OR d.developer_id = ?2)"
             ))?
             .query_row(params![org_id, dev], dev_row)
             .optional()?;
@@ -214,7 +220,7 @@ impl Registry {
             .conn
             .prepare_cached(&format!(
                 "SELECT {DEV_COLUMNS} FROM developers d JOIN orgs o ON o.id = d.org_id \
-                 WHERE d.org_id = ?1 AND d.email = ?2"
+                 WHERE d.org_id = ?1 AND d.email = ?2 AND d.app_group IS NULL"
             ))?
             .query_row(params![org_id, email], dev_row)
             .optional()?;

@@ -120,7 +120,7 @@ pub(super) fn load_keys(
 ) -> Result<HashMap<i64, Vec<(i64, KeyRecord)>>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT k.id, k.app_id, k.consumer_key, k.consumer_secret, k.status, k.scopes, \
-         k.issued_at, k.expires_at FROM keys k WHERE {column} IN (SELECT value FROM json_each(?1)) \
+         k.issued_at, k.expires_at, k.extra FROM keys k WHERE {column} IN (SELECT value FROM json_each(?1)) \
          ORDER BY k.app_id, k.issued_at, k.id"
     ))?;
     let mut rows = Vec::new();
@@ -140,6 +140,7 @@ pub(super) fn load_keys(
                 status: r.get(4)?,
                 issued_at: r.get(6)?,
                 expires_at: r.get(7)?,
+                extra: super::read_extra(&r.get::<_, String>(8)?),
             },
         ));
     }
@@ -221,6 +222,12 @@ impl Registry {
             expiry(now, import.expires_in_ms),
         )?;
         write_attributes(&tx, AttrTable::Key, key_row, &import.attributes)?;
+        super::write_extra(
+            &tx,
+            super::schema::ExtraTable::Key,
+            key_row,
+            import.extra.as_ref(),
+        )?;
         touch_app(&tx, app_row, now)?;
         let record = self.key_by_row(key_row)?;
         tx.commit()?;

@@ -18,6 +18,7 @@
 //! Lists are sorted by their natural key (developer email, product name, app name; org-wide
 //! apps by appId) and paginated with an inclusive `start_key` cursor, as Apigee does.
 
+mod app_groups;
 mod apps;
 mod attributes;
 mod developers;
@@ -37,6 +38,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::model::{ApprovalType, DeveloperStatus, Secret, Status};
 use crate::owner_only;
 
+pub use app_groups::OWNER_DOMAIN as APP_GROUP_OWNER_DOMAIN;
+pub use apps::AppCursor;
 pub use attributes::AttrOwner;
 pub use schema::SCHEMA_VERSION;
 pub use types::*;
@@ -59,6 +62,8 @@ pub enum Kind {
     Key,
     /// An attribute of a developer, app or product.
     Attribute,
+    /// An AppGroup (Apigee X).
+    AppGroup,
 }
 
 impl fmt::Display for Kind {
@@ -70,6 +75,7 @@ impl fmt::Display for Kind {
             Kind::App => "app",
             Kind::Key => "key",
             Kind::Attribute => "attribute",
+            Kind::AppGroup => "AppGroup",
         })
     }
 }
@@ -264,6 +270,15 @@ impl Registry {
         Ok(())
     }
 
+    /// When the organization was created (ms); `NotFound` if it does not exist.
+    pub fn org_created_at(&self, org: &str) -> Result<i64> {
+        let id = self.org_id(org)?;
+        Ok(self
+            .conn
+            .prepare_cached("SELECT created_at FROM orgs WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?)
+    }
+
     /// Whether the organization exists.
     pub fn org_exists(&self, org: &str) -> Result<bool> {
         Ok(self.org_id_opt(org)?.is_some())
@@ -332,6 +347,30 @@ fn expiry(issued_at: i64, lifetime_ms: Option<i64>) -> Option<i64> {
     lifetime_ms
         .filter(|ms| *ms >= 0)
         .map(|ms| issued_at.saturating_add(ms))
+}
+
+/// Stores the unmodelled fields of one row of `table` when given (`None` keeps them).
+fn write_extra(
+    conn: &Connection,
+    table: schema::ExtraTable,
+    row: i64,
+    extra: Option<&Extra>,
+) -> Result<()> {
+    if let Some(extra) = extra {
+        let text = serde_json::to_string(extra)
+            .map_err(|e| Error::Invalid(format!("cannot store the unmodelled fields: {e}")))?;
+        conn.prepare_cached(&format!(
+            "UPDATE {} SET extra = ?1 WHERE id = ?2",
+            table.table()
+        ))?
+        .execute(params![text, row])?;
+    }
+    Ok(())
+}
+
+/// The stored unmodelled fields (an unreadable value reads as none).
+fn read_extra(text: &str) -> Extra {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 fn to_json(list: &[String]) -> String {

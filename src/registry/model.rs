@@ -4,10 +4,10 @@
 //! this file is the one place where they meet the model.
 
 use super::{AppInput, AppRecord, Attribute, DeveloperInput, DeveloperRecord, KeyRecord};
-use super::{ProductInput, ProductRecord};
+use super::{Extra, ProductInput, ProductRecord};
 use crate::model::{
-    App, Attributes, CREDENTIAL_ATTRIBUTE, DesiredKey, Developer, Grant, Key, Observed, Product,
-    Quota, TimeUnit,
+    App, Attributes, CREDENTIAL_ATTRIBUTE, DesiredKey, Developer, Grant, GraphqlOperationGroup,
+    Key, Observed, OperationGroup, Product, Quota, TimeUnit,
 };
 
 /// Attributes as the registry keeps them (sorted by name, as the model holds them).
@@ -34,6 +34,7 @@ impl From<&Developer> for DeveloperInput {
             last_name: d.last_name.clone(),
             user_name: d.user_name.clone(),
             attributes: attribute_list(&d.attributes),
+            extra: None,
         }
     }
 }
@@ -54,8 +55,26 @@ impl From<&Product> for ProductInput {
             quota: quota.map(|q| q.limit.to_string()),
             quota_interval: quota.map(|q| q.interval.to_string()),
             quota_time_unit: quota.map(|q| q.time_unit.as_str().to_string()),
+            extra: product_extra(p, None),
         }
     }
+}
+
+/// The unmodelled fields to store a product with: `stored` as it is, with the operation
+/// groups the product declares laid over it (as the platform's JSON); `None` (keep what is
+/// stored) when it declares none.
+pub fn product_extra(p: &Product, stored: Option<&Extra>) -> Option<Extra> {
+    if p.operation_group.is_none() && p.graphql_operation_group.is_none() {
+        return None;
+    }
+    let mut extra = stored.cloned().unwrap_or_default();
+    if let Some(g) = &p.operation_group {
+        extra.insert("operationGroup".into(), g.to_platform_json());
+    }
+    if let Some(g) = &p.graphql_operation_group {
+        extra.insert("graphqlOperationGroup".into(), g.to_platform_json());
+    }
+    Some(extra)
 }
 
 impl AppInput {
@@ -69,6 +88,7 @@ impl AppInput {
             scopes: first.scopes.clone(),
             key_expires_in: first.expires_in_ms.map(|v| v as i64),
             status: None,
+            extra: None,
         }
     }
 }
@@ -121,6 +141,16 @@ impl ProductRecord {
                 scopes: p.scopes.clone(),
                 quota,
                 attributes: attribute_map(&p.attributes),
+                operation_group: self
+                    .extra
+                    .get("operationGroup")
+                    .filter(|v| v.is_object())
+                    .map(OperationGroup::from_platform_json),
+                graphql_operation_group: self
+                    .extra
+                    .get("graphqlOperationGroup")
+                    .filter(|v| v.is_object())
+                    .map(GraphqlOperationGroup::from_platform_json),
             },
             last_modified_at: Some(self.last_modified_at),
         }

@@ -5,15 +5,21 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::schema::AttrTable;
+use super::schema::{AttrTable, ExtraTable};
 use super::{
-    Error, Kind, Page, ProductInput, ProductRecord, Registry, Result, from_json,
-    is_unique_violation, now_ms, read_attributes, to_json, write_attributes,
+    Error, Kind, Page, ProductInput, ProductRecord, ProductUsage, Registry, Result, from_json,
+    is_unique_violation, now_ms, read_attributes, read_extra, to_json, write_attributes,
+    write_extra,
 };
 
 const PRODUCT_COLUMNS: &str = "id, name, display_name, description, approval_type, \
      api_resources, environments, proxies, scopes, quota, quota_interval, quota_time_unit, \
      created_at, last_modified_at";
+
+/// What product reads select: the columns and the unmodelled fields.
+const PRODUCT_SELECT: &str = "id, name, display_name, description, approval_type, \
+     api_resources, environments, proxies, scopes, quota, quota_interval, quota_time_unit, \
+     created_at, last_modified_at, extra";
 
 fn product_row(r: &Row<'_>) -> rusqlite::Result<(i64, ProductRecord)> {
     Ok((
@@ -32,7 +38,9 @@ fn product_row(r: &Row<'_>) -> rusqlite::Result<(i64, ProductRecord)> {
                 quota: r.get(9)?,
                 quota_interval: r.get(10)?,
                 quota_time_unit: r.get(11)?,
+                extra: None,
             },
+            extra: read_extra(&r.get::<_, String>(14)?),
             created_at: r.get(12)?,
             last_modified_at: r.get(13)?,
         },
@@ -89,6 +97,7 @@ impl Registry {
         };
         let id = tx.last_insert_rowid();
         write_attributes(&tx, AttrTable::Product, id, &p.attributes)?;
+        write_extra(&tx, ExtraTable::Product, id, p.extra.as_ref())?;
         let record = self.get_product(org, &p.name)?;
         tx.commit()?;
         Ok(record)
@@ -110,7 +119,7 @@ impl Registry {
             None => String::new(),
         };
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {PRODUCT_COLUMNS} FROM products WHERE org_id = ?1 AND name >= ?2 \
+            "SELECT {PRODUCT_SELECT} FROM products WHERE org_id = ?1 AND name >= ?2 \
              ORDER BY name LIMIT ?3"
         ))?;
         let rows = stmt
@@ -162,9 +171,39 @@ impl Registry {
             ],
         )?;
         write_attributes(&tx, AttrTable::Product, id, &p.attributes)?;
+        write_extra(&tx, ExtraTable::Product, id, p.extra.as_ref())?;
         let record = self.get_product(org, name)?;
         tx.commit()?;
         Ok(record)
+    }
+
+    /// What uses a product: the consumer keys granted it, their apps (appIds) and those
+    /// apps' developers (emails), each sorted and without repeats. `NotFound` for an
+    /// unknown product.
+    pub fn product_usage(&self, org: &str, name: &str) -> Result<ProductUsage> {
+        let org_id = self.org_id(org)?;
+        let (id, _) = self.find_product(org_id, name)?;
+        let mut usage = ProductUsage::default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT k.consumer_key, a.app_id, d.email FROM key_products kp \
+             JOIN keys k ON k.id = kp.key_id JOIN apps a ON a.id = k.app_id \
+             JOIN developers d ON d.id = a.developer_id WHERE kp.product_id = ?1",
+        )?;
+        let mut rows = stmt.query([id])?;
+        while let Some(r) = rows.next()? {
+            usage
+                .keys
+                .push(crate::model::Secret::new(r.get::<_, String>(0)?));
+            usage.apps.push(r.get(1)?);
+            usage.developers.push(r.get(2)?);
+        }
+        usage.keys.sort_by(|a, b| a.expose().cmp(b.expose()));
+        usage.keys.dedup_by(|a, b| a.expose() == b.expose());
+        usage.apps.sort();
+        usage.apps.dedup();
+        usage.developers.sort();
+        usage.developers.dedup();
+        Ok(usage)
     }
 
     /// Deletes an API product (and its grants on keys); returns it as it was.
@@ -185,7 +224,7 @@ impl Registry {
         let found = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {PRODUCT_COLUMNS} FROM products WHERE org_id = ?1 AND name = ?2"
+                "SELECT {PRODUCT_SELECT} FROM products WHERE org_id = ?1 AND name = ?2"
             ))?
             .query_row(params![org_id, name], product_row)
             .optional()?;

@@ -113,6 +113,35 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (owner, name)
     );
     "#,
+    // 2: fields registrar does not model, kept verbatim as the JSON object a client sent
+    // (issue 9: lossless writes; `serve` returns them on reads).
+    r#"
+    ALTER TABLE developers ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE products ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE apps ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE keys ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
+    "#,
+    // 3: AppGroups (Apigee X). A group's apps live in `apps` under a hidden developer row
+    // that points at the group (`developers.app_group`), so keys, grants and the org-wide
+    // app list work for them unchanged; developer reads skip those rows.
+    r#"
+    CREATE TABLE app_groups (
+        id INTEGER PRIMARY KEY,
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        app_group_id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        channel_uri TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        extra TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL,
+        last_modified_at INTEGER NOT NULL,
+        UNIQUE (org_id, name)
+    );
+    ALTER TABLE developers ADD COLUMN app_group INTEGER REFERENCES app_groups(id) ON DELETE CASCADE;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -175,6 +204,27 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// The tables whose rows keep unmodelled fields in an `extra` column. Table names are never
+/// user input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ExtraTable {
+    Developer,
+    Product,
+    App,
+    Key,
+}
+
+impl ExtraTable {
+    pub(super) fn table(self) -> &'static str {
+        match self {
+            ExtraTable::Developer => "developers",
+            ExtraTable::Product => "products",
+            ExtraTable::App => "apps",
+            ExtraTable::Key => "keys",
+        }
+    }
+}
+
 /// The tables that hold attributes, one per owner kind. Table names are never user input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum AttrTable {
@@ -192,5 +242,34 @@ impl AttrTable {
             AttrTable::App => "app_attributes",
             AttrTable::Key => "key_attributes",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_gains_empty_unmodelled_fields() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);
+             INSERT INTO orgs (name, created_at) VALUES ('local', 0);
+             INSERT INTO developers (org_id, developer_id, email, first_name, last_name,
+               user_name, status, created_at, last_modified_at)
+               VALUES (1, 'id', 'a@example.com', 'A', 'B', 'ab', 'active', 0, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let extra: String = conn
+            .query_row("SELECT extra FROM developers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(extra, "{}");
+        let v: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
     }
 }

@@ -16,6 +16,7 @@ fn dev(email: &str) -> DeveloperInput {
         last_name: "B".into(),
         user_name: "ab".into(),
         attributes: vec![Attribute::new("team", "payments")],
+        extra: None,
     }
 }
 
@@ -263,6 +264,7 @@ fn keys_import_grants_scopes_status_and_delete() {
         attributes: vec![],
         scopes: vec![],
         expires_in_ms: None,
+        extra: None,
     };
     let k = s
         .import_key("local", "alice@example.com", "web", &import)
@@ -468,4 +470,120 @@ fn put_key_grants_and_scopes_in_one_transaction() {
         .unwrap();
     assert_eq!(k.api_products[0].product, "auto");
     assert_eq!(k.scopes, ["write"]);
+}
+
+fn extra(v: serde_json::Value) -> super::Extra {
+    v.as_object().unwrap().clone()
+}
+
+#[test]
+fn unmodelled_fields_are_kept_replaced_by_some_and_left_alone_by_none() {
+    let mut s = seeded();
+    let og = serde_json::json!({
+        "operationGroup": {"operationConfigs": [{"apiSource": "p", "operations": [{"resource": "/a", "methods": ["GET"]}]}]},
+        "quotaCounterScope": "OPERATION"
+    });
+    let mut p = product("og", ApprovalType::Auto, &[]);
+    p.extra = Some(extra(og.clone()));
+    let rec = s.create_product("local", &p).unwrap();
+    assert_eq!(rec.extra, extra(og.clone()));
+    assert_eq!(rec.product.extra, None);
+    // None keeps (the local backend's writes), Some replaces (a PUT).
+    p.extra = None;
+    p.description = "changed".into();
+    assert_eq!(
+        s.update_product("local", "og", &p).unwrap().extra,
+        extra(og.clone())
+    );
+    p.extra = Some(extra(serde_json::json!({"space": "team-a"})));
+    let rec = s.update_product("local", "og", &p).unwrap();
+    assert_eq!(rec.extra, extra(serde_json::json!({"space": "team-a"})));
+    let listed = s.list_products("local", &Page::first(10)).unwrap();
+    let og_listed = listed.iter().find(|p| p.product.name == "og").unwrap();
+    assert_eq!(og_listed.extra, rec.extra);
+
+    let mut d = dev("bob@example.com");
+    d.extra = Some(extra(serde_json::json!({"accessType": "x"})));
+    s.create_developer("local", &d).unwrap();
+    d.extra = None;
+    let got = s.update_developer("local", "bob@example.com", &d).unwrap();
+    assert_eq!(got.extra, extra(serde_json::json!({"accessType": "x"})));
+
+    let mut a = app("web", &["auto"]);
+    a.extra = Some(extra(serde_json::json!({"appFamily2": [1, 2]})));
+    s.create_app("local", "bob@example.com", &a).unwrap();
+    let keep = AppUpdate::default();
+    let got = s
+        .generate_key("local", "bob@example.com", "web", &keep)
+        .unwrap();
+    assert_eq!(got.extra, extra(serde_json::json!({"appFamily2": [1, 2]})));
+    let wipe = AppUpdate {
+        extra: Some(super::Extra::new()),
+        ..Default::default()
+    };
+    let got = s
+        .update_app("local", "bob@example.com", "web", &wipe)
+        .unwrap();
+    assert!(got.extra.is_empty());
+}
+
+#[test]
+fn app_groups_own_apps_that_developers_never_show() {
+    let mut s = seeded();
+    let g = super::AppGroupInput {
+        name: "team".into(),
+        display_name: "Team".into(),
+        ..Default::default()
+    };
+    s.create_app_group("local", &g).unwrap();
+    let owner = s.app_group_owner("local", "team").unwrap();
+    let a = s
+        .create_app("local", &owner, &app("svc", &["auto"]))
+        .unwrap();
+    assert_eq!(a.app_group.as_deref(), Some("team"));
+    assert_eq!(a.credentials.len(), 1);
+    // Developer reads skip the owner; the developer-app listing (local backend) skips the app.
+    assert_eq!(
+        s.list_developers("local", &Page::first(100)).unwrap().len(),
+        1
+    );
+    assert!(
+        s.list_org_apps("local", &Page::first(100))
+            .unwrap()
+            .is_empty()
+    );
+    let all = s
+        .list_org_apps_where(
+            "local",
+            super::AppTypes::All,
+            None,
+            super::AppCursor::Top,
+            10,
+        )
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        s.count_org_apps("local", super::AppTypes::AppGroup, None)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.count_org_apps("local", super::AppTypes::Developer, None)
+            .unwrap(),
+        0
+    );
+    // Deleting the group deletes its apps and keys.
+    s.delete_app_group("local", "team").unwrap();
+    assert_eq!(
+        s.count_org_apps("local", super::AppTypes::All, None)
+            .unwrap(),
+        0
+    );
+    assert!(matches!(
+        s.app_group_owner("local", "team"),
+        Err(Error::NotFound {
+            kind: Kind::AppGroup,
+            ..
+        })
+    ));
 }

@@ -4,6 +4,16 @@
 
 use crate::model::{ApprovalType, DeveloperStatus, Secret, Status};
 
+/// Fields of an entity that registrar does not model (a product's `operationGroup`,
+/// `quotaCounterScope`, `space`, …; a developer's or app's fields the registry lacks),
+/// exactly as the client sent them: top-level JSON members by name, values untouched.
+///
+/// On inputs it is an `Option`: `Some` replaces what is stored (a create, or a full-replace
+/// `PUT`, where an absent field is gone, as on the platform); `None` leaves it alone (partial
+/// changes, and the `local` backend, which resends what it models only). On records it is
+/// what is stored (empty when nothing was). `serve` returns it beside the modelled fields.
+pub type Extra = serde_json::Map<String, serde_json::Value>;
+
 /// One custom attribute. Order is kept as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
@@ -36,6 +46,8 @@ pub struct DeveloperInput {
     pub user_name: String,
     /// Custom attributes (replaced wholesale on update).
     pub attributes: Vec<Attribute>,
+    /// Unmodelled fields: `Some` replaces the stored ones, `None` keeps them ([`Extra`]).
+    pub extra: Option<Extra>,
 }
 
 /// A stored developer.
@@ -59,6 +71,8 @@ pub struct DeveloperRecord {
     pub attributes: Vec<Attribute>,
     /// Names of the developer's apps, sorted, at most [`DEVELOPER_APPS_SHOWN`].
     pub apps: Vec<String>,
+    /// Unmodelled fields as stored ([`Extra`]).
+    pub extra: Extra,
     /// Creation time (ms).
     pub created_at: i64,
     /// Last change (ms).
@@ -95,17 +109,92 @@ pub struct ProductInput {
     pub quota_interval: Option<String>,
     /// Quota time unit (`minute`, `hour`, `day`, `month`).
     pub quota_time_unit: Option<String>,
+    /// Unmodelled fields: `Some` replaces the stored ones, `None` keeps them ([`Extra`]).
+    /// Always `None` in a [`ProductRecord`], which holds them in its own `extra`.
+    pub extra: Option<Extra>,
 }
 
 /// A stored API product.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductRecord {
-    /// The product's fields.
+    /// The product's fields (`product.extra` is `None`: see `extra`).
     pub product: ProductInput,
+    /// Unmodelled fields as stored (`operationGroup`, `graphqlOperationGroup`, … on X;
+    /// [`Extra`]).
+    pub extra: Extra,
     /// Creation time (ms).
     pub created_at: i64,
     /// Last change (ms).
     pub last_modified_at: i64,
+}
+
+/// Fields of an AppGroup as a client sends them (create or full replace; Apigee X).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppGroupInput {
+    /// Name, unique in the organization (immutable).
+    pub name: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// `active` or `inactive`; `None` keeps it (`active` on create).
+    pub status: Option<DeveloperStatus>,
+    /// The owner maintaining the group.
+    pub channel_id: String,
+    /// The storefront or marketplace it belongs to.
+    pub channel_uri: String,
+    /// Custom attributes.
+    pub attributes: Vec<Attribute>,
+    /// Unmodelled fields ([`Extra`]; `None` keeps them).
+    pub extra: Option<Extra>,
+}
+
+/// A stored AppGroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppGroupRecord {
+    /// Generated UUID.
+    pub app_group_id: String,
+    /// Organization name.
+    pub organization: String,
+    /// Name.
+    pub name: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// `active` or `inactive`.
+    pub status: DeveloperStatus,
+    /// The owner maintaining the group.
+    pub channel_id: String,
+    /// The storefront or marketplace it belongs to.
+    pub channel_uri: String,
+    /// Custom attributes.
+    pub attributes: Vec<Attribute>,
+    /// Unmodelled fields as stored ([`Extra`]).
+    pub extra: Extra,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub last_modified_at: i64,
+}
+
+/// Which apps an org-wide listing holds (`filter=appType=…` on X).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AppTypes {
+    /// Developer apps and AppGroup apps.
+    #[default]
+    All,
+    /// Developer apps only.
+    Developer,
+    /// AppGroup apps only.
+    AppGroup,
+}
+
+/// What uses an API product ([`crate::registry::Registry::product_usage`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductUsage {
+    /// Consumer keys granted the product, sorted.
+    pub keys: Vec<Secret>,
+    /// AppIds of the apps holding those keys, sorted.
+    pub apps: Vec<String>,
+    /// Emails of those apps' developers, sorted.
+    pub developers: Vec<String>,
 }
 
 /// Fields of a new developer app.
@@ -125,6 +214,8 @@ pub struct AppInput {
     pub key_expires_in: Option<i64>,
     /// Initial status; `approved` when `None`.
     pub status: Option<Status>,
+    /// Unmodelled fields ([`Extra`]; `None` stores none).
+    pub extra: Option<Extra>,
 }
 
 /// Changes to an app (PUT app, or POST app with a body = generate a key pair).
@@ -139,6 +230,9 @@ pub struct AppUpdate {
     pub api_products: Option<Vec<String>>,
     /// Lifetime of the key generated by this call, in ms; `None`/negative = never.
     pub key_expires_in: Option<i64>,
+    /// Unmodelled fields: `Some` replaces the stored ones (a PUT), `None` keeps them (key
+    /// generation, the `local` backend) ([`Extra`]).
+    pub extra: Option<Extra>,
 }
 
 /// A stored developer app with its keys.
@@ -164,6 +258,12 @@ pub struct AppRecord {
     pub attributes: Vec<Attribute>,
     /// Keys (credentials), oldest first.
     pub credentials: Vec<KeyRecord>,
+    /// The AppGroup the app belongs to (Apigee X); `None` for a developer app. An AppGroup
+    /// app's `developer_id`/`developer_email` name the group's internal owner row, which is
+    /// no developer: show the group instead.
+    pub app_group: Option<String>,
+    /// Unmodelled fields as stored ([`Extra`]).
+    pub extra: Extra,
     /// Creation time (ms).
     pub created_at: i64,
     /// Last change (ms).
@@ -198,6 +298,8 @@ pub struct KeyRecord {
     pub issued_at: i64,
     /// Expiry time (ms); `None` = never.
     pub expires_at: Option<i64>,
+    /// Unmodelled fields of the key as imported ([`Extra`]).
+    pub extra: Extra,
 }
 
 /// A key chosen by the caller (import).
@@ -213,6 +315,8 @@ pub struct KeyImport {
     pub scopes: Vec<String>,
     /// Lifetime in ms from now; `None`/negative = never.
     pub expires_in_ms: Option<i64>,
+    /// Unmodelled fields of the key ([`Extra`]; `None` stores none).
+    pub extra: Option<Extra>,
 }
 
 /// Page of a list: start at `start_key` (inclusive; it must exist) and return at most `count`.

@@ -13,7 +13,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::model::{DeveloperStatus, Status};
-use crate::registry::{AppRecord, Attribute, DeveloperRecord, KeyRecord, ProductRecord};
+use crate::registry::{AppRecord, Attribute, DeveloperRecord, Extra, KeyRecord, ProductRecord};
 use crate::target::Flavor;
 
 /// What Edge shows as `createdBy`/`lastModifiedBy` (the emulator has no admin users).
@@ -93,6 +93,17 @@ impl Obj {
         self
     }
 
+    /// The unmodelled fields a client sent, verbatim, beside the modelled ones (which win
+    /// a clash: a stored member never hides what the server owns).
+    fn extra(mut self, extra: &Extra) -> Self {
+        for (k, v) in extra {
+            if !self.map.contains_key(k) {
+                self.map.insert(k.clone(), v.clone());
+            }
+        }
+        self
+    }
+
     fn done(self) -> Value {
         Value::Object(self.map)
     }
@@ -127,6 +138,7 @@ pub fn developer(f: Flavor, d: &DeveloperRecord) -> Value {
         .int("createdAt", d.created_at)
         .int("lastModifiedAt", d.last_modified_at)
         .audit()
+        .extra(&d.extra)
         .done()
 }
 
@@ -153,6 +165,7 @@ pub fn product(f: Flavor, r: &ProductRecord) -> Value {
         .int("createdAt", r.created_at)
         .int("lastModifiedAt", r.last_modified_at)
         .audit()
+        .extra(&r.extra)
         .done()
 }
 
@@ -172,6 +185,7 @@ pub fn key(f: Flavor, k: &KeyRecord) -> Value {
         .int("issuedAt", k.issued_at)
         .strings("scopes", &k.scopes)
         .str("status", status(k.status))
+        .extra(&k.extra)
         .done()
 }
 
@@ -193,7 +207,9 @@ pub enum AppView {
 /// A developer app.
 pub fn app(f: Flavor, a: &AppRecord, view: AppView) -> Value {
     let mut o = Obj::new(f).str("appId", &a.app_id);
-    if view == AppView::Full || (f == Flavor::Edge && view != AppView::Shallow) {
+    let group = a.app_group.as_deref();
+    if group.is_none() && (view == AppView::Full || (f == Flavor::Edge && view != AppView::Shallow))
+    {
         o = o.str("appFamily", "default");
     }
     o = o
@@ -211,11 +227,17 @@ pub fn app(f: Flavor, a: &AppRecord, view: AppView) -> Value {
             a.credentials.iter().map(|k| key(f, k)).collect(),
         );
     }
-    if view != AppView::Shallow {
-        o = o.str("developerId", &a.developer_id);
-    }
-    if f == Flavor::X && matches!(view, AppView::Org { .. }) {
-        o = o.str("developerEmail", &a.developer_email);
+    // An AppGroup app names its group, never the internal owner (GoogleCloudApigeeV1App /
+    // AppGroupApp: `appGroup`, no developer).
+    if let Some(g) = group {
+        o = o.str("appGroup", g);
+    } else {
+        if view != AppView::Shallow {
+            o = o.str("developerId", &a.developer_id);
+        }
+        if f == Flavor::X && matches!(view, AppView::Org { .. }) {
+            o = o.str("developerEmail", &a.developer_email);
+        }
     }
     if f == Flavor::X
         && let Some(ms) = a.key_expires_in
@@ -227,6 +249,7 @@ pub fn app(f: Flavor, a: &AppRecord, view: AppView) -> Value {
         .strings("scopes", &a.scopes)
         .str("status", status(a.status))
         .audit()
+        .extra(&a.extra)
         .done()
 }
 

@@ -122,6 +122,11 @@ fn not_found(kind: Kind, name: &str, parent: Option<&str>, org: &str) -> ApiErro
             format!("DeveloperId {name} does not exist in organization {org}"),
         ),
         Kind::App => match parent {
+            // An AppGroup's apps live under an internal owner: never show its address.
+            Some(email) if email.ends_with(crate::registry::APP_GROUP_OWNER_DOMAIN) => (
+                "developer.service.AppDoesNotExist",
+                format!("App named {name} does not exist in this AppGroup"),
+            ),
             Some(email) => (
                 "developer.service.AppDoesNotExist",
                 format!("App named {name} does not exist under {email}"),
@@ -142,6 +147,11 @@ fn not_found(kind: Kind, name: &str, parent: Option<&str>, org: &str) -> ApiErro
         Kind::Attribute => (
             "registrar.AttributeDoesNotExist",
             format!("Attribute {name} does not exist"),
+        ),
+        // ⚠ The platform's code for a missing AppGroup is not in the spec.
+        Kind::AppGroup => (
+            "registrar.AppGroupDoesNotExist",
+            format!("AppGroup {name} does not exist in organization {org}"),
         ),
     };
     ApiError::new(StatusCode::NOT_FOUND, code, message)
@@ -170,7 +180,7 @@ fn already_exists(kind: Kind, name: &str) -> ApiError {
             e.grpc_status = Some("ABORTED");
             return e;
         }
-        Kind::Org | Kind::Attribute => (
+        Kind::Org | Kind::Attribute | Kind::AppGroup => (
             "registrar.AlreadyExists",
             format!("{kind} {name} already exists"),
         ),

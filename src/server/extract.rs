@@ -99,6 +99,38 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A request body type that knows the members it models (and the output-only ones clients
+/// send back, like `createdAt` or `credentials`, which are not the client's to set).
+pub trait Modelled {
+    /// Top-level members the body type reads or the server owns; every other member is an
+    /// unmodelled field, kept verbatim ([`crate::registry::Extra`]).
+    const FIELDS: &'static [&'static str];
+}
+
+/// A JSON body parsed into `T`, and its members `T` does not model, as sent.
+pub struct WithExtra<T>(pub T, pub crate::registry::Extra);
+
+impl<T: DeserializeOwned + Modelled, S: Send + Sync> FromRequest<S> for WithExtra<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let raw = RawBody::from_request(req, state).await?;
+        raw.json_with_extra()
+    }
+}
+
+impl RawBody {
+    /// Parses the body as JSON into `T`, and keeps its members `T` does not model.
+    pub fn json_with_extra<T: DeserializeOwned + Modelled>(
+        &self,
+    ) -> Result<WithExtra<T>, ApiError> {
+        let body: T = self.json()?;
+        let mut all: crate::registry::Extra = self.json()?;
+        all.retain(|k, _| !T::FIELDS.contains(&k.as_str()));
+        Ok(WithExtra(body, all))
+    }
+}
+
 /// Parses a boolean query flag (`true`/`false`, absent = false).
 pub fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
     match value {

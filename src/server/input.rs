@@ -1,10 +1,13 @@
 //! Request bodies and query strings as clients send them, and their conversion to store
-//! inputs. Unknown fields are ignored: clients PUT back whole GET bodies (with
-//! `credentials`, `createdAt`, …), which Apigee accepts.
+//! inputs. Output-only fields clients PUT back with whole GET bodies (`credentials`,
+//! `createdAt`, …) are ignored, as Apigee does; any other member a body type does not model
+//! ([`Modelled::FIELDS`]) is kept verbatim as the entity's unmodelled fields
+//! ([`crate::registry::Extra`], read with [`super::extract::WithExtra`]).
 
 use serde::Deserialize;
 
 use super::errors::ApiError;
+use super::extract::Modelled;
 use crate::json::{Int64, Text};
 use crate::model::{ApprovalType, Secret, Status};
 use crate::registry::{AppInput, AppUpdate, Attribute, DeveloperInput, KeyImport, ProductInput};
@@ -17,7 +20,8 @@ pub struct AttrBody {
     value: Option<Text>,
 }
 
-fn attrs(list: Option<Vec<AttrBody>>) -> Vec<Attribute> {
+/// The attributes of a body (a value missing is empty).
+pub fn attrs(list: Option<Vec<AttrBody>>) -> Vec<Attribute> {
     list.unwrap_or_default()
         .into_iter()
         .map(|a| Attribute::new(a.name, a.value.map(|v| v.0).unwrap_or_default()))
@@ -36,6 +40,25 @@ pub struct DeveloperBody {
     attributes: Option<Vec<AttrBody>>,
 }
 
+impl Modelled for DeveloperBody {
+    const FIELDS: &'static [&'static str] = &[
+        "email",
+        "firstName",
+        "lastName",
+        "userName",
+        "attributes",
+        "developerId",
+        "organizationName",
+        "status",
+        "apps",
+        "companies",
+        "createdAt",
+        "lastModifiedAt",
+        "createdBy",
+        "lastModifiedBy",
+    ];
+}
+
 impl DeveloperBody {
     /// The store input; `email` fills in a missing email (PUT).
     pub fn into_input(self, email: Option<&str>) -> DeveloperInput {
@@ -48,6 +71,7 @@ impl DeveloperBody {
             last_name: self.last_name.unwrap_or_default(),
             user_name: self.user_name.unwrap_or_default(),
             attributes: attrs(self.attributes),
+            extra: None,
         }
     }
 }
@@ -63,6 +87,29 @@ pub struct AppBody {
     scopes: Option<Vec<String>>,
     key_expires_in: Option<Int64>,
     status: Option<String>,
+}
+
+impl Modelled for AppBody {
+    const FIELDS: &'static [&'static str] = &[
+        "name",
+        "apiProducts",
+        "attributes",
+        "callbackUrl",
+        "scopes",
+        "keyExpiresIn",
+        "status",
+        "appId",
+        "appFamily",
+        "developerId",
+        "developerEmail",
+        "appGroup",
+        "companyName",
+        "credentials",
+        "createdAt",
+        "lastModifiedAt",
+        "createdBy",
+        "lastModifiedBy",
+    ];
 }
 
 impl AppBody {
@@ -85,6 +132,7 @@ impl AppBody {
             scopes: self.scopes.unwrap_or_default(),
             key_expires_in: self.key_expires_in.map(|v| v.0),
             status,
+            extra: None,
         })
     }
 
@@ -101,6 +149,7 @@ impl AppBody {
             callback_url: Some(self.callback_url.unwrap_or_default()),
             api_products: self.api_products,
             key_expires_in: self.key_expires_in.map(|v| v.0),
+            extra: None,
         })
     }
 }
@@ -117,6 +166,20 @@ pub struct KeyBody {
     pub scopes: Option<Vec<String>>,
     /// Products: names in requests (objects accepted too, by their `apiproduct`).
     api_products: Option<Vec<serde_json::Value>>,
+}
+
+impl Modelled for KeyBody {
+    const FIELDS: &'static [&'static str] = &[
+        "consumerKey",
+        "consumerSecret",
+        "expiresInSeconds",
+        "attributes",
+        "scopes",
+        "apiProducts",
+        "status",
+        "issuedAt",
+        "expiresAt",
+    ];
 }
 
 impl KeyBody {
@@ -139,6 +202,7 @@ impl KeyBody {
                 .map(|s| s.0)
                 .filter(|s| *s >= 0)
                 .map(|s| s.saturating_mul(1000)),
+            extra: None,
         })
     }
 
@@ -185,6 +249,27 @@ pub struct ProductBody {
     quota_time_unit: Option<String>,
 }
 
+impl Modelled for ProductBody {
+    const FIELDS: &'static [&'static str] = &[
+        "name",
+        "displayName",
+        "description",
+        "approvalType",
+        "attributes",
+        "apiResources",
+        "environments",
+        "proxies",
+        "scopes",
+        "quota",
+        "quotaInterval",
+        "quotaTimeUnit",
+        "createdAt",
+        "lastModifiedAt",
+        "createdBy",
+        "lastModifiedBy",
+    ];
+}
+
 impl ProductBody {
     /// The store input.
     pub fn into_input(self) -> Result<ProductInput, ApiError> {
@@ -211,6 +296,7 @@ impl ProductBody {
             quota: nonempty(self.quota),
             quota_interval: nonempty(self.quota_interval),
             quota_time_unit: self.quota_time_unit.filter(|s| !s.is_empty()),
+            extra: None,
         })
     }
 }
@@ -225,12 +311,15 @@ pub struct ListQuery {
     /// `?shallowExpand=true` (developer apps): entities without credentials.
     #[serde(rename = "shallowExpand")]
     pub shallow_expand: Option<String>,
-    /// Page size.
+    /// Page size (`count=` with no value is absent).
+    #[serde(deserialize_with = "nonempty")]
     pub count: Option<String>,
-    /// Page size of `/apps`.
+    /// Page size of `/apps` (`rows=` with no value is absent).
+    #[serde(deserialize_with = "nonempty")]
     pub rows: Option<String>,
-    /// Inclusive cursor.
-    #[serde(rename = "startKey")]
+    /// Inclusive cursor. An empty `startKey=` is absent: a published Edge client sends it
+    /// on every first page (spec/apigee-api.md, issue 9 §5).
+    #[serde(rename = "startKey", deserialize_with = "nonempty")]
     pub start_key: Option<String>,
     /// Comma-separated ids.
     pub ids: Option<String>,
@@ -251,7 +340,26 @@ pub struct ListQuery {
     /// `/apps?keyStatus=approved|revoked`.
     #[serde(rename = "keyStatus")]
     pub key_status: Option<String>,
-    /// `/apps?pageSize=N` (X): same as `rows`.
-    #[serde(rename = "pageSize")]
+    /// `/apiproducts?attributename=`: only products with this attribute.
+    pub attributename: Option<String>,
+    /// `/apiproducts?attributevalue=`: … with this value.
+    pub attributevalue: Option<String>,
+    /// `GET /apiproducts/{p}?query=count|list` (Edge).
+    pub query: Option<String>,
+    /// `GET /apiproducts/{p}?entity=keys|apps|developers|companies` (Edge).
+    pub entity: Option<String>,
+    /// `GET /apiproducts/{p}?startkey=` (Edge, with `query=list`; lowercase k as documented).
+    #[serde(rename = "startkey", deserialize_with = "nonempty")]
+    pub startkey: Option<String>,
+    /// `/apps?pageSize=N` (X): the page size of token paging.
+    #[serde(rename = "pageSize", deserialize_with = "nonempty")]
     pub page_size: Option<String>,
+    /// `/apps?pageToken=…` (X): the `nextPageToken` of the previous page.
+    #[serde(rename = "pageToken", deserialize_with = "nonempty")]
+    pub page_token: Option<String>,
+}
+
+/// A query value where `name=` with nothing after it means the same as no `name` at all.
+fn nonempty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|v| !v.is_empty()))
 }

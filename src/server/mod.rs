@@ -50,6 +50,9 @@ pub struct ServerState {
     pub token: Option<Secret>,
     /// Fault injection.
     pub faults: Faults,
+    /// `--strict-paging`: `expand=true` ignores `count`/`startKey` on developer and
+    /// developer-app lists (see [`routes`]).
+    pub strict_paging: bool,
     pool: Vec<Mutex<Registry>>,
     next: AtomicUsize,
 }
@@ -128,6 +131,8 @@ pub struct Settings {
     pub faults: Faults,
     /// Connection timeouts and limits.
     pub limits: conn::Limits,
+    /// Ignore paging next to `expand` on developer and developer-app lists.
+    pub strict_paging: bool,
 }
 
 /// Opens the registry and builds the server's state.
@@ -163,6 +168,7 @@ fn state(s: Settings) -> anyhow::Result<ServerState> {
         orgs: s.orgs,
         token: s.token,
         faults: s.faults,
+        strict_paging: s.strict_paging,
         pool,
         next: AtomicUsize::new(0),
     })

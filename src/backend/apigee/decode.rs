@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use crate::model::Observed;
 use crate::model::{
-    App, ApprovalType, Attributes, CREDENTIAL_ATTRIBUTE, Developer, DeveloperStatus, Grant, Key,
-    Product, Quota, Secret, Status, TimeUnit,
+    App, ApprovalType, Attributes, CREDENTIAL_ATTRIBUTE, Developer, DeveloperStatus, Grant,
+    GraphqlOperationGroup, Key, OperationGroup, Product, Quota, Secret, Status, TimeUnit,
 };
 
 use super::wire::{
@@ -89,6 +89,16 @@ pub(crate) fn product(w: &WireProduct) -> Observed<Product> {
             scopes: w.scopes.clone(),
             quota: quota(w),
             attributes: attributes(&w.attributes),
+            operation_group: w
+                .operation_group
+                .as_ref()
+                .filter(|v| v.is_object())
+                .map(OperationGroup::from_platform_json),
+            graphql_operation_group: w
+                .graphql_operation_group
+                .as_ref()
+                .filter(|v| v.is_object())
+                .map(GraphqlOperationGroup::from_platform_json),
         },
         last_modified_at: w.last_modified_at,
     }

@@ -141,6 +141,25 @@ pub(crate) fn product(p: &Product) -> Value {
         body["quotaInterval"] = Value::String(q.interval.to_string());
         body["quotaTimeUnit"] = Value::String(q.time_unit.as_str().to_string());
     }
+    if let Some(g) = &p.operation_group {
+        body["operationGroup"] = g.to_platform_json();
+    }
+    if let Some(g) = &p.graphql_operation_group {
+        body["graphqlOperationGroup"] = g.to_platform_json();
+    }
+    body
+}
+
+/// The fields of a product registrar manages, for a replace laid over the product as the
+/// platform holds it: [`product`], with `null` for an unset quota (removed). Operation groups
+/// are sent only when the config declares them; otherwise the platform's stay as they are.
+pub(crate) fn product_update(p: &Product) -> Value {
+    let mut body = product(p);
+    if p.quota.is_none() {
+        for field in ["quota", "quotaInterval", "quotaTimeUnit"] {
+            body[field] = Value::Null;
+        }
+    }
     body
 }
 
@@ -295,6 +314,8 @@ mod tests {
                 time_unit: TimeUnit::Hour,
             }),
             attributes: Attributes::new(),
+            operation_group: None,
+            graphql_operation_group: None,
         };
         let body = product(&p);
         assert_eq!(body["quota"], json!("1000"));

@@ -135,6 +135,75 @@ async fn send(client: &Client, req: Request) -> Result<OpOutcome, BackendError> 
     client.send(&req).await.map(|_| OpOutcome::Done)
 }
 
+/// Fields a full-replace update never sends back: what the platform sets (ids, timestamps,
+/// the organization, a developer's app and company lists, an app's keys), what it changes
+/// only by `?action=` (status), and what it cannot change or would act on (`keyExpiresIn`;
+/// an app's `apiProducts`, which would mint a key).
+const NOT_SENT_BACK: &[&str] = &[
+    "createdAt",
+    "createdBy",
+    "lastModifiedAt",
+    "lastModifiedBy",
+    "organizationName",
+    "developerId",
+    "appId",
+    "apps",
+    "companies",
+    "credentials",
+    "status",
+    "apiProducts",
+    "keyExpiresIn",
+];
+
+/// The body of a full replace (`PUT`) that loses nothing: the resource as the platform holds
+/// it now, without [`NOT_SENT_BACK`], with the fields registrar manages laid over it. A
+/// `null` in `managed` removes the field (registrar manages it, and it is unset).
+fn lay_over(current: Option<Value>, managed: Value) -> Value {
+    let mut body = match current {
+        Some(Value::Object(o)) => o,
+        _ => serde_json::Map::new(),
+    };
+    for field in NOT_SENT_BACK {
+        body.remove(*field);
+    }
+    if let Value::Object(managed) = managed {
+        for (field, value) in managed {
+            match value {
+                Value::Null => body.remove(&field),
+                value => body.insert(field, value),
+            };
+        }
+    }
+    Value::Object(body)
+}
+
+/// Replaces a developer, product or app without erasing what registrar does not model:
+/// reads it, lays the managed fields over it, and puts the result back (read-modify-write;
+/// the PUTs of both flavours replace the whole resource).
+async fn replace(
+    client: &Client,
+    path: Path,
+    managed: Value,
+    what: String,
+) -> Result<OpOutcome, BackendError> {
+    let current = client.send(&Request::get(path.clone(), &what)).await?;
+    // An app's reply carries its keys: remember them so that no message can show them.
+    if let Some(creds) = current
+        .as_ref()
+        .and_then(|c| c.get("credentials"))
+        .and_then(Value::as_array)
+    {
+        for c in creds {
+            for field in ["consumerKey", "consumerSecret"] {
+                if let Some(v) = c.get(field).and_then(Value::as_str) {
+                    client.learn(&Secret::new(v));
+                }
+            }
+        }
+    }
+    send(client, Request::put(path, lay_over(current, managed), what)).await
+}
+
 /// Executes `op`.
 pub(crate) async fn execute(
     client: &Client,
@@ -159,9 +228,11 @@ pub(crate) async fn execute(
         }
         Op::UpdateDeveloper { developer: d } => {
             let what = what_developer(&d.email);
-            send(
+            replace(
                 client,
-                Request::put(Path::developer(&d.email), encode::developer(d), what),
+                Path::developer(&d.email),
+                encode::developer(d),
+                what,
             )
             .await
         }
@@ -192,11 +263,8 @@ pub(crate) async fn execute(
         }
         Op::UpdateProduct { product: p } => {
             let what = what_product(&p.name);
-            send(
-                client,
-                Request::put(Path::product(&p.name), encode::product(p), what),
-            )
-            .await
+            let managed = encode::product_update(p);
+            replace(client, Path::product(&p.name), managed, what).await
         }
         Op::DeleteProduct { name } => {
             delete(
@@ -210,7 +278,7 @@ pub(crate) async fn execute(
         Op::UpdateApp { app } => {
             let what = what_app(&app.developer, &app.name);
             let path = Path::app(&app.developer, &app.name);
-            send(client, Request::put(path, encode::app_update(app), what)).await
+            replace(client, path, encode::app_update(app), what).await
         }
         Op::SetAppStatus {
             developer,
@@ -324,6 +392,33 @@ mod tests {
         assert!(after_delete(sent(detached(), true)).is_ok());
         assert!(after_delete(sent(detached(), false)).is_err());
         assert!(after_delete(sent(Ok(None), false)).is_ok());
+    }
+
+    #[test]
+    fn a_replace_keeps_what_registrar_does_not_model() {
+        let current = serde_json::json!({
+            "name": "p", "displayName": "Old", "quota": "10", "quotaInterval": "1",
+            "quotaTimeUnit": "hour", "createdAt": "1", "lastModifiedAt": "2",
+            "operationGroup": {"operationConfigs": [{"apiSource": "s"}]},
+            "space": "team-a", "apiProducts": ["x"], "credentials": [{"consumerKey": "k"}],
+        });
+        let managed = serde_json::json!({
+            "name": "p", "displayName": "New", "quota": null, "quotaInterval": null,
+            "quotaTimeUnit": null,
+        });
+        let body = lay_over(Some(current), managed);
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "name": "p", "displayName": "New",
+                "operationGroup": {"operationConfigs": [{"apiSource": "s"}]},
+                "space": "team-a",
+            })
+        );
+        assert_eq!(
+            lay_over(None, serde_json::json!({"name": "a"})),
+            serde_json::json!({"name": "a"})
+        );
     }
 
     #[test]

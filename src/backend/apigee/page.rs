@@ -8,6 +8,7 @@ pub(crate) struct Pager {
     page_size: usize,
     start_key: Option<String>,
     done: bool,
+    stalled: bool,
 }
 
 impl Pager {
@@ -17,12 +18,8 @@ impl Pager {
             page_size: page_size.max(1),
             start_key: None,
             done: false,
+            stalled: false,
         }
-    }
-
-    /// Items per page.
-    pub(crate) fn page_size(&self) -> usize {
-        self.page_size
     }
 
     /// The `startKey` of the next request (`Some(None)` for the first page), or `None` when
@@ -45,12 +42,19 @@ impl Pager {
             // The cursor did not move: the server ignored `startKey`; these are repeats.
             Some(last) if Some(&last) == self.start_key.as_ref() => {
                 self.done = true;
+                self.stalled = true;
                 items.clear();
             }
             Some(last) if returned >= self.page_size => self.start_key = Some(last),
             _ => self.done = true,
         }
         items
+    }
+
+    /// Whether the walk ended because the server did not move past a full page (it ignored
+    /// `startKey`): what follows that page, if anything, was never seen.
+    pub(crate) fn stalled(&self) -> bool {
+        self.stalled
     }
 }
 
@@ -69,7 +73,7 @@ mod tests {
         let mut pager = Pager::new(size);
         let (mut got, mut requests) = (Vec::new(), 0);
         while let Some(start) = pager.next() {
-            let page = serve(&all, start, pager.page_size());
+            let page = serve(&all, start, size);
             requests += 1;
             got.extend(pager.accept(page, |s| s.as_str()));
             assert!(requests < 1000, "runaway pagination");
@@ -96,6 +100,10 @@ mod tests {
         // A server that ignores startKey returns the first page again: nothing new, stop.
         assert!(pager.accept(vec!["a", "b"], |s| s).is_empty());
         assert_eq!(pager.next(), None);
+        assert!(
+            pager.stalled(),
+            "what follows the first page was never seen"
+        );
     }
 
     #[test]
@@ -104,5 +112,6 @@ mod tests {
         pager.accept(vec!["a", "b"], |s| s);
         assert_eq!(pager.accept(vec!["c"], |s| s), vec!["c"]);
         assert_eq!(pager.next(), None);
+        assert!(!pager.stalled());
     }
 }

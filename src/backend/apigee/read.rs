@@ -1,7 +1,22 @@
-//! Reading actual state with bulk list calls only, kinds concurrently:
-//! `GET /developers?expand=true&count=1000`, `GET /apiproducts?expand=true&count=1000` and
-//! `GET /apps?expand=true&includeCred=true&rows=1000`, each paged by an inclusive `startKey`.
-//! Apps name their developer by id; the developer list maps ids to emails.
+//! Reading actual state completely, by the documentation's least forgiving reading, with bulk
+//! list calls (spec/apigee-api.md §3.6, §4.5).
+//!
+//! - **Developers and products.** The docs say `expand` "is not valid if you use the `count`
+//!   or `startKey` query parameters", yet published clients page expanded lists that way and
+//!   most servers honour it. So each kind is read twice, cheaply: the names, unexpanded and
+//!   paged by `count`/`startKey` (which the docs allow), and the expanded objects paged as
+//!   clients do. What the expanded pages miss (a server that ignores paging next to `expand`
+//!   and stops at 1,000) is fetched one by one. A names listing whose cursor does not move is
+//!   an error naming the list: completeness cannot be established, and a plan that guessed
+//!   would propose to create what exists.
+//! - **Apps.** The org-wide `/apps` list filters `status` and `keyStatus`, both "default
+//!   `approved`" on X, so every combination is read and merged by app id (keys by consumer
+//!   key): revoked apps and revoked keys are read explicitly. X pages with
+//!   `pageSize`/`pageToken` (and reports `totalSize`, which is checked); Edge with
+//!   `rows`/`startKey`, an unexpanded id chain driving expanded pages concurrently. Each
+//!   developer's `apps` names (the first 100) are checked against what was read, and an app
+//!   missing from the lists is fetched by itself.
+//! - **AppGroup apps** (X) are kept apart: read, reported, never managed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,84 +29,157 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::backend::BackendError;
-use crate::model::{Actual, ReadScope};
+use crate::error::Hinted;
+use crate::model::{Actual, GroupApp, ReadScope};
+use crate::target::Flavor;
 
 use super::client::{Client, Request};
 use super::decode;
 use super::encode::Path;
 use super::page::Pager;
-use super::wire::{AppList, DeveloperList, ProductList, WireApp, WireDeveloper, WireProduct};
+use super::wire::{
+    AppList, DeveloperList, ProductList, WireApp, WireDeveloper, WireProduct, WireProductRef,
+};
 
 /// Items per page: the platforms' maximum for these lists.
 const PAGE_SIZE: usize = 1000;
 
-/// Expanded app pages in flight at once. Each reply is a tree of a few MB until it is
-/// decoded; the id chain hands out a start every page-latency, so a few in flight keep
-/// the chain the critical path while the memory stays that of a few pages, not of the org.
+/// Expanded app pages in flight at once, across every status chain. Each reply is a tree of
+/// a few MB until it is decoded; the id chain hands out a start every page-latency, so a few
+/// in flight keep the chain the critical path while the memory stays that of a few pages.
 const EXPANDED_IN_FLIGHT: usize = 6;
 
-/// One list call: its collection, page-size parameter and item type.
-struct ListCall {
+/// Single-resource reads in flight at once (the fallback for what a list left out).
+const SINGLE_IN_FLIGHT: usize = 16;
+
+/// The `status` × `keyStatus` combinations of the org-wide app list: each filter defaults to
+/// `approved`, so all four are asked for.
+const APP_STATUSES: [(&str, &str); 4] = [
+    ("approved", "approved"),
+    ("approved", "revoked"),
+    ("revoked", "approved"),
+    ("revoked", "revoked"),
+];
+
+/// A collection read by names and by expanded objects.
+struct Listing {
+    /// Path below the org.
     collection: &'static str,
-    size_param: &'static str,
-    extra: &'static [(&'static str, &'static str)],
+    /// The wrapper key of its lists (`{"developer": […]}`).
+    wrapper: &'static str,
+    /// The field naming an item in X's unexpanded stubs (`{"email": …}`).
+    name_field: &'static str,
+    /// For messages.
+    what: &'static str,
 }
 
-const DEVELOPERS: ListCall = ListCall {
+const DEVELOPERS: Listing = Listing {
     collection: "developers",
-    size_param: "count",
-    extra: &[],
-};
-const PRODUCTS: ListCall = ListCall {
-    collection: "apiproducts",
-    size_param: "count",
-    extra: &[],
-};
-const APPS: ListCall = ListCall {
-    collection: "apps",
-    size_param: "rows",
-    extra: &[("includeCred", "true")],
-};
-/// The same list unexpanded: app ids only.
-const APP_IDS: ListCall = ListCall {
-    collection: "apps",
-    size_param: "rows",
-    extra: &[],
+    wrapper: "developer",
+    name_field: "email",
+    what: "developers",
 };
 
-/// The request for one page: `?expand=true&{count|rows}=N[&startKey=…]` plus the call's own.
-fn page_request(call: &ListCall, size: usize, start: Option<&str>) -> Request {
-    let expand = if call.extra.is_empty() && call.collection == "apps" {
-        "false"
-    } else {
-        "true"
-    };
-    let mut req = Request::get(Path::root(call.collection), call.collection)
-        .query("expand", expand)
-        .query(call.size_param, size.to_string());
-    for (name, value) in call.extra {
-        req = req.query(name, *value);
-    }
+const PRODUCTS: Listing = Listing {
+    collection: "apiproducts",
+    wrapper: "apiProduct",
+    name_field: "name",
+    what: "API products",
+};
+
+/// The error for a list whose completeness cannot be established.
+fn incomplete(list: &str, why: &str) -> BackendError {
+    BackendError::Setup(Hinted::new(
+        format!("cannot read every {list}: {why}"),
+        "registrar refuses to plan from a partial list, which would propose to create what \
+         exists; check the URL and any proxy in between (it must pass `startKey`, `count`, \
+         `pageToken` and `status` through), then plan again",
+    ))
+}
+
+/// `GET /{collection}?count=N[&startKey=…]`: names only, paged as the docs allow.
+fn names_request(list: &Listing, start: Option<&str>) -> Request {
+    let mut req = Request::get(Path::root(list.collection), list.collection)
+        .query("count", PAGE_SIZE.to_string());
     if let Some(start) = start {
         req = req.query("startKey", start);
     }
     req
 }
 
-/// Fetches every page of `call`; `items` takes the wrapper (`{"developer": […]}`) apart.
-async fn list_all<W: DeserializeOwned + Default, T>(
+/// `GET /{collection}?expand=true&count=N[&startKey=…]`: objects, paged as clients send it.
+fn expanded_request(list: &Listing, start: Option<&str>) -> Request {
+    names_request(list, start).query("expand", "true")
+}
+
+/// Every name of `list`. A cursor that does not move past a full page is an error.
+async fn names(
     client: &Client,
     tally: &AtomicUsize,
-    call: &ListCall,
+    list: &Listing,
+) -> Result<Vec<String>, BackendError> {
+    let mut pager = Pager::new(PAGE_SIZE);
+    let mut all = Vec::new();
+    while let Some(start) = pager.next() {
+        let body = client
+            .send_tracked(&names_request(list, start), Some(tally))
+            .await
+            .result?;
+        all.extend(pager.accept(names_in(body, list)?, String::as_str));
+    }
+    if pager.stalled() {
+        return Err(incomplete(
+            list.what,
+            &format!(
+                "the platform returned the same page again for `startKey` after {} names",
+                all.len()
+            ),
+        ));
+    }
+    Ok(all)
+}
+
+/// The names of an unexpanded list: `["a", …]` (Edge) or `{"developer": [{"email": "a"}, …]}`
+/// (X; `{}` when empty).
+fn names_in(body: Option<Value>, list: &Listing) -> Result<Vec<String>, BackendError> {
+    let bad = || BackendError::Other(format!("unexpected reply listing {}", list.what));
+    let items = match body {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(Value::Object(mut o)) => match o.remove(list.wrapper) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(bad()),
+        },
+        Some(_) => return Err(bad()),
+    };
+    items
+        .into_iter()
+        .map(|v| match v {
+            Value::String(name) => Ok(name),
+            Value::Object(mut o) => match o.remove(list.name_field) {
+                Some(Value::String(name)) => Ok(name),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
+/// The expanded objects of `list` as far as the platform pages them next to `expand`.
+async fn expanded<W: DeserializeOwned + Default, T>(
+    client: &Client,
+    tally: &AtomicUsize,
+    list: &Listing,
     items: impl Fn(W) -> Vec<T>,
     key: impl Fn(&T) -> &str,
 ) -> Result<Vec<T>, BackendError> {
     let mut pager = Pager::new(PAGE_SIZE);
     let mut all = Vec::new();
     while let Some(start) = pager.next() {
-        let req = page_request(call, pager.page_size(), start);
+        let req = expanded_request(list, start);
         let body = client.send_tracked(&req, Some(tally)).await.result?;
-        let page = parse::<W>(body, call.collection)?;
+        let page = parse::<W>(body, list.what)?;
         all.extend(pager.accept(items(page), &key));
     }
     Ok(all)
@@ -109,60 +197,210 @@ fn parse<W: DeserializeOwned + Default>(
     }
 }
 
+/// Reads each request by itself, a few at a time, keeping its tag; a 404 (deleted meanwhile)
+/// is skipped.
+async fn fetch_each<K: Send + 'static, T: DeserializeOwned + Send + 'static>(
+    client: &Arc<Client>,
+    tally: &Arc<AtomicUsize>,
+    requests: Vec<(K, Request)>,
+) -> Result<Vec<(K, T)>, BackendError> {
+    let slots = Arc::new(Semaphore::new(SINGLE_IN_FLIGHT));
+    let mut tasks: JoinSet<Result<Option<(K, T)>, BackendError>> = JoinSet::new();
+    for (tag, req) in requests {
+        let (c, t, slots) = (client.clone(), tally.clone(), slots.clone());
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await.expect("semaphore open");
+            match c.send_tracked(&req, Some(&*t)).await.result {
+                Ok(Some(body)) => serde_json::from_value(body)
+                    .map(|item| Some((tag, item)))
+                    .map_err(|e| {
+                        BackendError::Other(format!("unexpected reply reading {}: {e}", req.what()))
+                    }),
+                Ok(None) | Err(BackendError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        match done.map_err(|e| BackendError::Other(format!("a read task failed: {e}")))? {
+            Ok(Some(item)) => out.push(item),
+            Ok(None) => {}
+            Err(e) => {
+                tasks.abort_all();
+                return Err(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Names and expanded objects of one kind, the objects completed one by one where the
+/// expanded pages left some out.
+async fn complete<W, T>(
+    client: &Arc<Client>,
+    tally: &Arc<AtomicUsize>,
+    list: &Listing,
+    items: impl Fn(W) -> Vec<T>,
+    key: impl Fn(&T) -> &str,
+    path: impl Fn(&str) -> Path,
+) -> Result<Vec<T>, BackendError>
+where
+    W: DeserializeOwned + Default,
+    T: DeserializeOwned + Send + 'static,
+{
+    let (names, mut got) = tokio::try_join!(
+        names(client, tally, list),
+        expanded(client, tally, list, items, &key)
+    )?;
+    let have: HashSet<&str> = got.iter().map(&key).collect();
+    let missing: Vec<((), Request)> = names
+        .iter()
+        .filter(|n| !have.contains(n.as_str()))
+        .map(|n| {
+            (
+                (),
+                Request::get(path(n), format!("{} `{n}`", list.collection)),
+            )
+        })
+        .collect();
+    drop(have);
+    if !missing.is_empty() {
+        tracing::info!(
+            "{} of {} {} were not in the expanded list; reading them one by one",
+            missing.len(),
+            names.len(),
+            list.what
+        );
+        let found = fetch_each::<(), T>(client, tally, missing).await?;
+        got.extend(found.into_iter().map(|((), item)| item));
+    }
+    Ok(got)
+}
+
 async fn developers(
-    client: &Client,
-    tally: &AtomicUsize,
+    client: &Arc<Client>,
+    tally: &Arc<AtomicUsize>,
 ) -> Result<Vec<WireDeveloper>, BackendError> {
-    list_all(
+    complete(
         client,
         tally,
         &DEVELOPERS,
         |l: DeveloperList| l.developer,
-        |d| d.email.as_str(),
+        |d: &WireDeveloper| d.email.as_str(),
+        Path::developer,
     )
     .await
 }
 
-async fn products(client: &Client, tally: &AtomicUsize) -> Result<Vec<WireProduct>, BackendError> {
-    list_all(
+async fn products(
+    client: &Arc<Client>,
+    tally: &Arc<AtomicUsize>,
+) -> Result<Vec<WireProduct>, BackendError> {
+    complete(
         client,
         tally,
         &PRODUCTS,
         |l: ProductList| l.api_product,
-        |p| p.name.as_str(),
+        |p: &WireProduct| p.name.as_str(),
+        Path::product,
     )
     .await
 }
 
-/// The org's apps. The app list is one `startKey` chain, so its pages cannot be asked for
-/// before the previous one is known. The chain is walked with unexpanded pages (app ids
-/// only: small and cheap), and each id page's `startKey` starts the expanded page of the same
-/// range at once, concurrently: the critical path is the id chain plus one expanded page,
-/// not every expanded page one after another. Each range `[start, next start)` is kept from
-/// its expanded page; a range that grew meanwhile is paged on to its end, and an app seen
-/// twice is kept once.
-async fn apps(
+/// One page of the org-wide app list with the given filters.
+fn apps_request(status: &str, key_status: &str, expand: bool, size_param: &'static str) -> Request {
+    let mut req = Request::get(Path::root("apps"), "apps")
+        .query("expand", if expand { "true" } else { "false" })
+        .query(size_param, PAGE_SIZE.to_string());
+    if expand {
+        req = req.query("includeCred", "true");
+    }
+    req.query("status", status).query("keyStatus", key_status)
+}
+
+/// X: the apps of one filter combination, paged by `pageSize`/`pageToken`. `None` when the
+/// platform answered a full page with neither a next token nor a total (a hybrid before
+/// 1.10 does not page by token): whether more follow cannot be told from the reply.
+async fn x_apps(
+    client: &Client,
+    tally: &AtomicUsize,
+    status: &str,
+    key_status: &str,
+) -> Result<Option<Vec<WireApp>>, BackendError> {
+    let mut all = Vec::new();
+    let mut tokens: HashSet<String> = HashSet::new();
+    let mut token: Option<String> = None;
+    let total = loop {
+        let mut req = apps_request(status, key_status, true, "pageSize");
+        if let Some(t) = &token {
+            req = req.query("pageToken", t.clone());
+        }
+        let body = client.send_tracked(&req, Some(tally)).await.result?;
+        let page = parse::<AppList>(body, "apps")?;
+        all.extend(page.app);
+        if page.next_page_token.is_empty() {
+            break page.total_size;
+        }
+        if !tokens.insert(page.next_page_token.clone()) {
+            return Err(incomplete(
+                "app",
+                "the platform handed out the same `nextPageToken` twice",
+            ));
+        }
+        token = Some(page.next_page_token);
+    };
+    if token.is_none() && total.is_none() && all.len() >= PAGE_SIZE {
+        return Ok(None);
+    }
+    if let Some(total) = total
+        && usize::try_from(total).is_ok_and(|t| t > all.len())
+    {
+        return Err(incomplete(
+            "app",
+            &format!(
+                "the list of {status} apps with {key_status} keys reports {total} apps, \
+                 its pages held {}",
+                all.len()
+            ),
+        ));
+    }
+    Ok(Some(all))
+}
+
+/// Edge (and X without page tokens): the apps of one filter combination. The list is one `startKey` chain, so its pages
+/// cannot be asked for before the previous one is known. The chain is walked with
+/// unexpanded pages (app ids only: small and cheap), and each id page's `startKey` starts
+/// the expanded page of the same range at once, concurrently: the critical path is the id
+/// chain plus one expanded page, not every expanded page one after another. Each range
+/// `[start, next start)` is kept from its expanded page; a range that grew meanwhile is paged
+/// on to its end, and an app seen twice is kept once.
+async fn edge_apps(
     client: &Arc<Client>,
     tally: &Arc<AtomicUsize>,
+    slots: &Arc<Semaphore>,
+    status: &'static str,
+    key_status: &'static str,
 ) -> Result<Vec<WireApp>, BackendError> {
     let mut pager = Pager::new(PAGE_SIZE);
     let mut pages: JoinSet<(usize, Result<Vec<WireApp>, BackendError>)> = JoinSet::new();
     let mut starts: Vec<Option<String>> = Vec::new();
-    let slots = Arc::new(Semaphore::new(EXPANDED_IN_FLIGHT));
     while let Some(start) = pager.next() {
         let start = start.map(str::to_string);
         let (c, t, s, k) = (client.clone(), tally.clone(), start.clone(), starts.len());
         let slots = slots.clone();
         pages.spawn(async move {
             let _slot = slots.acquire_owned().await.expect("semaphore open");
-            (k, expanded_page(&c, &t, s.as_deref()).await)
+            (
+                k,
+                edge_expanded_page(&c, &t, status, key_status, s.as_deref()).await,
+            )
         });
         starts.push(start);
-        let req = page_request(
-            &APP_IDS,
-            pager.page_size(),
-            starts[starts.len() - 1].as_deref(),
-        );
+        let mut req = apps_request(status, key_status, false, "rows");
+        if let Some(s) = starts[starts.len() - 1].as_deref() {
+            req = req.query("startKey", s);
+        }
         let body = match client.send_tracked(&req, Some(&**tally)).await.result {
             Ok(body) => body,
             Err(e) => {
@@ -171,6 +409,13 @@ async fn apps(
             }
         };
         pager.accept(app_ids(body)?, String::as_str);
+    }
+    if pager.stalled() {
+        pages.abort_all();
+        return Err(incomplete(
+            "app",
+            "the platform returned the same page of app ids again for `startKey`",
+        ));
     }
     let mut expanded: Vec<Option<Vec<WireApp>>> = (0..starts.len()).map(|_| None).collect();
     while let Some(done) = pages.join_next().await {
@@ -190,7 +435,7 @@ async fn apps(
             let Some(last) = range.items.last().map(|a| a.app_id.clone()) else {
                 break;
             };
-            let more = expanded_page(client, tally, Some(&last)).await?;
+            let more = edge_expanded_page(client, tally, status, key_status, Some(&last)).await?;
             let next = take_range(more, end);
             range.returned = next.returned;
             range.open = next.open;
@@ -206,15 +451,20 @@ async fn apps(
     Ok(all)
 }
 
-/// One expanded app page from `start` (inclusive).
-async fn expanded_page(
+/// One expanded Edge app page from `start` (inclusive).
+async fn edge_expanded_page(
     client: &Client,
     tally: &AtomicUsize,
+    status: &str,
+    key_status: &str,
     start: Option<&str>,
 ) -> Result<Vec<WireApp>, BackendError> {
-    let req = page_request(&APPS, PAGE_SIZE, start);
+    let mut req = apps_request(status, key_status, true, "rows");
+    if let Some(start) = start {
+        req = req.query("startKey", start);
+    }
     let body = client.send_tracked(&req, Some(tally)).await.result?;
-    Ok(parse::<AppList>(body, APPS.collection)?.app)
+    Ok(parse::<AppList>(body, "apps")?.app)
 }
 
 /// The apps of one page up to (not including) `end`, the next range's first app.
@@ -270,11 +520,146 @@ fn app_ids(body: Option<Value>) -> Result<Vec<String>, BackendError> {
         .collect()
 }
 
+/// Merges app lists that may overlap (the same app under several filters, each showing the
+/// keys its `keyStatus` lets through): one app per id, the union of its keys.
+fn merge_apps(lists: Vec<Vec<WireApp>>) -> Vec<WireApp> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut all: Vec<WireApp> = Vec::new();
+    for app in lists.into_iter().flatten() {
+        match index.get(&app.app_id) {
+            Some(&i) => {
+                let known: HashSet<String> = all[i]
+                    .credentials
+                    .iter()
+                    .map(|c| c.consumer_key.clone())
+                    .collect();
+                let new: Vec<_> = app
+                    .credentials
+                    .into_iter()
+                    .filter(|c| !known.contains(&c.consumer_key))
+                    .collect();
+                all[i].credentials.extend(new);
+            }
+            None => {
+                index.insert(app.app_id.clone(), all.len());
+                all.push(app);
+            }
+        }
+    }
+    all
+}
+
+/// Every app of the org, under every status filter.
+async fn apps(
+    client: &Arc<Client>,
+    tally: &Arc<AtomicUsize>,
+) -> Result<Vec<WireApp>, BackendError> {
+    let slots = Arc::new(Semaphore::new(EXPANDED_IN_FLIGHT));
+    let mut chains: JoinSet<Result<Vec<WireApp>, BackendError>> = JoinSet::new();
+    for (status, key_status) in APP_STATUSES {
+        let (c, t, slots) = (client.clone(), tally.clone(), slots.clone());
+        chains.spawn(async move {
+            if c.flavor() == Flavor::X
+                && let Some(apps) = x_apps(&c, &t, status, key_status).await?
+            {
+                return Ok(apps);
+            }
+            edge_apps(&c, &t, &slots, status, key_status).await
+        });
+    }
+    let mut lists = Vec::new();
+    while let Some(done) = chains.join_next().await {
+        match done.map_err(|e| BackendError::Other(format!("a list task failed: {e}")))? {
+            Ok(list) => lists.push(list),
+            Err(e) => {
+                chains.abort_all();
+                return Err(e);
+            }
+        }
+    }
+    Ok(merge_apps(lists))
+}
+
+/// Apps the developers name that no list returned, read one by one. A developer's `apps`
+/// holds the first 100 names only, so this completes what those names can tell.
+async fn missing_apps(
+    client: &Arc<Client>,
+    tally: &Arc<AtomicUsize>,
+    developers: &[WireDeveloper],
+    apps: &[WireApp],
+    emails_by_id: &HashMap<String, String>,
+) -> Result<Vec<WireApp>, BackendError> {
+    let read: HashSet<(&str, &str)> = apps
+        .iter()
+        .filter_map(|a| {
+            let email = if a.developer_email.is_empty() {
+                emails_by_id.get(&a.developer_id)?.as_str()
+            } else {
+                a.developer_email.as_str()
+            };
+            Some((email, a.name.as_str()))
+        })
+        .collect();
+    let missing: Vec<(String, Request)> = developers
+        .iter()
+        .flat_map(|d| {
+            d.apps
+                .iter()
+                .map(move |name| (d.email.as_str(), name.as_str()))
+        })
+        .filter(|key| !read.contains(key))
+        .map(|(email, name)| {
+            let what = super::ops::what_app(email, name);
+            (
+                email.to_string(),
+                Request::get(Path::app(email, name), what),
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    tracing::info!(
+        "{} apps named by their developers were in no app list; reading them one by one",
+        missing.len()
+    );
+    let found: Vec<(String, WireApp)> = fetch_each(client, tally, missing).await?;
+    // A developer app's own reply names its developer by id only: name it by the email
+    // it was read under.
+    Ok(found
+        .into_iter()
+        .map(|(email, mut app)| {
+            app.developer_email = email;
+            app
+        })
+        .collect())
+}
+
+/// The products an AppGroup app's keys hold.
+fn group_app(w: &WireApp) -> GroupApp {
+    let mut products: Vec<String> = w
+        .credentials
+        .iter()
+        .flat_map(|c| &c.api_products)
+        .map(|p| match p {
+            WireProductRef::Object { apiproduct, .. } => apiproduct.clone(),
+            WireProductRef::Name(name) => name.clone(),
+        })
+        .collect();
+    products.sort();
+    products.dedup();
+    GroupApp {
+        group: w.app_group.clone(),
+        name: w.name.clone(),
+        products,
+    }
+}
+
 /// Reads the kinds in `scope` (developers too when apps are read, to name their owners).
 pub(crate) async fn read(client: &Arc<Client>, scope: ReadScope) -> Result<Actual, BackendError> {
     let tally = Arc::new(AtomicUsize::new(0));
     let need_developers = scope.developers || scope.apps;
-    let (wire_developers, wire_products, wire_apps) = tokio::try_join!(
+    let (wire_developers, wire_products, mut wire_apps) = tokio::try_join!(
         async {
             match need_developers {
                 true => developers(client, &tally).await,
@@ -304,17 +689,28 @@ pub(crate) async fn read(client: &Arc<Client>, scope: ReadScope) -> Result<Actua
             .collect(),
         ..Actual::default()
     };
+    drop(wire_products);
     let emails_by_id: HashMap<String, String> = wire_developers
         .iter()
         .filter(|d| !d.developer_id.is_empty())
         .map(|d| (d.developer_id.clone(), d.email.clone()))
         .collect();
+    if scope.apps {
+        let more =
+            missing_apps(client, &tally, &wire_developers, &wire_apps, &emails_by_id).await?;
+        wire_apps.extend(more);
+    }
     if scope.developers {
         actual.developers = wire_developers.iter().map(decode::developer).collect();
     }
+    drop(wire_developers);
     // By value: each app's wire form is freed once decoded.
     for w in wire_apps {
         let w = &w;
+        if !w.app_group.is_empty() {
+            actual.group_apps.push(group_app(w));
+            continue;
+        }
         let Some(owner) = decode::app_owner(w, &emails_by_id) else {
             tracing::debug!(app = %w.name, "skipping an app without a known developer");
             continue;
@@ -338,20 +734,63 @@ mod tests {
 
     #[test]
     fn page_requests() {
-        let first = page_request(&APPS, 1000, None);
+        let first = apps_request("approved", "revoked", true, "pageSize");
         assert_eq!(
             first.target(),
-            "/apps?expand=true&rows=1000&includeCred=true"
+            "/apps?expand=true&pageSize=1000&includeCred=true&status=approved&keyStatus=revoked"
         );
-        let next = page_request(&DEVELOPERS, 1000, Some("a+b@example.com"));
+        let ids = apps_request("revoked", "approved", false, "rows");
+        assert_eq!(
+            ids.target(),
+            "/apps?expand=false&rows=1000&status=revoked&keyStatus=approved"
+        );
+        let next = expanded_request(&DEVELOPERS, Some("a+b@example.com"));
         assert_eq!(
             next.target(),
-            "/developers?expand=true&count=1000&startKey=a%2Bb%40example.com"
+            "/developers?count=1000&startKey=a%2Bb%40example.com&expand=true"
         );
-        let products = page_request(&PRODUCTS, 1000, Some("p 1"));
-        assert_eq!(
-            products.target(),
-            "/apiproducts?expand=true&count=1000&startKey=p+1"
+        let names = names_request(&PRODUCTS, Some("p 1"));
+        assert_eq!(names.target(), "/apiproducts?count=1000&startKey=p+1");
+    }
+
+    #[test]
+    fn names_of_both_flavours() {
+        let x = serde_json::json!({"developer": [{"email": "a@x"}, {"email": "b@x"}]});
+        assert_eq!(names_in(Some(x), &DEVELOPERS).unwrap(), ["a@x", "b@x"]);
+        let edge = serde_json::json!(["p1", "p2"]);
+        assert_eq!(names_in(Some(edge), &PRODUCTS).unwrap(), ["p1", "p2"]);
+        assert!(
+            names_in(Some(serde_json::json!({})), &PRODUCTS)
+                .unwrap()
+                .is_empty()
         );
+        assert!(names_in(None, &PRODUCTS).unwrap().is_empty());
+        assert!(names_in(Some(serde_json::json!({"developer": 3})), &DEVELOPERS).is_err());
+    }
+
+    fn app(id: &str, keys: &[&str]) -> WireApp {
+        let body = serde_json::json!({
+            "appId": id,
+            "name": id,
+            "credentials": keys.iter().map(|k| serde_json::json!({"consumerKey": k})).collect::<Vec<_>>(),
+        });
+        serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn merged_apps_keep_every_key_once() {
+        let merged = merge_apps(vec![
+            vec![app("a", &["k1"]), app("b", &["k2"])],
+            vec![app("a", &["k1", "k3"])],
+            vec![app("c", &[])],
+        ]);
+        let ids: Vec<&str> = merged.iter().map(|a| a.app_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        let keys: Vec<&str> = merged[0]
+            .credentials
+            .iter()
+            .map(|c| c.consumer_key.as_str())
+            .collect();
+        assert_eq!(keys, ["k1", "k3"]);
     }
 }

@@ -36,6 +36,9 @@ pub(crate) struct WireDeveloper {
     pub status: String,
     #[serde(deserialize_with = "json::list")]
     pub attributes: Vec<WireAttribute>,
+    /// Names of the developer's apps (the platform lists at most the first 100).
+    #[serde(deserialize_with = "json::list")]
+    pub apps: Vec<String>,
     #[serde(deserialize_with = "json::int64")]
     pub last_modified_at: Option<i64>,
 }
@@ -64,6 +67,9 @@ pub(crate) struct WireProduct {
     pub quota_time_unit: String,
     #[serde(deserialize_with = "json::list")]
     pub attributes: Vec<WireAttribute>,
+    /// X's operation groups, as sent (read leniently by the model).
+    pub operation_group: Option<serde_json::Value>,
+    pub graphql_operation_group: Option<serde_json::Value>,
     #[serde(deserialize_with = "json::int64")]
     pub last_modified_at: Option<i64>,
 }
@@ -164,12 +170,17 @@ pub(crate) struct ProductList {
     pub api_product: Vec<WireProduct>,
 }
 
-/// `{"app": […]}`.
+/// `{"app": […]}`, with X's page token and total where the platform pages by token.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct AppList {
     #[serde(deserialize_with = "json::list")]
     pub app: Vec<WireApp>,
+    /// X: the token of the next page; absent or empty on the last.
+    pub next_page_token: String,
+    /// X: how many apps match the query in all pages.
+    #[serde(deserialize_with = "json::int64")]
+    pub total_size: Option<i64>,
 }
 
 #[cfg(test)]

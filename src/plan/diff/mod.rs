@@ -7,6 +7,7 @@
 
 mod apps;
 mod developers;
+mod groups;
 mod keys;
 mod products;
 
@@ -106,6 +107,7 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
     d.products();
     d.apps();
     d.keys();
+    d.group_apps();
     let Differ {
         mut changes,
         mut deletes,

@@ -1,13 +1,17 @@
 //! API products: create, update or adopt each declared product, and (with `--prune`) delete
 //! owned ones no longer declared.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Differ, attr_fields, field, list_field, str_field};
-use crate::model::{Address, Attributes, Observed, Product};
+use crate::model::{
+    Address, Attributes, GraphqlOperationGroup, Observed, OperationConfigType, OperationGroup,
+    Product,
+};
 use crate::op::Op;
+use crate::plan::FieldChange;
 
 impl Differ<'_> {
     pub(super) fn products(&mut self) {
@@ -31,6 +35,8 @@ impl Differ<'_> {
                 scopes: vec![],
                 quota: None,
                 attributes: Attributes::new(),
+                operation_group: None,
+                graphql_operation_group: None,
             };
             let before = have.unwrap_or(&blank);
             let mut fields = Vec::new();
@@ -78,6 +84,27 @@ impl Differ<'_> {
                 ));
             }
             attr_fields(&mut fields, &before.attributes, &want.attributes);
+            if let Some(want_group) = &want.operation_group {
+                let have_group = before.operation_group.as_ref();
+                group_fields(
+                    &mut fields,
+                    "operationGroup",
+                    have_group.map(|g| (g.operation_config_type, rest_sources(g))),
+                    (want_group.operation_config_type, rest_sources(want_group)),
+                );
+            }
+            if let Some(want_group) = &want.graphql_operation_group {
+                let have_group = before.graphql_operation_group.as_ref();
+                group_fields(
+                    &mut fields,
+                    "graphqlOperationGroup",
+                    have_group.map(|g| (g.operation_config_type, graphql_sources(g))),
+                    (
+                        want_group.operation_config_type,
+                        graphql_sources(want_group),
+                    ),
+                );
+            }
             self.upsert(
                 Address::product(&want.name),
                 have.map(|h| &h.attributes),
@@ -109,6 +136,113 @@ impl Differ<'_> {
                     },
                 );
             }
+        }
+    }
+}
+
+/// One API source of an operation group, normalized for comparison: operations in a stable
+/// order (their order means nothing to the platform), the quota and attributes as declared.
+#[derive(PartialEq)]
+struct Source {
+    operations: Vec<Value>,
+    quota: Option<Value>,
+    attributes: Attributes,
+}
+
+fn rest_sources(g: &OperationGroup) -> BTreeMap<String, Source> {
+    g.operation_configs
+        .iter()
+        .map(|c| {
+            let mut operations: Vec<Value> = c
+                .operations
+                .iter()
+                .map(|op| {
+                    let mut methods = op.methods.clone();
+                    methods.sort();
+                    json!({"resource": op.resource, "methods": methods})
+                })
+                .collect();
+            operations.sort_by_key(Value::to_string);
+            let source = Source {
+                operations,
+                quota: c.quota.as_ref().map(|q| json!(q)),
+                attributes: c.attributes.clone(),
+            };
+            (c.api_source.clone(), source)
+        })
+        .collect()
+}
+
+fn graphql_sources(g: &GraphqlOperationGroup) -> BTreeMap<String, Source> {
+    g.operation_configs
+        .iter()
+        .map(|c| {
+            let mut operations: Vec<Value> = c
+                .operations
+                .iter()
+                .map(|op| {
+                    let mut types: Vec<&str> =
+                        op.operation_types.iter().map(|t| t.as_str()).collect();
+                    types.sort();
+                    json!({"operation": op.operation, "operationTypes": types})
+                })
+                .collect();
+            operations.sort_by_key(Value::to_string);
+            let source = Source {
+                operations,
+                quota: c.quota.as_ref().map(|q| json!(q)),
+                attributes: c.attributes.clone(),
+            };
+            (c.api_source.clone(), source)
+        })
+        .collect()
+}
+
+/// The changes of a declared operation group, field by field: its config type, then per API
+/// source (`operationGroup[SOURCE].operations`, `.quota`, `.attributes.NAME`).
+fn group_fields(
+    fields: &mut Vec<FieldChange>,
+    name: &str,
+    have: Option<(OperationConfigType, BTreeMap<String, Source>)>,
+    want: (OperationConfigType, BTreeMap<String, Source>),
+) {
+    let (have_type, have) = match have {
+        Some((t, sources)) => (Some(t), sources),
+        None => (None, BTreeMap::new()),
+    };
+    let (want_type, want) = want;
+    if have_type != Some(want_type) {
+        fields.push(field(
+            &format!("{name}.operationConfigType"),
+            have_type.map(|t| json!(t)),
+            Some(json!(want_type)),
+        ));
+    }
+    let sources: BTreeSet<&String> = have.keys().chain(want.keys()).collect();
+    for source in sources {
+        let (b, a) = (have.get(source), want.get(source));
+        if b == a {
+            continue;
+        }
+        let at = format!("{name}[{source}]");
+        let ops = |s: Option<&Source>| s.map(|s| json!(s.operations));
+        if ops(b) != ops(a) {
+            fields.push(field(&format!("{at}.operations"), ops(b), ops(a)));
+        }
+        let quota = |s: Option<&Source>| s.and_then(|s| s.quota.clone());
+        if quota(b) != quota(a) {
+            fields.push(field(&format!("{at}.quota"), quota(b), quota(a)));
+        }
+        let empty = Attributes::new();
+        let mut attrs = Vec::new();
+        attr_fields(
+            &mut attrs,
+            b.map_or(&empty, |s| &s.attributes),
+            a.map_or(&empty, |s| &s.attributes),
+        );
+        for mut f in attrs {
+            f.field = format!("{at}.{}", f.field);
+            fields.push(f);
         }
     }
 }

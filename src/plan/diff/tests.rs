@@ -40,6 +40,8 @@ pub(crate) fn desired() -> DesiredState {
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         quota: None,
         attributes: attrs(&[]),
+        operation_group: None,
+        graphql_operation_group: None,
     };
     let app = App {
         developer: "a@x.com".into(),
@@ -113,6 +115,7 @@ pub(crate) fn mirror(d: &DesiredState) -> Actual {
         apps: d.apps.iter().cloned().map(obs).collect(),
         keys,
         requests: 0,
+        group_apps: Vec::new(),
     }
 }
 
@@ -145,6 +148,66 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect()
+}
+
+fn group(resource: &str) -> crate::model::OperationGroup {
+    crate::model::OperationGroup {
+        operation_config_type: Default::default(),
+        operation_configs: vec![crate::model::OperationConfig {
+            api_source: "payments-v1".into(),
+            operations: vec![crate::model::Operation {
+                resource: resource.into(),
+                methods: vec!["GET".into()],
+            }],
+            quota: None,
+            attributes: Attributes::new(),
+        }],
+    }
+}
+
+#[test]
+fn operation_groups_differ_field_by_field() {
+    let mut d = desired();
+    let mut a = mirror(&d);
+    a.products[1].value.operation_group = Some(group("/a"));
+    let mut want = group("/b");
+    want.operation_configs[0]
+        .attributes
+        .insert("tier".into(), "gold".into());
+    d.products[1].operation_group = Some(want);
+    let plan = run(&d, &a, &[], &[], Options::default()).unwrap();
+    let fields: Vec<&str> = plan.changes[0]
+        .fields
+        .iter()
+        .map(|f| f.field.as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "operationGroup[payments-v1].operations",
+            "operationGroup[payments-v1].attributes.tier"
+        ]
+    );
+}
+
+#[test]
+fn appgroup_apps_are_noted_never_touched() {
+    let d = desired();
+    let mut a = mirror(&d);
+    a.group_apps.push(crate::model::GroupApp {
+        group: "partners".into(),
+        name: "web".into(),
+        products: vec!["p1".into(), "elsewhere".into()],
+    });
+    let plan = run(&d, &a, &[], &[], Options::default()).unwrap();
+    assert!(plan.changes.is_empty(), "{:?}", actions(&plan));
+    let notes: Vec<String> = plan.notes.iter().map(|n| n.address.to_string()).collect();
+    assert_eq!(notes, ["app a@x.com/web", "product p1"]);
+    assert!(
+        plan.notes[0]
+            .message
+            .contains("AppGroup app `partners/web`")
+    );
 }
 
 type Edit = fn(&mut DesiredState, &mut Actual);
@@ -185,6 +248,33 @@ fn one_change_gives_exactly_that_change() {
             "product scopes",
             |d, _| d.products[1].scopes.push("x".into()),
             vec![("update", "product p2")],
+        ),
+        (
+            "operation group declared",
+            |d, _| d.products[1].operation_group = Some(group("/a")),
+            vec![("update", "product p2")],
+        ),
+        (
+            "operation group only on the platform: left alone",
+            |_, a| a.products[1].value.operation_group = Some(group("/a")),
+            vec![],
+        ),
+        (
+            "operation group the same, operations in another order",
+            |d, a| {
+                let mut g = group("/a");
+                g.operation_configs[0]
+                    .operations
+                    .push(crate::model::Operation {
+                        resource: "/b".into(),
+                        methods: vec!["POST".into(), "GET".into()],
+                    });
+                a.products[1].value.operation_group = Some(g.clone());
+                g.operation_configs[0].operations.reverse();
+                g.operation_configs[0].operations[0].methods.reverse();
+                d.products[1].operation_group = Some(g);
+            },
+            vec![],
         ),
         (
             "key scope",

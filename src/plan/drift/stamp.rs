@@ -108,6 +108,30 @@ pub fn app_fields(a: &App) -> Vec<(String, Option<Value>)> {
     out
 }
 
+/// Fields the stamps cover (every field [`developer_fields`], [`product_fields`] and
+/// [`app_fields`] name). A field the stamp does not name was absent when applied; a field
+/// outside this list may not have been stamped at all.
+const COVERED: &[&str] = &[
+    "firstName",
+    "lastName",
+    "userName",
+    "status",
+    "displayName",
+    "description",
+    "approvalType",
+    "environments",
+    "proxies",
+    "apiResources",
+    "scopes",
+    "quota",
+    "callbackUrl",
+];
+
+/// Whether the stamps cover field `name` (as plans name it).
+pub fn covered(name: &str) -> bool {
+    name.starts_with("attributes.") || COVERED.contains(&name)
+}
+
 /// The stamp of these fields.
 pub fn stamp(fields: &[(String, Option<Value>)]) -> String {
     let mut parts: Vec<String> = fields
@@ -154,8 +178,12 @@ impl Stamp {
         Some(Stamp(map))
     }
 
-    /// Classifies one field's difference (`before`: the platform, `after`: the config).
+    /// Classifies one field's difference (`before`: the platform, `after`: the config). A
+    /// field the stamps do not cover (a product's operation groups) is `config`.
     pub fn classify(&self, f: &FieldChange) -> DriftClass {
+        if !covered(&f.field) {
+            return DriftClass::Config;
+        }
         let absent = value_hash(None);
         let applied = self.0.get(&name_hash(&f.field)).unwrap_or(&absent);
         let config_moved = value_hash(f.after.as_ref()) != *applied;
@@ -237,6 +265,22 @@ mod tests {
         let mut twice = once.clone();
         stamp_app(&mut twice);
         assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn fields_outside_the_stamp_are_config() {
+        let mut applied = app("https://a.example/cb");
+        stamp_app(&mut applied);
+        let s = Stamp::of(&applied.attributes).expect("stamped");
+        let group = change(
+            "operationGroup.operationConfigType",
+            "proxy",
+            "remoteservice",
+        );
+        assert_eq!(s.classify(&group), DriftClass::Config);
+        for (name, _) in app_fields(&applied) {
+            assert!(covered(&name), "{name}");
+        }
     }
 
     #[test]

@@ -341,3 +341,15 @@ fn a_status_change_alone_records_itself_in_the_stamp() {
     let p = plan_of(&c, &applied(&d), false);
     assert!(p.changes.iter().all(|ch| ch.restamp.is_none()), "{p:?}");
 }
+
+#[test]
+fn every_stamped_field_is_covered() {
+    let d = desired();
+    let names = stamp::developer_fields(&d.developers[0])
+        .into_iter()
+        .chain(stamp::product_fields(&d.products[0]))
+        .chain(stamp::app_fields(&d.apps[0]));
+    for (name, _) in names {
+        assert!(stamp::covered(&name), "{name}");
+    }
+}

@@ -7,7 +7,7 @@ use super::{St, action, created, no_content, ok};
 use crate::model::Status;
 use crate::server::encode;
 use crate::server::errors::ApiError;
-use crate::server::extract::{JsonBody, P, Q, RawBody};
+use crate::server::extract::{JsonBody, P, Q, RawBody, WithExtra};
 use crate::server::input::{KeyBody, ListQuery};
 
 type KeyPath = P<(String, String, String, String)>;
@@ -28,9 +28,10 @@ fn approve_or_revoke(q: &ListQuery) -> Result<Option<Status>, ApiError> {
 pub async fn import(
     st: St,
     P((org, dev, app)): P<(String, String, String)>,
-    JsonBody(body): JsonBody<KeyBody>,
+    WithExtra(body, extra): WithExtra<KeyBody>,
 ) -> Result<Response, ApiError> {
     let mut import = body.into_import()?;
+    import.extra = Some(extra);
     if st.flavor == crate::target::Flavor::Edge {
         // Edge cannot set an expiry on import; only X reads `expiresInSeconds`.
         import.expires_in_ms = None;

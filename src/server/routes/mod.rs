@@ -2,10 +2,12 @@
 //! Edge), the middleware stack, and helpers shared by the handlers.
 
 mod app_filter;
+mod app_groups;
 mod apps;
 mod attributes;
 mod developers;
 mod keys;
+mod org;
 mod products;
 
 use std::sync::Arc;
@@ -28,9 +30,17 @@ pub type St = axum::extract::State<Arc<ServerState>>;
 /// The whole application: routes, fallback and middleware.
 pub fn router(state: Arc<ServerState>) -> Router {
     let api = org_routes(state.flavor);
-    let mut app = Router::new().nest("/v1/organizations/{org}", api.clone());
+    // The org profile also under a trailing slash: apigee-edge-js reads `…/{org}/` (url-join
+    // of the org base and "") when it connects.
+    let mut app = Router::new()
+        .route("/v1/organizations/{org}", get(org::get))
+        .route("/v1/organizations/{org}/", get(org::get))
+        .nest("/v1/organizations/{org}", api.clone());
     if state.flavor == Flavor::Edge {
-        app = app.nest("/v1/o/{org}", api);
+        app = app
+            .route("/v1/o/{org}", get(org::get))
+            .route("/v1/o/{org}/", get(org::get))
+            .nest("/v1/o/{org}", api);
     }
     app.fallback(fallback)
         .layer(from_fn_with_state(Arc::clone(&state), faults::inject))
@@ -82,9 +92,16 @@ fn org_routes(flavor: Flavor) -> Router<Arc<ServerState>> {
         .route("/apiproducts", get(products::list).post(products::create))
         .route(
             "/apiproducts/{product}",
-            get(products::get)
-                .put(products::update)
-                .delete(products::delete),
+            match flavor {
+                // Edge: POST is an update too (apigee-edge-js `apiproduct.update`).
+                Flavor::Edge => get(products::get)
+                    .put(products::update)
+                    .post(products::update)
+                    .delete(products::delete),
+                Flavor::X => get(products::get)
+                    .put(products::update)
+                    .delete(products::delete),
+            },
         )
         .route("/apps", get(apps::list_for_org))
         .route("/apps/{app_id}", get(apps::get_by_id));
@@ -103,6 +120,38 @@ fn org_routes(flavor: Flavor) -> Router<Arc<ServerState>> {
     }
     if flavor == Flavor::X {
         r = r.route(&format!("{APP}/keys"), post(keys::import));
+        // AppGroups: X only; Edge answers 404 (the fallback).
+        const GROUP: &str = "/appgroups/{group}";
+        const GROUP_APP: &str = "/appgroups/{group}/apps/{app}";
+        r = r
+            .route("/appgroups", get(app_groups::list).post(app_groups::create))
+            .route(
+                GROUP,
+                get(app_groups::get)
+                    .put(app_groups::update)
+                    .delete(app_groups::delete),
+            )
+            .route(
+                &format!("{GROUP}/apps"),
+                get(app_groups::list_apps).post(app_groups::create_app),
+            )
+            .route(
+                GROUP_APP,
+                get(app_groups::get_app)
+                    .put(app_groups::update_app)
+                    .delete(app_groups::delete_app),
+            )
+            .route(&format!("{GROUP_APP}/keys"), post(app_groups::create_key))
+            .route(
+                &format!("{GROUP_APP}/keys/{{key}}"),
+                get(app_groups::get_key)
+                    .post(app_groups::update_key)
+                    .delete(app_groups::delete_key),
+            )
+            .route(
+                &format!("{GROUP_APP}/keys/{{key}}/apiproducts/{{product}}"),
+                post(app_groups::product_action).delete(app_groups::remove_product),
+            );
     }
     r
 }
