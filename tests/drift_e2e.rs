@@ -188,6 +188,17 @@ fn case(change: impl FnOnce(&Server, &Work, &tokio::runtime::Runtime)) -> Ran {
     (server, w, code, doc, plan)
 }
 
+/// After `apply ARGS`, drift and plan find nothing left.
+fn converges(w: &mut Work, args: &[&str]) {
+    let mut all = vec!["apply", "--auto-approve"];
+    all.extend_from_slice(args);
+    let out = w.run("converge", &all);
+    assert!(out.status.success(), "{}", tail(&out.stderr));
+    let (code, doc) = w.drift("drift-after");
+    assert_eq!(code, 0, "nothing left after apply {args:?}: {doc:#}");
+    assert_eq!(w.plan_code("plan-after"), 0);
+}
+
 fn assert_one(doc: &Value, path: &str, class: &str) {
     let got = classes(doc);
     assert!(
@@ -213,7 +224,7 @@ fn in_sync_after_apply_exits_0_everywhere() {
 
 #[test]
 fn a_config_only_edit_is_config_and_exits_2() {
-    let (_server, w, code, doc, plan) =
+    let (_server, mut w, code, doc, plan) =
         case(|_, w, _| w.edit("https://web.example.com/cb", "https://web.example.com/cb2"));
     assert_eq!(code, 2, "{doc:#}");
     assert_eq!(
@@ -225,23 +236,25 @@ fn a_config_only_edit_is_config_and_exits_2() {
     assert_eq!(field["before"], "https://web.example.com/cb");
     assert_eq!(field["after"], "https://web.example.com/cb2");
     assert_eq!(plan, 2);
+    converges(&mut w, &[]);
     w.canary();
 }
 
 #[test]
 fn a_callback_edited_on_the_server_is_platform() {
-    let (_server, w, code, doc, plan) =
+    let (_server, mut w, code, doc, plan) =
         case(|server, _, rt| rt.block_on(set_callback(server, "https://portal.example.com/cb")));
     assert_eq!(code, 3, "{doc:#}");
     assert_one(&doc, "dana@example.com/web", "platform");
     assert_eq!(doc["summary"]["config"], 0);
     assert_eq!(plan, 2);
+    converges(&mut w, &[]);
     w.canary();
 }
 
 #[test]
 fn the_same_field_edited_on_both_sides_is_a_conflict() {
-    let (_server, w, code, doc, plan) = case(|server, w, rt| {
+    let (_server, mut w, code, doc, plan) = case(|server, w, rt| {
         w.edit(
             "https://web.example.com/cb",
             "https://web.example.com/config",
@@ -251,12 +264,13 @@ fn the_same_field_edited_on_both_sides_is_a_conflict() {
     assert_eq!(code, 3, "{doc:#}");
     assert_one(&doc, "dana@example.com/web", "conflict");
     assert_eq!(plan, 2);
+    converges(&mut w, &[]);
     w.canary();
 }
 
 #[test]
 fn a_key_replaced_on_the_server_is_secret() {
-    let (_server, w, code, doc, plan) = case(|server, _, rt| {
+    let (_server, mut w, code, doc, plan) = case(|server, _, rt| {
         rt.block_on(async {
             let app = server.get(APP).await.expect(200).body;
             let key = app["credentials"][0]["consumerKey"].as_str().unwrap();
@@ -277,12 +291,13 @@ fn a_key_replaced_on_the_server_is_secret() {
     assert_eq!(code, 3, "{doc:#}");
     assert_one(&doc, "dana@example.com/web/default", "secret");
     assert_eq!(plan, 2);
+    converges(&mut w, &[]);
     w.canary();
 }
 
 #[test]
 fn a_key_added_by_hand_is_unmanaged() {
-    let (_server, w, code, doc, plan) = case(|server, _, rt| {
+    let (_server, mut w, code, doc, plan) = case(|server, _, rt| {
         rt.block_on(server.post(
             &format!("{APP}/keys/create"),
             json!({"consumerKey": "hand-made-key-0123456789", "consumerSecret": "hand-made-secret-0123"}),
@@ -298,6 +313,7 @@ fn a_key_added_by_hand_is_unmanaged() {
     );
     assert_eq!(got[0].1, "unmanaged");
     assert_eq!(plan, 2);
+    converges(&mut w, &["--prune"]);
     w.canary();
 }
 
@@ -324,6 +340,7 @@ fn an_app_removed_from_the_config_is_removed() {
             && text.contains("1 removed from the config"),
         "{text}"
     );
+    converges(&mut w, &["--prune"]);
     w.canary();
 }
 
