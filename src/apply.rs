@@ -429,9 +429,15 @@ impl Progress {
             let pb = indicatif::ProgressBar::new(total as u64);
             pb.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} [{elapsed_precise}] {per_sec} eta {eta} {wide_msg}",
+                    "{bar:30} {pos}/{len} [{elapsed_precise}] {rate} eta {eta} {wide_msg}",
                 )
                 .expect("template")
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.1}/s", state.per_sec());
+                    },
+                )
                 .progress_chars("=> "),
             );
             crate::feedback::show_bar(&pb);
