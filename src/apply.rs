@@ -89,6 +89,8 @@ pub struct Report {
     pub stats: Vec<ChangeStats>,
     /// Credentials minted and stored.
     pub minted: usize,
+    /// The keys minted: each credential's address and its consumer key's fingerprint.
+    pub minted_keys: Vec<(Address, String)>,
     /// Wall time.
     pub elapsed: Duration,
     /// Set when apply stopped early because a secret could not be stored.
@@ -178,6 +180,7 @@ struct Shared<B> {
     stop: Mutex<Option<String>>,
     progress: Progress,
     minted: Mutex<usize>,
+    minted_keys: Mutex<Vec<(Address, String)>>,
     interrupt: Interrupt,
 }
 
@@ -203,6 +206,7 @@ pub async fn execute<B: Backend>(
         stop: Mutex::new(None),
         progress: Progress::new(plan.changes.len(), opts.progress_bar),
         minted: Mutex::new(0),
+        minted_keys: Mutex::new(Vec::new()),
         interrupt: opts.interrupt.clone(),
     });
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
@@ -265,6 +269,7 @@ pub async fn execute<B: Backend>(
     shared.progress.finish();
     let stopped = shared.stop.lock().expect("lock").clone();
     let minted = *shared.minted.lock().expect("lock");
+    let minted_keys = std::mem::take(&mut *shared.minted_keys.lock().expect("lock"));
     Report {
         outcomes: plan
             .changes
@@ -280,6 +285,7 @@ pub async fn execute<B: Backend>(
             .collect(),
         stats,
         minted,
+        minted_keys,
         elapsed: start.elapsed(),
         stopped,
         interrupted: opts.interrupt.is_set(),
@@ -387,6 +393,11 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
             }
             *shared.minted.lock().expect("lock") += 1;
             let address = Address::credential(&key.developer, &key.app, &credential);
+            shared
+                .minted_keys
+                .lock()
+                .expect("lock")
+                .push((address.clone(), key.consumer_key.fingerprint()));
             if shared.wanted.contains(&address) {
                 shared.keys.lock().expect("lock").insert(address, *key);
             }

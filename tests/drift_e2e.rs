@@ -442,3 +442,30 @@ fn every_app_removed_from_the_config_is_removed() {
     assert_eq!(doc["summary"]["removed"], 2, "{doc:#}");
     w.canary();
 }
+
+/// A key revoked on the server (an incident) is `platform`: its stamp, recorded in the
+/// secrets store by the apply that minted it, says it was applied approved. The plan
+/// re-enables it, flagged; applied, all is in sync again.
+#[test]
+fn a_key_revoked_on_the_server_is_platform() {
+    let (_server, mut w, code, doc, plan) = case(|server, w, rt| {
+        assert!(w.path("secrets/local/applied.json").exists());
+        rt.block_on(async {
+            let app = server.get(APP).await.expect(200).body;
+            let key = app["credentials"][0]["consumerKey"].as_str().unwrap();
+            server
+                .action(&format!("{APP}/keys/{key}?action=revoke"))
+                .await
+                .expect(204);
+        })
+    });
+    assert_eq!(code, 3, "{doc:#}");
+    assert_one(&doc, "dana@example.com/web/default", "platform");
+    assert_eq!(doc["summary"]["config"], 0, "{doc:#}");
+    assert_eq!(plan, 2);
+    let out = w.run("plan-text", &["plan"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[re-enables a revoked credential]"), "{text}");
+    converges(&mut w, &[]);
+    w.canary();
+}

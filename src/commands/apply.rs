@@ -332,6 +332,34 @@ fn check_flags_match(opts: &PlanOptions, t: &Target) -> anyhow::Result<()> {
     differs("url", opts.backend.url.clone(), p.url.clone())
 }
 
+/// The key stamps to record: of each credential the plan stamps, once a key stands for it
+/// (minted now, or read before) and every change of it is done.
+fn applied_stamps(
+    plan: &Plan,
+    report: &apply::Report,
+    read: &HashMap<Address, String>,
+) -> Vec<(String, String)> {
+    let minted: HashMap<&Address, &String> =
+        report.minted_keys.iter().map(|(a, f)| (a, f)).collect();
+    plan.key_stamps
+        .iter()
+        .filter_map(|s| {
+            let mut ran = report
+                .outcomes
+                .iter()
+                .filter(|(a, _, _)| *a == s.address)
+                .peekable();
+            let touched = ran.peek().is_some() || minted.contains_key(&s.address);
+            let all_done = ran.all(|(_, _, o)| *o == Outcome::Done);
+            let fp = minted
+                .get(&s.address)
+                .map(|f| (*f).clone())
+                .or_else(|| read.get(&s.address).cloned())?;
+            (touched && all_done).then(|| (fp, s.stamp.clone()))
+        })
+        .collect()
+}
+
 /// Exit code of an interrupted apply: 128 + SIGINT, as shells report Ctrl-C.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -456,6 +484,15 @@ async fn execute(
     }
     let keys: HashMap<_, _> = planned.keys.into_iter().collect();
     let planned_plan = planned.plan;
+    // The keys the plan's key stamps are for, as read (a minted one replaces its entry).
+    let read_fps: HashMap<Address, String> = planned_plan
+        .key_stamps
+        .iter()
+        .filter_map(|s| {
+            keys.get(&s.address)
+                .map(|k| (s.address.clone(), k.consumer_key.fingerprint()))
+        })
+        .collect();
     let store = Arc::new(store);
     let opts = apply::Options {
         parallelism,
@@ -476,6 +513,12 @@ async fn execute(
         .map(|(address, _, _)| address.clone())
         .collect();
     store.forget(&deleted)?;
+    let stamps = applied_stamps(&planned_plan, &report, &read_fps);
+    if let Err(e) = store.record_applied(stamps) {
+        tracing::warn!(
+            "cannot record what was applied to the keys ({e}): their drift classifies as config"
+        );
+    }
     let (done, failed, skipped) = report.counts();
     let mut not_attempted = 0;
     for (address, action, outcome) in &report.outcomes {

@@ -141,12 +141,14 @@ pub(super) async fn make_plan<B: Backend>(
         now_ms: crate::units::now_ms(),
     };
     let describe = backend.describe();
+    let applied_keys = store.applied_keys();
     let mut plan = diff::diff(diff::Input {
         desired: &state,
         actual: &actual,
         keys: &keys,
         rotations: &rotations,
         backend: &describe,
+        applied_keys: &applied_keys,
         options: &options,
     })
     .map_err(|e| match e {

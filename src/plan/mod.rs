@@ -23,7 +23,7 @@ pub use drift::DriftClass;
 /// `app`, `credential`, `fingerprint`) beside the `path`; operations carry whole credentials;
 /// every field is camelCase. Fields added since without a bump (older readers ignore them,
 /// older plans read without them): drift `class` on fields and changes, `removed`, `secrets`,
-/// `restamp`, and the `drift` list of `plan --format json`.
+/// `restamp`, `keyStamps`, and the `drift` list of `plan --format json`.
 pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// What a change does. A closed set; each maps to one backend [`Op`].
@@ -252,6 +252,9 @@ pub struct Plan {
     /// Notes.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub notes: Vec<Note>,
+    /// The stamps apply records for the credentials it changes (in the secrets store).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub key_stamps: Vec<drift::keys::KeyStamp>,
 }
 
 impl Plan {

@@ -582,6 +582,7 @@ mod tests {
             removed: vec![],
             secrets: vec![],
             notes: vec![],
+            key_stamps: vec![],
         }
     }
 

@@ -56,6 +56,9 @@ pub struct Input<'a> {
     pub rotations: &'a [RotationRequest],
     /// The backend's description, for the plan header.
     pub backend: &'a str,
+    /// The stamps of keys recorded by earlier applies, by consumer key fingerprint
+    /// ([`crate::secrets::applied`]).
+    pub applied_keys: &'a std::collections::BTreeMap<String, String>,
     /// Options.
     pub options: &'a Options,
 }
@@ -121,6 +124,12 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
     }
     super::drift::classify(&mut changes, input.actual, input.desired);
     super::drift::classify(&mut deletes, input.actual, input.desired);
+    let key_stamps = super::drift::keys::classify_keys(
+        &mut changes,
+        &input.desired.keys,
+        input.keys,
+        input.applied_keys,
+    );
     let (mut removed, apps_unmanaged) =
         super::drift::undeclared(input.desired, input.actual, &deletes);
     unmanaged.extend(apps_unmanaged);
@@ -178,6 +187,7 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         removed,
         secrets: Vec::new(),
         notes,
+        key_stamps,
     })
 }
 

@@ -133,6 +133,7 @@ pub(crate) fn run(
         keys: &KeyMatch::new(a, stored, &declared),
         rotations,
         backend: "test",
+        applied_keys: &Default::default(),
         options: &opts,
     })
 }

@@ -17,6 +17,7 @@
 //! prints it ([`render`]) and `registrar plan` shows its non-`config` entries in a section
 //! of their own.
 
+pub mod keys;
 pub mod render;
 pub mod stamp;
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::DriftClass;
-use crate::model::{APPLIED_ATTRIBUTE, App, Attributes, Developer, Product};
+use crate::model::{APPLIED_ATTRIBUTE, App, Attributes, DesiredKey, Developer, Key, Product};
 use crate::plan::FieldChange;
 
 /// Version prefix of the stamp.
@@ -132,6 +132,25 @@ pub fn covered(name: &str) -> bool {
     name.starts_with("attributes.") || COVERED.contains(&name)
 }
 
+/// The managed fields of a declared credential's key, as its plan fields name them.
+pub fn desired_key_fields(k: &DesiredKey) -> Vec<(String, Option<Value>)> {
+    vec![
+        list("apiProducts", &k.products),
+        list("scopes", &k.scopes),
+        ("status".into(), Some(json!(k.status))),
+    ]
+}
+
+/// The managed fields of a key read from the platform, as [`desired_key_fields`] names them.
+pub fn key_fields(k: &Key) -> Vec<(String, Option<Value>)> {
+    let products: Vec<String> = k.grants.iter().map(|g| g.product.clone()).collect();
+    vec![
+        list("apiProducts", &products),
+        list("scopes", &k.scopes),
+        ("status".into(), Some(json!(k.status))),
+    ]
+}
+
 /// The stamp of these fields.
 pub fn stamp(fields: &[(String, Option<Value>)]) -> String {
     let mut parts: Vec<String> = fields
@@ -169,7 +188,12 @@ impl Stamp {
     /// The stamp among a resource's attributes; `None` when it has none (applied before
     /// stamps existed, or made by hand) or one this build cannot read.
     pub fn of(attrs: &Attributes) -> Option<Stamp> {
-        let body = attrs.get(APPLIED_ATTRIBUTE)?.strip_prefix(PREFIX)?;
+        Stamp::parse(attrs.get(APPLIED_ATTRIBUTE)?)
+    }
+
+    /// A stamp from its text; `None` for one this build cannot read.
+    pub fn parse(text: &str) -> Option<Stamp> {
+        let body = text.strip_prefix(PREFIX)?;
         let mut map = HashMap::new();
         for part in body.split(',').filter(|p| !p.is_empty()) {
             let (n, v) = part.split_once('=')?;
@@ -184,10 +208,20 @@ impl Stamp {
         if !covered(&f.field) {
             return DriftClass::Config;
         }
+        self.classify_values(&f.field, f.before.as_ref(), f.after.as_ref())
+    }
+
+    /// Classifies field `name`, `platform` on the platform and `config` in the config.
+    pub fn classify_values(
+        &self,
+        name: &str,
+        platform: Option<&Value>,
+        config: Option<&Value>,
+    ) -> DriftClass {
         let absent = value_hash(None);
-        let applied = self.0.get(&name_hash(&f.field)).unwrap_or(&absent);
-        let config_moved = value_hash(f.after.as_ref()) != *applied;
-        let platform_moved = value_hash(f.before.as_ref()) != *applied;
+        let applied = self.0.get(&name_hash(name)).unwrap_or(&absent);
+        let config_moved = value_hash(config) != *applied;
+        let platform_moved = value_hash(platform) != *applied;
         match (config_moved, platform_moved) {
             (true, true) => DriftClass::Conflict,
             (false, true) => DriftClass::Platform,

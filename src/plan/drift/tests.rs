@@ -353,3 +353,67 @@ fn every_stamped_field_is_covered() {
         assert!(stamp::covered(&name), "{name}");
     }
 }
+
+/// The plan with the key stamps an apply of `d` would have recorded.
+fn plan_with_keys(d: &DesiredState, c: &DesiredState, a: &Actual) -> Plan {
+    let applied: std::collections::BTreeMap<String, String> = d
+        .keys
+        .iter()
+        .map(|k| {
+            (
+                Secret::new(format!("ck-{}", k.id)).fingerprint(),
+                stamp::stamp(&stamp::desired_key_fields(k)),
+            )
+        })
+        .collect();
+    let declared = crate::plan::diff::declared(c);
+    let keys = crate::plan::matching::KeyMatch::new(a, &[], &declared);
+    crate::plan::diff::diff(crate::plan::diff::Input {
+        desired: c,
+        actual: a,
+        keys: &keys,
+        rotations: &[],
+        backend: "test",
+        applied_keys: &applied,
+        options: &Options::default(),
+    })
+    .expect("plan")
+}
+
+#[test]
+fn key_changes_are_classified_against_the_recorded_stamp() {
+    let d = desired();
+    let key = "key a@x.com/web/default";
+    // Revoked on the platform (an incident): platform, and the plan re-enables it loudly.
+    let mut a = applied(&d);
+    a.keys[0].status = Status::Revoked;
+    let p = plan_with_keys(&d, &d, &a);
+    assert_eq!(classes(&p), one(key, DriftClass::Platform));
+    // Revoked in the config: config.
+    let mut c = d.clone();
+    c.keys[0].status = Status::Revoked;
+    let p = plan_with_keys(&d, &c, &applied(&d));
+    assert_eq!(classes(&p), one(key, DriftClass::Config));
+    // A product granted by hand and one dropped from the config: platform, config.
+    let mut a = applied(&d);
+    a.keys[0].grants.push(crate::model::Grant {
+        product: "p2".into(),
+        status: Status::Approved,
+    });
+    let p = plan_with_keys(&d, &d, &a);
+    assert_eq!(classes(&p), one(key, DriftClass::Platform));
+    // Scopes changed on both sides, differently: conflict.
+    let mut c = d.clone();
+    c.keys[0].scopes = vec!["w".into()];
+    let mut a = applied(&d);
+    a.keys[0].scopes = vec!["x".into()];
+    let p = plan_with_keys(&d, &c, &a);
+    assert_eq!(classes(&p), one(key, DriftClass::Conflict));
+    // The plan lists the stamp apply records for the credential it changes.
+    assert_eq!(p.key_stamps.len(), 1);
+    assert_eq!(p.key_stamps[0].address.to_string(), key);
+    assert_eq!(
+        p.key_stamps[0].stamp,
+        stamp::stamp(&stamp::desired_key_fields(&c.keys[0]))
+    );
+}
