@@ -37,6 +37,11 @@ impl Context {
         let root = &settings.secrets_dir;
         let org = match (org, backend) {
             (Some(org), _) => org.to_string(),
+            (None, Some(b))
+                if b.kind == crate::target::BackendKind::Apaleo && b.account.is_some() =>
+            {
+                b.account.clone().unwrap_or_default()
+            }
             (None, Some(b)) if b.org.is_some() => b.org.clone().unwrap_or_default(),
             (None, Some(b)) if b.kind != crate::target::BackendKind::Local => only_store(root)?,
             (None, _) => super::target::LOCAL_ORG.to_string(),
