@@ -4,6 +4,9 @@
 //! ([`render`]). Pure: no I/O, no HTTP (that is `backend/apaleo`), no secret values.
 
 pub mod model;
+pub mod plan;
+pub mod render;
+pub mod steps;
 
 /// The "developer" apaleo secrets are filed under in the secrets store
 /// (`<secrets.dir>/<account>/apaleo/<client code>/<secret id>.age`).

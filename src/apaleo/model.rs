@@ -178,6 +178,38 @@ impl SecretCheck {
     }
 }
 
+/// A secret in the encrypted store (its index entry: no value), with what verifying it found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSecret {
+    /// The client code.
+    pub code: String,
+    /// registrar's id of the secret.
+    pub id: String,
+    /// Kept through a rotation's overlap (the new one is active).
+    pub retiring: bool,
+    /// When it was stored, milliseconds since the epoch.
+    pub issued_at: i64,
+    /// Retiring only: when the overlap ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_after: Option<i64>,
+    /// What the token endpoint said of it; `None` when it was not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<SecretCheck>,
+}
+
+/// A rotation `registrar rotate` asked for: a new secret to add.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rotation {
+    /// The client code.
+    pub code: String,
+    /// registrar's id of the secret.
+    pub id: String,
+    /// When it was asked for, milliseconds since the epoch.
+    pub requested_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,7 +176,11 @@ pub(super) fn load_config(
     config::exists(files)?;
     let (mut desired, diags) =
         config::load_and_check(files, &config::yaml::ProcessEnv, &Known::default());
+    let (warnings, diags): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.code.is_warning());
     if diags.is_empty() {
+        for w in &warnings {
+            eprintln!("{}", w.as_warning());
+        }
         // Valid: nothing after this point reports a position in the config.
         desired.release_positions();
         return Ok(desired);
@@ -249,6 +253,9 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     let desired = load_config(&args.options, &rt)?;
     let target = target::resolve(&args.options, &desired)?;
+    if target.platform.backend == crate::target::BackendKind::Apaleo {
+        return super::apaleo::cmd_plan(args, &desired, target);
+    }
     let store = open_secrets(&target.secrets, false)?;
     let backend = backend::AnyBackend::for_reading(&target.platform)?;
     let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;

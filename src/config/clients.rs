@@ -411,7 +411,7 @@ pub fn check(d: &Desired, diags: &mut Vec<Diagnostic>) {
                 ScopeCheck::Unknown(close) => push(
                     at(&["scopes", &idx]),
                     false,
-                    Code::Scope,
+                    Code::UnknownScope,
                     match close {
                         Some(c) => format!("unknown apaleo scope `{scope}`: did you mean `{c}`?"),
                         None => format!(

@@ -65,6 +65,8 @@ pub enum Code {
     Io,
     /// A directory without config files.
     NoFiles,
+    /// An apaleo scope that is not in the catalogue.
+    UnknownScope,
     /// A warning: an apaleo scope of a prefixed group registrar does not catalogue.
     ScopeGroup,
     /// A warning: two redirect URIs that differ only in a trailing `/` or letter case.
