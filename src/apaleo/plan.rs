@@ -249,19 +249,20 @@ fn secrets_of(input: &Input<'_>, code: &str) -> Vec<StoredSecret> {
         .collect()
 }
 
+/// RFC 3339 (seconds) of a time in milliseconds since the epoch.
+pub fn rfc3339(ms: i64) -> String {
+    let t =
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
 /// `<description> (rotated YYYY-MM-DD)`: how the new secret of a rotation is told apart.
 pub fn rotated_description(description: &str, now_ms: i64) -> String {
     let base = match description.find(" (rotated ") {
         Some(i) => &description[..i],
         None => description,
     };
-    let t = std::time::UNIX_EPOCH
-        + std::time::Duration::from_millis(u64::try_from(now_ms).unwrap_or(0));
-    let day: String = humantime::format_rfc3339_seconds(t)
-        .to_string()
-        .chars()
-        .take(10)
-        .collect();
+    let day: String = rfc3339(now_ms).chars().take(10).collect();
     format!("{base} (rotated {day})")
 }
 
@@ -414,10 +415,10 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
                 let rotation = input
                     .rotations
                     .iter()
-                    .any(|x| x.code == d.code && x.id == s.id);
+                    .find(|x| x.code == d.code && x.id == s.id);
                 let recorded = base.secrets.iter().find(|b| b.id == s.id);
                 let refused_now = stored.is_some_and(|a| a.check == Some(SecretCheck::Refused));
-                if rotation {
+                if let Some(rotation) = rotation {
                     add(
                         &mut steps,
                         StepAction::AddSecret {
@@ -425,7 +426,7 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
                             secret_id: s.id.clone(),
                             description: rotated_description(
                                 &recorded.unwrap_or(s).description,
-                                input.now_ms,
+                                rotation.requested_at,
                             ),
                             replaces: true,
                             rotation: true,
@@ -480,7 +481,7 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
                                 code: d.code.clone(),
                                 secret_id: old.id.clone(),
                                 description: Some(old.description.clone()),
-                                keep_description: None,
+                                older_than: None,
                             },
                         );
                     }
@@ -490,18 +491,18 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
                 let due = old.revoke_after.is_none_or(|t| t <= input.now_ms);
                 let gone = old.check == Some(SecretCheck::Refused);
                 if due && !gone {
-                    let keep = base
-                        .secrets
+                    let newer = secrets
                         .iter()
-                        .find(|b| b.id == old.id)
-                        .map(|b| b.description.clone());
+                        .filter(|a| !a.retiring && a.id == old.id)
+                        .map(|a| a.issued_at)
+                        .max();
                     add(
                         &mut steps,
                         StepAction::DeleteSecret {
                             code: d.code.clone(),
                             secret_id: old.id.clone(),
                             description: None,
-                            keep_description: keep,
+                            older_than: Some(rfc3339(newer.unwrap_or(old.issued_at + 1))),
                         },
                     );
                 } else if !due && gone {
@@ -605,6 +606,14 @@ fn fields(
                             }
                         }
                         for x in stored {
+                            let due = x.revoke_after.is_none_or(|t| t <= input.now_ms);
+                            if x.retiring && due && x.check == Some(SecretCheck::Refused) {
+                                parts.push(format!(
+                                    "{} (old): deleted after the overlap, as asked",
+                                    s.id
+                                ));
+                                continue;
+                            }
                             let what = match &x.check {
                                 Some(c) if c.works() => "works",
                                 Some(SecretCheck::Refused) => {
@@ -622,7 +631,11 @@ fn fields(
                                     "not checked"
                                 }
                             };
-                            let old = if x.retiring { " (old, in overlap)" } else { "" };
+                            let old = match (x.retiring, due) {
+                                (true, false) => " (old, in overlap)",
+                                (true, true) => " (old, overlap over)",
+                                _ => "",
+                            };
                             parts.push(format!("{}{old}: {what}", s.id));
                         }
                     }

@@ -94,9 +94,10 @@ pub enum StepAction {
         /// The description of the secret to delete, when registrar knows it.
         #[serde(skip_serializing_if = "Option::is_none")]
         description: Option<String>,
-        /// After a rotation: the description of the new secret, which stays.
+        /// After a rotation: delete the secret added before this time (RFC 3339); the
+        /// newer one stays.
         #[serde(skip_serializing_if = "Option::is_none")]
-        keep_description: Option<String>,
+        older_than: Option<String>,
     },
     /// Delete a client in the dashboard.
     #[serde(rename_all = "camelCase")]
@@ -291,15 +292,15 @@ impl StepAction {
             StepAction::DeleteSecret {
                 code,
                 description,
-                keep_description,
+                older_than,
                 ..
             } => {
                 let mut out = vec![format!(
                     "In the apaleo dashboard open Apps → Connected apps → `{code}` → Secrets."
                 )];
-                match (description, keep_description) {
-                    (_, Some(keep)) => out.push(format!(
-                        "Delete the older secret; keep the one described `{keep}`."
+                match (description, older_than) {
+                    (_, Some(t)) => out.push(format!(
+                        "The rotation's overlap is over: delete the old secret, added before {t}; keep the newer one."
                     )),
                     (Some(d), None) => out.push(format!("Delete the secret described `{d}`.")),
                     (None, None) => out.push("Delete the secret.".into()),

@@ -241,6 +241,35 @@ impl Session {
     }
 }
 
+/// What `registrar rotate` says of an apaleo secret: the steps the rotation brings.
+pub fn rotation_message(
+    verb: &str,
+    req: &crate::secrets::index::RotationRequest,
+    stored: bool,
+) -> String {
+    let mut out = format!(
+        "{verb} rotation of apaleo secret `{}` of `{}` (overlap {}).\n",
+        req.id, req.app, req.overlap
+    );
+    out.push_str("`registrar plan` and `registrar apply` now show the steps:\n");
+    out.push_str(&format!(
+        "  + add a new secret to `{}` in the apaleo dashboard (its description ends in `{}`), and store it (apply asks for it, or `registrar secrets set {} --key {}`)\n",
+        req.app,
+        aplan::rotated_description("…", req.requested_at).trim_start_matches("… "),
+        req.app,
+        req.id
+    ));
+    if stored {
+        out.push_str(&format!(
+            "  ~ keep the current secret working and verified for {} after that\n  - then delete it in the dashboard (a later step)\n",
+            req.overlap
+        ));
+    } else {
+        out.push_str("  (no secret of it is stored yet: nothing is kept through an overlap)\n");
+    }
+    out
+}
+
 /// The plan in a format.
 fn rendered(plan: &Plan, format: PlanFormat) -> String {
     match format {

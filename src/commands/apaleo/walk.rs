@@ -244,10 +244,10 @@ fn effect(session: &Session, c: &ClientPlan, step: &Step) -> anyhow::Result<()> 
         StepAction::DeleteSecret {
             code,
             secret_id,
-            keep_description,
+            older_than,
             ..
         } => {
-            if keep_description.is_some() {
+            if older_than.is_some() {
                 for e in store.retiring() {
                     if e.developer == STORE_DEVELOPER && e.app == *code && e.id == *secret_id {
                         store.remove_retiring(&e)?;

@@ -384,6 +384,17 @@ pub fn cmd_rotate(args: &RotateArgs) -> anyhow::Result<ExitCode> {
             .store
             .request_rotation(&developer, &args.app, id, overlap, now)?;
         let verb = if replaced { "Updated" } else { "Recorded" };
+        if developer == crate::apaleo::STORE_DEVELOPER {
+            out.push_str(&crate::commands::apaleo::rotation_message(
+                verb,
+                &req,
+                ctx.store
+                    .index()
+                    .active(&developer, &args.app, id)
+                    .is_some(),
+            ));
+            continue;
+        }
         out.push_str(&format!(
             "{verb} rotation of `{}` (overlap {}).\n",
             req.address(),
