@@ -349,7 +349,7 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
             let all_refused = !works_any && !refused.is_empty();
             if all_refused {
                 let problem = format!(
-                    "every stored secret of `{}` is refused (invalid_client): the client was deleted, or its secrets were",
+                    "every stored secret of `{}` is refused (invalid_client): the stored secret is wrong, or it was deleted in the dashboard, or the client was",
                     d.code
                 );
                 problems.push(problem.clone());
@@ -560,6 +560,7 @@ fn fields(
     let checked = secrets.iter().any(|s| s.check.is_some());
     let why_unchecked = || match input.unverified {
         Some(why) => why.to_string(),
+        None if checked && !works => "no token: every stored secret is refused".to_string(),
         None if secrets.is_empty() => "no stored secret to verify with".to_string(),
         None => "not checked".to_string(),
     };

@@ -180,14 +180,11 @@ impl StepAction {
                 only_if_missing,
                 ..
             } => {
-                let mut out = vec![format!(
-                    "{}In the apaleo dashboard open {menu}.",
-                    if *only_if_missing {
-                        format!("Only if `{code}` is gone: ")
-                    } else {
-                        String::new()
-                    }
-                )];
+                let mut out = vec![if *only_if_missing {
+                    format!("Only if `{code}` is gone: in the apaleo dashboard open {menu}.")
+                } else {
+                    format!("In the apaleo dashboard open {menu}.")
+                }];
                 out.push(format!("Client code: {code}"));
                 out.push(format!("Client name: {name}"));
                 if let Some(l) = logo_url {
