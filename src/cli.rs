@@ -274,9 +274,9 @@ pub struct ServeArgs {
 /// What `registrar serve` plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ServeFlavor {
-    /// Apigee X or hybrid.
+    /// Apigee X or hybrid (`apigee.googleapis.com`).
     X,
-    /// Apigee Edge.
+    /// Apigee Edge (`api.enterprise.apigee.com`).
     Edge,
     /// apaleo's identity server and account API (a stand-in for tests).
     Apaleo,

@@ -29,7 +29,7 @@ pub enum BackendKind {
     Apigee,
     /// Apigee Edge.
     ApigeeEdge,
-    /// apaleo: no client API; a guided checklist plus verification at its token endpoint.
+    /// apaleo, which has no client API: a guided checklist, verified at its token endpoint.
     Apaleo,
 }
 

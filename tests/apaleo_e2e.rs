@@ -469,3 +469,150 @@ fn serve_apaleo_refuses_fault_injection() {
     assert_eq!(code(&out), 1);
     insta::assert_snapshot!("serve_apaleo_faults", transcript(&out));
 }
+
+/// The stand-in's token endpoint speaks RFC 6749: form body, Basic auth, JSON errors.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stand_in_token_endpoint_follows_rfc_6749() {
+    let server = Server::start("apaleo", &["--org", "HOTEL"]);
+    let http = reqwest::Client::new();
+    let admin = |method: &'static str, path: &'static str, body: Value| {
+        let s = &server;
+        async move {
+            let r = s.call(method, path, Some(body)).await;
+            assert!(r.status.is_success(), "{} {}", r.status, r.text);
+            r.body
+        }
+    };
+    admin(
+        "POST",
+        "/admin/clients",
+        json!({"code": "bot", "kind": "simple", "name": "Bot", "scopes": ["reports.read", "setup.read"]}),
+    )
+    .await;
+    admin(
+        "POST",
+        "/admin/clients",
+        json!({"code": "store-app", "kind": "connect", "name": "App", "redirectUris": ["https://a.example.com/cb"]}),
+    )
+    .await;
+    let bot = admin(
+        "POST",
+        "/admin/clients/bot/secrets",
+        json!({"description": "ci"}),
+    )
+    .await;
+    let app = admin(
+        "POST",
+        "/admin/clients/store-app/secrets",
+        json!({"description": "p"}),
+    )
+    .await;
+    let bot_secret = bot["secret"].as_str().unwrap().to_string();
+    let app_secret = app["secret"].as_str().unwrap().to_string();
+    // The secret is shown once: the client's page lists the description, not the value.
+    let page = server.call("GET", "/admin/clients/bot", None).await;
+    assert!(!page.text.contains(&bot_secret));
+    assert_eq!(page.body["secrets"][0]["description"], "ci");
+
+    let token = |id: &str, secret: &str, form: &str| {
+        http.post(format!("{}/connect/token", server.url))
+            .basic_auth(id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_string())
+            .send()
+    };
+    let r = token(
+        "bot",
+        &bot_secret,
+        "grant_type=client_credentials&scope=reports.read",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"], "reports.read");
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let account: Value = http
+        .get(format!("{}/account/v1/accounts/current", server.url))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(account["code"], "HOTEL");
+
+    let error = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let www = r.headers().get("www-authenticate").is_some();
+        let body: Value = r.json().await.unwrap();
+        (status, body["error"].as_str().unwrap().to_string(), www)
+    };
+    let r = token("bot", "wrong", "grant_type=client_credentials")
+        .await
+        .unwrap();
+    assert_eq!(error(r).await, (401, "invalid_client".into(), true));
+    let r = token("nobody", &bot_secret, "grant_type=client_credentials")
+        .await
+        .unwrap();
+    assert_eq!(error(r).await, (401, "invalid_client".into(), true));
+    let r = token("bot", &bot_secret, "grant_type=password")
+        .await
+        .unwrap();
+    assert_eq!(
+        error(r).await,
+        (400, "unsupported_grant_type".into(), false)
+    );
+    let r = token("bot", &bot_secret, "scope=reports.read")
+        .await
+        .unwrap();
+    assert_eq!(error(r).await, (400, "invalid_request".into(), false));
+    let r = token(
+        "bot",
+        &bot_secret,
+        "grant_type=client_credentials&scope=reports.read%20logs.read",
+    )
+    .await
+    .unwrap();
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["error"], "invalid_scope");
+    assert!(
+        r["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("logs.read")
+    );
+    let r = token("store-app", &app_secret, "grant_type=client_credentials")
+        .await
+        .unwrap();
+    assert_eq!(error(r).await, (400, "unauthorized_client".into(), false));
+    let r = token("store-app", "wrong", "grant_type=client_credentials")
+        .await
+        .unwrap();
+    assert_eq!(error(r).await, (401, "invalid_client".into(), true));
+    let r = http
+        .get(format!("{}/account/v1/accounts/current", server.url))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Deleting the secret refuses it; deleting the client too.
+    let page = server.call("GET", "/admin/clients/bot", None).await;
+    let id = page.body["secrets"][0]["id"].as_str().unwrap().to_string();
+    let r = server
+        .call("DELETE", &format!("/admin/clients/bot/secrets/{id}"), None)
+        .await;
+    assert_eq!(r.status, 204);
+    let r = token("bot", &bot_secret, "grant_type=client_credentials")
+        .await
+        .unwrap();
+    assert_eq!(error(r).await.1, "invalid_client");
+    assert!(!server.stderr().contains(&bot_secret));
+    assert!(!server.stderr().contains(&app_secret));
+}

@@ -128,6 +128,16 @@ pub fn run(s: Settings) -> anyhow::Result<()> {
     })
 }
 
+/// The stand-in's routes over an open registry (tests run it in-process).
+pub fn router_over(db: Registry, account: String, token: Option<Secret>) -> Router {
+    router(Arc::new(Stand {
+        account,
+        token,
+        db: Mutex::new(db),
+        tokens: Mutex::new(HashMap::new()),
+    }))
+}
+
 fn router(state: Arc<Stand>) -> Router {
     Router::new()
         .route("/connect/token", post(token))
