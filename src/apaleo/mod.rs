@@ -3,6 +3,7 @@
 //! ([`plan`]), the dashboard steps of each change ([`steps`]) and their renderings
 //! ([`render`]). Pure: no I/O, no HTTP (that is `backend/apaleo`), no secret values.
 
+mod fields;
 pub mod model;
 pub mod plan;
 pub mod render;
