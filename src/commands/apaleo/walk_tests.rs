@@ -36,10 +36,10 @@ const CONFIG: &str = "version: 1
 backend: {kind: apaleo, account: DEMO}
 clients:
   - code: bot
-kind: simple
-name: Bot
-scopes: [reports.read]
-secrets: [{id: primary, description: ci}]
+    kind: simple
+    name: Bot
+    scopes: [reports.read]
+    secrets: [{id: primary, description: ci}]
 ";
 
 async fn session(dir: &Path, url: &str) -> Session {
