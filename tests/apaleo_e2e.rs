@@ -616,3 +616,40 @@ async fn the_stand_in_token_endpoint_follows_rfc_6749() {
     assert!(!server.stderr().contains(&bot_secret));
     assert!(!server.stderr().contains(&app_secret));
 }
+
+/// Clients are apaleo's: another backend refuses them rather than ignore them; `--backend
+/// apaleo --org CODE` selects apaleo without `backend:` in the config.
+#[test]
+fn clients_need_the_apaleo_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = CONFIG.replace("backend: {kind: apaleo, account: DEMO}\n", "");
+    std::fs::write(dir.path().join("registry.yaml"), config).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_registrar"))
+            .current_dir(dir.path())
+            .args(args)
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["plan"]);
+    assert_eq!(code(&out), 1);
+    insta::assert_snapshot!("clients_on_local", transcript(&out));
+    // Nothing is stored, so nothing is sent: the URL is never asked.
+    let out = run(&[
+        "plan",
+        "--backend",
+        "apaleo",
+        "--org",
+        "DEMO",
+        "--url",
+        "http://127.0.0.1:9",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(code(&out), 2, "{}", transcript(&out));
+    let out = run(&["plan", "--backend", "apaleo"]);
+    assert_eq!(code(&out), 1);
+    insta::assert_snapshot!("apaleo_without_account", transcript(&out));
+}

@@ -108,6 +108,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                 drop(rt);
                 return super::apaleo::cmd_apply(args, &desired, target);
             }
+            super::apaleo::refuse_clients_elsewhere(&desired, &target)?;
             let secrets = target.secrets.clone();
             let backend = AnyBackend::for_platform(&target.platform, rate)?;
             let owner = desired.settings().owner;

@@ -256,6 +256,7 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     if target.platform.backend == crate::target::BackendKind::Apaleo {
         return super::apaleo::cmd_plan(args, &desired, target);
     }
+    super::apaleo::refuse_clients_elsewhere(&desired, &target)?;
     let store = open_secrets(&target.secrets, false)?;
     let backend = backend::AnyBackend::for_reading(&target.platform)?;
     let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;

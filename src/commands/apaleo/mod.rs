@@ -40,6 +40,21 @@ pub(crate) struct Session {
     pub no_identity: Option<String>,
 }
 
+/// Refuses apaleo clients in a config planned against another platform, which would
+/// silently ignore them.
+pub fn refuse_clients_elsewhere(desired: &Desired, target: &Target) -> anyhow::Result<()> {
+    if !desired.clients.is_empty() {
+        return Err(hinted(
+            format!(
+                "the config declares apaleo clients (`clients:`), but the backend is `{}`",
+                target.platform.backend.as_str()
+            ),
+            "set `backend: {kind: apaleo, account: CODE}` in the config, or pass `--backend apaleo --org CODE`",
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses Apigee resources in a config planned against apaleo.
 fn check_config(desired: &Desired) -> anyhow::Result<()> {
     if !desired.developers.is_empty() || !desired.products.is_empty() || !desired.apps.is_empty() {

@@ -126,18 +126,36 @@ pub async fn walk(
         for p in &c.problems {
             prompt.say(&format!("  problem: {}\n", Escaped(p)));
         }
-        let mut all_done = true;
+        // Whether every step without a secret was confirmed: then the client is recorded,
+        // with the secrets that verify.
+        let mut confirmed = true;
         for (si, step) in c.steps.iter().enumerate() {
             prompt.say(&steps_text(step));
+            let optional = matches!(
+                step.action,
+                StepAction::CreateClient {
+                    only_if_missing: true,
+                    ..
+                }
+            );
             let done = if let Some((code, id)) = step.action.captures() {
                 capture(session, c, step, code, id, prompt).await?
             } else {
-                match prompt.ask("  Done? [y/s/q] ")? {
+                let question = if optional {
+                    "  Done, or not needed? [y/q] "
+                } else {
+                    "  Done? [y/s/q] "
+                };
+                match prompt.ask(question)? {
                     Reply::Done => {
                         effect(session, c, step)?;
                         true
                     }
-                    Reply::Skip => false,
+                    Reply::Skip if optional => true,
+                    Reply::Skip => {
+                        confirmed = false;
+                        false
+                    }
                     Reply::Quit => {
                         let left_here = c.steps.len() - si;
                         let later: usize = clients[ci + 1..].iter().map(|c| c.steps.len()).sum();
@@ -155,10 +173,9 @@ pub async fn walk(
                 outcome.done += 1;
             } else {
                 outcome.pending += 1;
-                all_done = false;
             }
         }
-        if all_done {
+        if confirmed {
             finish(session, c, prompt).await?;
         }
     }
@@ -275,7 +292,9 @@ fn effect(session: &Session, c: &ClientPlan, step: &Step) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// After every step of a client: verify its secrets again and record it.
+/// After every step of a client without a secret was confirmed: records the client as
+/// applied, with the declared secrets that are stored and verify at the token endpoint
+/// (the others stay steps of the next plan).
 async fn finish(session: &Session, c: &ClientPlan, prompt: &mut dyn Prompt) -> anyhow::Result<()> {
     if c.action == Action::Delete {
         prompt.say(&format!(
@@ -287,24 +306,52 @@ async fn finish(session: &Session, c: &ClientPlan, prompt: &mut dyn Prompt) -> a
     let Some(client) = &c.desired else {
         return Ok(());
     };
-    for e in session.store.app_entries(STORE_DEVELOPER, &client.code) {
-        if let Some(check) = session.check(client, &e).await?
-            && (!check.works() || matches!(check, SecretCheck::MissingScopes { .. }))
-        {
-            prompt.say(&format!(
-                "  Not recorded: secret `{}` does not verify: {}.\n",
-                Escaped(&e.id),
+    let mut record = client.clone();
+    let mut kept = Vec::new();
+    for s in &client.secrets {
+        let entry = session
+            .store
+            .app_entries(STORE_DEVELOPER, &client.code)
+            .into_iter()
+            .find(|e| e.id == s.id && e.state == crate::secrets::index::KeyState::Active);
+        let check = match &entry {
+            Some(e) => session.check(client, e).await?,
+            None => None,
+        };
+        match check {
+            Some(check) if check.works() => {
+                if let SecretCheck::MissingScopes { .. } = check {
+                    prompt.say(&format!(
+                        "  Still {}.\n",
+                        Escaped(&advice(&check, &client.code))
+                    ));
+                }
+                kept.push(s.clone());
+            }
+            Some(check) => prompt.say(&format!(
+                "  Secret `{}` is not recorded: {}.\n",
+                Escaped(&s.id),
                 Escaped(&advice(&check, &client.code))
-            ));
-            return Ok(());
+            )),
+            None => prompt.say(&format!(
+                "  Secret `{}` is not recorded: it is not stored and verified yet.\n",
+                Escaped(&s.id)
+            )),
         }
     }
+    record.secrets = kept;
     session
         .open_registry()?
-        .apaleo_record(&session.account, client)?;
+        .apaleo_record(&session.account, &record)?;
+    let ids: Vec<&str> = record.secrets.iter().map(|s| s.id.as_str()).collect();
     prompt.say(&format!(
-        "  Recorded `{}` as applied.\n",
-        Escaped(&client.code)
+        "  Recorded `{}` as applied ({}).\n",
+        Escaped(&client.code),
+        if ids.is_empty() {
+            "no secret verified yet".to_string()
+        } else {
+            format!("secrets: {}", ids.join(", "))
+        }
     ));
     Ok(())
 }

@@ -119,7 +119,9 @@ async fn a_walk_stores_verifies_and_records() {
         script.said
     );
     assert!(
-        script.said.contains("Recorded `bot` as applied."),
+        script
+            .said
+            .contains("Recorded `bot` as applied (secrets: primary)."),
         "{}",
         script.said
     );
@@ -158,7 +160,15 @@ async fn a_wrong_secret_is_stored_but_not_verified_nor_recorded() {
         "{}",
         script.said
     );
-    assert!(s.recorded().unwrap().is_empty());
+    // The app was confirmed created: it is recorded, without the secret that did not verify.
+    let recorded = s.recorded().unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert!(recorded[0].secrets.is_empty());
+    assert!(
+        script.said.contains("Secret `primary` is not recorded"),
+        "{}",
+        script.said
+    );
     // A stop leaves the rest pending.
     let mut script = Script {
         answers: VecDeque::from(["q"]),
