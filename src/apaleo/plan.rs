@@ -302,7 +302,10 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
     let mut steps = Vec::new();
     let kind = d.kind;
     let add = |steps: &mut Vec<Step>, a: StepAction| steps.push(step(kind, &d.code, a));
-    let exists = r.is_some() || works_any;
+    // A stored secret that could not be checked (no identity) was pasted after the checklist
+    // was followed: the client is taken to exist, unverified.
+    let unchecked = secrets.iter().any(|s| s.check.is_none());
+    let exists = r.is_some() || works_any || unchecked;
     if !exists {
         for s in &refused {
             problems.push(format!(
@@ -529,7 +532,7 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
         Action::Drift
     } else if !steps.is_empty() {
         Action::Update
-    } else if r.is_none() {
+    } else if r.is_none() && works_any {
         Action::Confirm
     } else {
         Action::InSync

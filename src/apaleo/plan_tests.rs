@@ -195,3 +195,25 @@ fn a_wrong_account_is_drift() {
     assert_eq!(p.clients[0].action, Action::Drift);
     assert!(p.clients[0].problems[0].contains("OTHER"));
 }
+
+#[test]
+fn without_an_identity_stored_secrets_are_unchecked_not_recreated() {
+    let p = plan(Input {
+        account: "DEMO",
+        token_endpoint: "t",
+        desired: &[bot()],
+        recorded: &[],
+        stored: &[stored(None)],
+        rotations: &[],
+        unverified: Some("no identity"),
+        prune: false,
+        now_ms: 0,
+    });
+    let c = &p.clients[0];
+    assert_eq!(c.action, Action::InSync);
+    assert!(c.steps.is_empty());
+    let code = c.fields.iter().find(|f| f.field == Field::Code).unwrap();
+    assert_eq!(code.proof, Proof::Unchecked);
+    assert_eq!(code.detail, "no identity");
+    assert_eq!(p.unverified.as_deref(), Some("no identity"));
+}

@@ -59,8 +59,8 @@ async fn session(dir: &Path, url: &str) -> Session {
         verifier: Verifier::new(Endpoints::new(Some(url))).unwrap(),
         store,
         registry: dir.join("records.db"),
-        identity: Some(Identity::from_file(&path).unwrap()),
-        no_identity: None,
+        identity: Identity::from_file(&path).unwrap().into(),
+        local_identity: None,
     }
 }
 
@@ -183,4 +183,45 @@ async fn a_wrong_secret_is_stored_but_not_verified_nor_recorded() {
             pending: 2
         }
     );
+}
+
+/// Without recipients, the first secret stored generates the local identity: the walk
+/// loads it then, and verifies at once.
+#[tokio::test]
+async fn the_local_identity_made_by_the_first_secret_verifies_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, secret) = stand_in(dir.path()).await;
+    let local = dir.path().join(".registrar/identity.txt");
+    let s = Session {
+        account: "DEMO".into(),
+        verifier: Verifier::new(Endpoints::new(Some(&url))).unwrap(),
+        store: SecretStore::open(dir.path().join("secrets"), &[])
+            .unwrap()
+            .with_local_identity(&local),
+        registry: dir.path().join("records.db"),
+        identity: std::cell::OnceCell::new(),
+        local_identity: Some(local.clone()),
+    };
+    std::fs::write(dir.path().join("registry.yaml"), CONFIG).unwrap();
+    let desired =
+        crate::config::load_valid(&[dir.path().join("registry.yaml")], &Default::default())
+            .unwrap();
+    let plan = s.plan(&desired, false).await.unwrap();
+    assert!(!local.exists());
+    let mut script = Script {
+        answers: VecDeque::from(["y"]),
+        secrets: VecDeque::from([secret]),
+        said: String::new(),
+    };
+    let outcome = walk(&s, &plan, &mut script).await.unwrap();
+    assert_eq!(
+        outcome,
+        Outcome {
+            done: 2,
+            pending: 0
+        },
+        "{}",
+        script.said
+    );
+    assert!(local.exists());
 }
