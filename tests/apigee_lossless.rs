@@ -334,7 +334,14 @@ fn edge_refuses_operation_groups_at_their_place() {
 async fn appgroup_apps_are_noted_and_left_alone() {
     let s = Server::start("x", &[]);
     let dir = tempfile::tempdir().unwrap();
-    let backend = ["--backend", "apigee", "--url", s.url.as_str(), "--org", "local"];
+    let backend = [
+        "--backend",
+        "apigee",
+        "--url",
+        s.url.as_str(),
+        "--org",
+        "local",
+    ];
     std::fs::write(
         dir.path().join("registry.yaml"),
         config("A", "d", "https://a.example.com/cb", ""),
@@ -354,7 +361,11 @@ async fn appgroup_apps_are_noted_and_left_alone() {
         .await;
     assert!(r.status.is_success(), "{}", r.text);
 
-    let out = ok(dir.path(), &["plan", "--prune", "--format", "json"], &backend);
+    let out = ok(
+        dir.path(),
+        &["plan", "--prune", "--format", "json"],
+        &backend,
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert!(
         v.get("changes").is_none() || v["changes"].as_array().unwrap().is_empty(),
@@ -367,7 +378,11 @@ async fn appgroup_apps_are_noted_and_left_alone() {
         .map(|n| n["message"].as_str().unwrap())
         .collect();
     assert!(
-        notes.iter().filter(|m| m.contains("AppGroup app `partners/web`")).count() == 2,
+        notes
+            .iter()
+            .filter(|m| m.contains("AppGroup app `partners/web`"))
+            .count()
+            == 2,
         "{notes:?}"
     );
     apply(dir.path(), &backend);
