@@ -115,13 +115,14 @@ pub struct ValidateArgs {
 /// Backend selection; flags win over `backend:` in the config.
 #[derive(Debug, Clone, Args)]
 pub struct BackendArgs {
-    /// Platform: local, apigee (X/hybrid) or apigee-edge.
+    /// Platform: local, apigee (X/hybrid), apigee-edge or apaleo.
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
-    /// Management API base URL (default per platform).
+    /// Management API base URL (default per platform). For apaleo: the identity server and
+    /// API both (default `https://identity.apaleo.com` and `https://api.apaleo.com`).
     #[arg(long)]
     pub url: Option<String>,
-    /// Organization.
+    /// Organization (for apaleo: the account code).
     #[arg(long)]
     pub org: Option<String>,
     /// SQLite file of the local backend (default: `.registrar/registry.db` beside the config).
@@ -255,10 +256,12 @@ pub struct ServeArgs {
     /// SQLite file of the registry.
     #[arg(long, value_name = "PATH", default_value = ".registrar/registry.db")]
     pub db: PathBuf,
-    /// API flavour.
-    #[arg(long, value_enum, default_value_t = Flavor::X)]
-    pub flavor: Flavor,
-    /// Organization to serve (repeatable; created if missing). Default: `local`.
+    /// API flavour: `x` or `edge` (the Apigee management API), or `apaleo` (a stand-in for
+    /// apaleo's token endpoint and account API, with an admin interface playing its dashboard).
+    #[arg(long, value_enum, default_value_t = ServeFlavor::X)]
+    pub flavor: ServeFlavor,
+    /// Organization to serve (repeatable; created if missing). Default: `local`. With
+    /// `--flavor apaleo`: the account new clients belong to (default `DEMO`).
     #[arg(long = "org", value_name = "NAME")]
     pub orgs: Vec<String>,
     /// Require this token (Bearer, or Basic password). Required off loopback.
@@ -302,6 +305,17 @@ pub struct ServeArgs {
     /// list's limit (1,000; 100 for Edge developer apps).
     #[arg(long)]
     pub strict_paging: bool,
+}
+
+/// What `registrar serve` plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServeFlavor {
+    /// Apigee X or hybrid (`apigee.googleapis.com`).
+    X,
+    /// Apigee Edge (`api.enterprise.apigee.com`).
+    Edge,
+    /// apaleo's identity server and account API (a stand-in for tests).
+    Apaleo,
 }
 
 /// `secrets` subcommands.

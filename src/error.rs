@@ -12,6 +12,9 @@ pub const EXIT_CHANGES: u8 = 2;
 /// Exit code of `registrar drift` when anything but `config` changes differs (`platform`,
 /// `conflict`, `secret`, `unmanaged`, `removed`).
 pub const EXIT_DRIFT: u8 = 3;
+/// Exit code of `apply` on a platform without a client API (apaleo) when manual steps are
+/// pending: the checklist was printed (no terminal) or not every step was done.
+pub const EXIT_PENDING: u8 = 3;
 
 /// An error with a suggestion of what to do. `Display` shows only the message; the CLI
 /// prints the hint after the error chain as `hint: …`.

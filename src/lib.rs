@@ -2,6 +2,7 @@
 //! keys) as code. `validate` → `plan` → `apply`, against Apigee X/hybrid, Apigee Edge, or the
 //! embedded registry; issued secrets are stored age-encrypted and never printed.
 
+pub mod apaleo;
 pub mod apply;
 pub mod backend;
 pub mod cli;

@@ -29,6 +29,8 @@ pub enum BackendKind {
     Apigee,
     /// Apigee Edge.
     ApigeeEdge,
+    /// apaleo, which has no client API: a guided checklist, verified at its token endpoint.
+    Apaleo,
 }
 
 impl BackendKind {
@@ -37,7 +39,7 @@ impl BackendKind {
         match self {
             BackendKind::Apigee => Some(Flavor::X),
             BackendKind::ApigeeEdge => Some(Flavor::Edge),
-            BackendKind::Local => None,
+            BackendKind::Local | BackendKind::Apaleo => None,
         }
     }
 
@@ -47,6 +49,7 @@ impl BackendKind {
             BackendKind::Local => "local",
             BackendKind::Apigee => "apigee",
             BackendKind::ApigeeEdge => "apigee-edge",
+            BackendKind::Apaleo => "apaleo",
         }
     }
 }

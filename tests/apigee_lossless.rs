@@ -327,3 +327,65 @@ fn edge_refuses_operation_groups_at_their_place() {
         "{stderr}"
     );
 }
+
+/// AppGroup apps (X) are read, noted where they share a name with a declared app or hold a
+/// key on a declared product, and never touched, not even by `--prune`.
+#[tokio::test]
+async fn appgroup_apps_are_noted_and_left_alone() {
+    let s = Server::start("x", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let backend = [
+        "--backend",
+        "apigee",
+        "--url",
+        s.url.as_str(),
+        "--org",
+        "local",
+    ];
+    std::fs::write(
+        dir.path().join("registry.yaml"),
+        config("A", "d", "https://a.example.com/cb", ""),
+    )
+    .unwrap();
+    apply(dir.path(), &backend);
+    let r = s
+        .call("POST", "appgroups", Some(json!({"name": "partners"})))
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let r = s
+        .call(
+            "POST",
+            "appgroups/partners/apps",
+            Some(json!({"name": "web", "apiProducts": ["orders"]})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+
+    let out = ok(
+        dir.path(),
+        &["plan", "--prune", "--format", "json"],
+        &backend,
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v.get("changes").is_none() || v["changes"].as_array().unwrap().is_empty(),
+        "{out}"
+    );
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .filter(|m| m.contains("AppGroup app `partners/web`"))
+            .count()
+            == 2,
+        "{notes:?}"
+    );
+    apply(dir.path(), &backend);
+    let a = s.call("GET", "appgroups/partners/apps/web", None).await;
+    assert!(a.status.is_success(), "the AppGroup app is still there");
+}

@@ -3,14 +3,17 @@
 //! each "default approved"), over several pages, with more than 1,000 developers; under
 //! `--strict-paging` (the worst reading of the docs: `count`/`startKey` ignored next to
 //! `expand`, capped at 1,000) the plan is still exact, completing what the expanded list left
-//! out one developer at a time. A plan of the same config proposes no change: nothing that
-//! exists is created.
+//! out by `ids=` batches, and, through a counting proxy that drops `ids` (a platform without
+//! that filter), one developer at a time. A plan of the same config proposes no change:
+//! nothing that exists is created.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use registrar::config::{load_and_check, validate::Known, yaml::ProcessEnv};
 use registrar::model::{self as m, DEFAULT_CREDENTIAL_ID};
@@ -85,15 +88,83 @@ fn config_with_statuses(devs: usize, products: usize, apps: usize) -> String {
     out
 }
 
+/// A counting HTTP proxy in front of `serve` that drops the query parameters `drop`.
+struct Proxy {
+    url: String,
+    requests: Arc<AtomicUsize>,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn proxy(upstream: &str, drop: &'static [&'static str]) -> Proxy {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (count, upstream) = (requests.clone(), upstream.to_string());
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (count, upstream, client) = (count.clone(), upstream.clone(), client.clone());
+        async move {
+            count.fetch_add(1, Ordering::Relaxed);
+            let (parts, body) = req.into_parts();
+            let kept: Vec<(String, String)> =
+                url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                    .filter(|(k, _)| !drop.contains(&k.as_ref()))
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(kept)
+                .finish();
+            let target = format!("{upstream}{}?{query}", parts.uri.path());
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            let mut forward = client.request(parts.method, target).body(body);
+            for (name, value) in &parts.headers {
+                if name != "host" {
+                    forward = forward.header(name, value);
+                }
+            }
+            let reply = forward.send().await.unwrap();
+            let status = reply.status();
+            let content_type = reply.headers().get("content-type").cloned();
+            let bytes = reply.bytes().await.unwrap();
+            let mut response = axum::response::Response::new(axum::body::Body::from(bytes));
+            *response.status_mut() = status;
+            if let Some(ct) = content_type {
+                response.headers_mut().insert("content-type", ct);
+            }
+            response
+        }
+    });
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Proxy {
+        url,
+        requests,
+        _rt: rt,
+    }
+}
+
 /// What one plan against `serve` cost.
 struct Read {
     /// All requests the server saw.
     requests: usize,
     /// Requests for one resource (a developer, product or app by name).
     singles: usize,
+    /// Whether the plan failed because a list could not be shown complete.
+    failed: bool,
 }
 
-fn read_all(flavor: &str, backend: &str, strict: bool) -> Read {
+fn read_all(
+    flavor: &str,
+    backend: &str,
+    strict: bool,
+    drop: Option<&'static [&'static str]>,
+) -> Read {
     const APPS: usize = 2_500;
     const DEVS: usize = 1_200;
     let dir = tempfile::tempdir().unwrap();
@@ -118,6 +189,8 @@ fn read_all(flavor: &str, backend: &str, strict: bool) -> Read {
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().trim_start_matches("listening on ").to_string();
+    let through = drop.map(|d| proxy(&url, d));
+    let url = through.as_ref().map_or(url, |p| p.url.clone());
     let out = Command::new(BIN)
         .args(["--log", "info", "--color", "never", "plan", "-f"])
         .arg(&cfg)
@@ -133,6 +206,16 @@ fn read_all(flavor: &str, backend: &str, strict: bool) -> Read {
     let _ = server.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(1) && drop.is_some_and(|d| d.contains(&"startKey")) {
+        // A list whose completeness cannot be established: the plan fails, naming it.
+        assert!(stderr.contains("cannot read every "), "{stderr}");
+        assert!(stdout.is_empty(), "no partial plan: {stdout}");
+        return Read {
+            requests: 0,
+            singles: 0,
+            failed: true,
+        };
+    }
     // Exit 2 only for the notes that the (empty) secrets store lacks the keys' secrets:
     // no resource change, so every app was read and matched.
     assert!(
@@ -171,6 +254,13 @@ fn read_all(flavor: &str, backend: &str, strict: bool) -> Read {
         read.contains(&format!("with {} HTTP requests", requests.len())),
         "{read}"
     );
+    if let Some(p) = &through {
+        assert_eq!(
+            p.requests.load(Ordering::Relaxed),
+            requests.len(),
+            "the proxy counts alike"
+        );
+    }
     eprintln!(
         "{flavor}{}: {} requests, {singles} of them for one resource",
         if strict { " --strict-paging" } else { "" },
@@ -179,12 +269,13 @@ fn read_all(flavor: &str, backend: &str, strict: bool) -> Read {
     Read {
         requests: requests.len(),
         singles,
+        failed: false,
     }
 }
 
 #[test]
 fn every_app_once_in_x() {
-    let r = read_all("x", "apigee", false);
+    let r = read_all("x", "apigee", false, None);
     // Lists only: developers and products by name and expanded (2 + 2, 1 + 1), apps by
     // four status filters, paged by token.
     assert_eq!(r.singles, 0);
@@ -193,21 +284,43 @@ fn every_app_once_in_x() {
 
 #[test]
 fn every_app_once_in_edge() {
-    let r = read_all("edge", "apigee-edge", false);
+    let r = read_all("edge", "apigee-edge", false, None);
     assert_eq!(r.singles, 0);
     // Apps: per status filter an id chain and its expanded pages.
     assert!(r.requests <= 24, "{} requests", r.requests);
 }
 
 #[test]
-fn strict_paging_is_completed_one_developer_at_a_time_in_x() {
-    let r = read_all("x", "apigee", true);
-    // The expanded developer list stops at 1,000: the other 200 are read one by one.
-    assert_eq!(r.singles, 200);
+fn strict_paging_is_completed_by_ids_in_x() {
+    let r = read_all("x", "apigee", true, None);
+    // The expanded developer list stops at 1,000: the other 200 come in two `ids=` batches.
+    assert_eq!(r.singles, 0);
+    assert!(r.requests <= 20, "{} requests", r.requests);
 }
 
 #[test]
-fn strict_paging_is_completed_one_developer_at_a_time_in_edge() {
-    let r = read_all("edge", "apigee-edge", true);
-    assert_eq!(r.singles, 200);
+fn strict_paging_is_completed_by_ids_in_edge() {
+    let r = read_all("edge", "apigee-edge", true, None);
+    assert_eq!(r.singles, 0);
+    assert!(r.requests <= 28, "{} requests", r.requests);
+}
+
+#[test]
+fn strict_paging_without_ids_is_completed_one_developer_at_a_time() {
+    // Through a proxy that drops `ids`: the batch brings nothing, so it is not repeated, and
+    // the 200 developers are read one by one.
+    for (flavor, backend) in [("x", "apigee"), ("edge", "apigee-edge")] {
+        let r = read_all(flavor, backend, true, Some(&["ids"]));
+        assert_eq!(r.singles, 200, "{flavor}");
+    }
+}
+
+#[test]
+fn a_platform_that_ignores_paging_fails_the_plan_loudly() {
+    // Through a proxy that drops every cursor: no list can be shown complete past its first
+    // page, and the plan says so instead of proposing to create the rest.
+    for (flavor, backend) in [("x", "apigee"), ("edge", "apigee-edge")] {
+        let r = read_all(flavor, backend, false, Some(&["startKey", "pageToken"]));
+        assert!(r.failed, "{flavor}: the plan failed");
+    }
 }

@@ -1,6 +1,7 @@
 //! Backends: the platforms registrar manages. Each reads actual state in bulk and executes
 //! single operations ([`Op`]); they know nothing of plans beyond that.
 
+pub mod apaleo;
 pub mod apigee;
 pub mod local;
 
@@ -200,6 +201,10 @@ impl AnyBackend {
                     local::LocalBackend::open(&db, org)?
                 }))
             }
+            BackendKind::Apaleo => Err(crate::error::hinted(
+                "apaleo has no client API: registrar plans and applies it as a checklist",
+                "run `registrar plan` or `registrar apply` with `--backend apaleo`",
+            )),
             kind => {
                 let config = apigee::ApigeeConfig::from_args(
                     kind,

@@ -105,6 +105,11 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         None => {
             let desired = load_config(&args.options, &rt)?;
             let target = target::resolve(&args.options, &desired)?;
+            if target.platform.backend == crate::target::BackendKind::Apaleo {
+                drop(rt);
+                return super::apaleo::cmd_apply(args, &desired, target);
+            }
+            super::apaleo::refuse_clients_elsewhere(&desired, &target)?;
             let secrets = target.secrets.clone();
             let backend = AnyBackend::for_platform(&target.platform, rate)?;
             let owner = desired.settings().owner;

@@ -24,6 +24,13 @@ pub fn cmd_drift(args: &DriftArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     let desired = load_config(&options, &rt)?;
     let target = target::resolve(&options, &desired)?;
+    if target.platform.backend == crate::target::BackendKind::Apaleo {
+        return Err(crate::error::hinted(
+            "`registrar drift` reads a platform's registrations, and apaleo has no API to read its clients",
+            "`registrar plan --backend apaleo` verifies each client at the token endpoint and reports what failed",
+        ));
+    }
+    super::apaleo::refuse_clients_elsewhere(&desired, &target)?;
     let store = open_secrets(&target.secrets, false)?;
     let backend = backend::AnyBackend::for_reading(&target.platform)?;
     let planned = rt.block_on(make_plan(&backend, &options, &desired, target, &store))?;

@@ -2,6 +2,7 @@
 //! results into output and exit codes. The only place below `main.rs` that knows `clap`'s
 //! types ([`crate::cli`]). One file per command family.
 
+pub mod apaleo;
 pub mod apply;
 mod apply_json;
 pub mod drift;

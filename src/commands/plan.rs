@@ -198,14 +198,18 @@ pub(super) fn load_config(
 ) -> anyhow::Result<Desired> {
     let files = &opts.config.files;
     config::exists(files)?;
-    let (mut desired, mut diags) =
+    let (mut desired, diags) =
         config::load_and_check(files, &config::yaml::ProcessEnv, &Known::default());
+    let (warnings, diags): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.code.is_warning());
     if diags.is_empty() {
+        for w in &warnings {
+            eprintln!("{}", w.as_warning());
+        }
         // What the target platform cannot hold, at its place in the config.
         let kind = target::resolve(opts, &desired)?.platform.backend;
-        diags = config::validate::check_platform(&desired, kind);
-        if !diags.is_empty() {
-            return Err(config::invalid(&diags));
+        let refused = config::validate::check_platform(&desired, kind);
+        if !refused.is_empty() {
+            return Err(config::invalid(&refused));
         }
         // Valid: nothing after this point reports a position in the config.
         desired.release_positions();
@@ -283,6 +287,10 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     let desired = load_config(&args.options, &rt)?;
     let target = target::resolve(&args.options, &desired)?;
+    if target.platform.backend == crate::target::BackendKind::Apaleo {
+        return super::apaleo::cmd_plan(args, &desired, target);
+    }
+    super::apaleo::refuse_clients_elsewhere(&desired, &target)?;
     let store = open_secrets(&target.secrets, false)?;
     let backend = backend::AnyBackend::for_reading(&target.platform)?;
     let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;

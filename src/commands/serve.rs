@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, ServeFlavor};
 use crate::error::{HintExt, hinted};
 use crate::model::Secret;
 use crate::server::{self, conn::Limits, faults::Faults, faults::RateLimit};
+use crate::target::Flavor;
 use tokio::sync::Semaphore;
 
 /// A fraction flag (`--fail-rate`, `--drop-reply-rate`) from 0 to 1.
@@ -91,6 +92,36 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map(RateLimit::parse)
         .transpose()
         .map_err(|e| hinted(e, "for example `--rate-limit 100/s`"))?;
+    let flavor = match args.flavor {
+        ServeFlavor::X => Flavor::X,
+        ServeFlavor::Edge => Flavor::Edge,
+        ServeFlavor::Apaleo => {
+            if latency.is_some() || limit.is_some() || fail_rate > 0.0 || drop_reply_rate > 0.0 {
+                return Err(hinted(
+                    "fault injection is not available with `--flavor apaleo`",
+                    "leave out `--latency`, `--fail-rate`, `--drop-reply-rate` and `--rate-limit`",
+                ));
+            }
+            let account = match args.orgs.as_slice() {
+                [] => "DEMO".to_string(),
+                [one] => one.clone(),
+                _ => {
+                    return Err(hinted(
+                        "`--flavor apaleo` serves one account",
+                        "pass `--org` once (the account new clients belong to)",
+                    ));
+                }
+            };
+            server::apaleo::run(server::apaleo::Settings {
+                listen: args.listen,
+                db: args.db,
+                account,
+                token,
+                limits,
+            })?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let mut orgs = args.orgs;
     if orgs.is_empty() {
         orgs.push(super::target::LOCAL_ORG.to_string());
@@ -98,7 +129,7 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     server::run(server::Settings {
         listen: args.listen,
         db: args.db,
-        flavor: args.flavor,
+        flavor,
         orgs,
         token,
         faults: Faults::new(latency, fail_rate, args.seed, limit)

@@ -38,10 +38,12 @@ pub fn resolve(opts: &PlanOptions, desired: &Desired) -> anyhow::Result<Target> 
             ));
         }
     }
-    let org = flags
-        .org
-        .clone()
-        .or_else(|| cfg.and_then(|c| c.org.clone()));
+    let org = flags.org.clone().or_else(|| {
+        cfg.and_then(|c| match kind {
+            BackendKind::Apaleo => c.account.clone().or_else(|| c.org.clone()),
+            _ => c.org.clone(),
+        })
+    });
     let url = flags
         .url
         .clone()
@@ -49,6 +51,12 @@ pub fn resolve(opts: &PlanOptions, desired: &Desired) -> anyhow::Result<Target> 
     let org = match (kind, org) {
         (_, Some(o)) => o,
         (BackendKind::Local, None) => LOCAL_ORG.to_string(),
+        (BackendKind::Apaleo, None) => {
+            return Err(hinted(
+                "no apaleo account given",
+                "set `backend: {kind: apaleo, account: CODE}` in the config, or pass `--org CODE`",
+            ));
+        }
         (_, None) => {
             return Err(hinted(
                 "no Apigee organization given",
@@ -113,6 +121,10 @@ fn record(p: &Platform, base: &Path) -> TargetRecord {
             .url
             .clone()
             .unwrap_or_else(|| flavor.default_base_url().to_string()),
+        (None, None) if p.backend == BackendKind::Apaleo => p
+            .url
+            .clone()
+            .unwrap_or_else(|| crate::backend::apaleo::IDENTITY_URL.to_string()),
         (None, None) => String::new(),
     };
     TargetRecord {

@@ -24,7 +24,7 @@ pub fn cmd_validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     // With --remote-refs, references only the platform can answer are warnings.
     let (warnings, diags): (Vec<Diagnostic>, Vec<Diagnostic>) = diags
         .into_iter()
-        .partition(|d| args.remote_refs && d.code.is_remote_reference());
+        .partition(|d| d.code.is_warning() || (args.remote_refs && d.code.is_remote_reference()));
     match args.format {
         DiagnosticFormat::Json => {
             #[derive(Serialize)]
@@ -49,7 +49,10 @@ pub fn cmd_validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             for d in &diags {
                 println!("{d}");
             }
-            for w in &warnings {
+            for w in warnings.iter().filter(|w| w.code.is_warning()) {
+                println!("{}", w.as_warning());
+            }
+            for w in warnings.iter().filter(|w| !w.code.is_warning()) {
                 println!(
                     "{}:{}:{}: warning: {} (the platform may have it: `plan` checks)",
                     w.file,
@@ -81,8 +84,19 @@ fn describe_valid(inputs: &[PathBuf], s: Summary) -> String {
     };
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if s.clients > 0 && s.developers + s.products + s.apps == 0 {
+        return format!(
+            "{what}: valid ({})",
+            plural(s.clients, "apaleo client", "apaleo clients")
+        );
+    }
+    let clients = if s.clients > 0 {
+        format!(", {}", plural(s.clients, "apaleo client", "apaleo clients"))
+    } else {
+        String::new()
+    };
     format!(
-        "{what}: valid ({}, {}, {}, {})",
+        "{what}: valid ({}, {}, {}, {}{clients})",
         plural(s.developers, "developer", "developers"),
         plural(s.products, "product", "products"),
         plural(s.apps, "app", "apps"),

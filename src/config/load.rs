@@ -52,6 +52,8 @@ pub struct Desired {
     pub products: Vec<Sourced<ProductConfig>>,
     /// Apps, in file order.
     pub apps: Vec<Sourced<AppConfig>>,
+    /// apaleo clients, in file order.
+    pub clients: Vec<Sourced<super::clients::ClientConfig>>,
 }
 
 impl Desired {
@@ -666,6 +668,12 @@ fn merge(desired: &mut Desired, part: usize, file: ConfigFile, diags: &mut Vec<D
     );
     desired.apps.extend(
         file.apps
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| Sourced { value, part, index }),
+    );
+    desired.clients.extend(
+        file.clients
             .into_iter()
             .enumerate()
             .map(|(index, value)| Sourced { value, part, index }),

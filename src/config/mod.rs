@@ -2,6 +2,7 @@
 //! Schema), [`load`] (files, `${VAR}` interpolation, merge), [`validate`] (cross-checks), and
 //! diagnostics with `file:line:col`.
 
+pub mod clients;
 pub mod load;
 pub mod model;
 pub mod validate;
@@ -66,6 +67,12 @@ pub enum Code {
     NoFiles,
     /// An invalid operation group, or one the target platform does not support.
     Operation,
+    /// An apaleo scope that is not in the catalogue.
+    UnknownScope,
+    /// A warning: an apaleo scope of a prefixed group registrar does not catalogue.
+    ScopeGroup,
+    /// A warning: two redirect URIs that differ only in a trailing `/` or letter case.
+    NearDuplicate,
 }
 
 impl Code {
@@ -73,6 +80,11 @@ impl Code {
     /// `plan` checks against it.
     pub fn is_remote_reference(self) -> bool {
         matches!(self, Code::Reference | Code::Scope)
+    }
+
+    /// Whether the problem is a warning: reported, but the config is valid.
+    pub fn is_warning(self) -> bool {
+        matches!(self, Code::ScopeGroup | Code::NearDuplicate)
     }
 }
 
@@ -101,6 +113,17 @@ impl Diagnostic {
             code,
             message,
         }
+    }
+
+    /// The diagnostic as a warning line: `file:line:col: warning: message`, escaped.
+    pub fn as_warning(&self) -> String {
+        format!(
+            "{}:{}:{}: warning: {}",
+            Escaped(&self.file),
+            self.line,
+            self.column,
+            Escaped(&self.message)
+        )
     }
 
     /// A diagnostic about a whole file (line 1, column 1).
@@ -137,7 +160,13 @@ pub fn load_and_check(
     // would only report noise, so they are checked once the structure is right.
     let structural = !diags.is_empty();
     validate::check(&desired, known, !structural, &mut diags);
-    if desired.owner.is_none() && !structural && !desired.parts.is_empty() {
+    clients::check(&desired, &mut diags);
+    // apaleo clients carry no owner stamp: a config of clients only needs no `owner`.
+    let stamps = !(desired.developers.is_empty()
+        && desired.products.is_empty()
+        && desired.apps.is_empty()
+        && !desired.clients.is_empty());
+    if desired.owner.is_none() && stamps && !structural && !desired.parts.is_empty() {
         diags.push(Diagnostic::file(&desired.parts[0].path, Code::Schema, "no file sets `owner`: add e.g. `owner: payments-platform` (registrar stamps it on everything it creates)".into()));
     }
     let order: Vec<String> = {
@@ -167,6 +196,13 @@ pub struct Summary {
     pub apps: usize,
     /// Keys (credentials, counting the implicit `default` ones).
     pub keys: usize,
+    /// apaleo clients.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub clients: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Desired {
@@ -184,6 +220,7 @@ impl Desired {
                 .iter()
                 .map(|a| a.value.credentials.as_ref().map_or(1, Vec::len))
                 .sum(),
+            clients: self.clients.len(),
         }
     }
 }
@@ -192,7 +229,12 @@ impl Desired {
 pub fn load_valid(files: &[PathBuf], known: &validate::Known) -> anyhow::Result<Desired> {
     exists(files)?;
     let (desired, diags) = load_and_check(files, &yaml::ProcessEnv, known);
+    let (warnings, diags): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        diags.into_iter().partition(|d| d.code.is_warning());
     if diags.is_empty() {
+        for w in &warnings {
+            eprintln!("{}", w.as_warning());
+        }
         return Ok(desired);
     }
     Err(invalid(&diags))
@@ -237,7 +279,8 @@ pub struct Settings {
     pub secrets_dir: PathBuf,
     /// age recipients; empty means the local identity.
     pub recipients: Vec<String>,
-    /// Every app: developer email, app name, credential ids.
+    /// Every app: developer email, app name, credential ids; and every apaleo client as
+    /// `apaleo`, client code, secret ids.
     pub apps: Vec<(String, String, Vec<String>)>,
     /// `.registrar/` beside the config (the local identity lives there).
     pub registrar_dir: PathBuf,
@@ -290,6 +333,13 @@ impl Desired {
                         credential_ids(&a.value),
                     )
                 })
+                .chain(self.clients.iter().map(|c| {
+                    (
+                        crate::apaleo::STORE_DEVELOPER.to_string(),
+                        c.value.code.clone(),
+                        c.value.secrets.iter().map(|s| s.id.clone()).collect(),
+                    )
+                }))
                 .collect(),
             registrar_dir: self.registrar_dir(),
         }

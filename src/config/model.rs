@@ -38,6 +38,9 @@ pub struct ConfigFile {
     /// Developer apps: OAuth clients.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<AppConfig>,
+    /// apaleo OAuth clients (`backend.kind: apaleo`): connect and simple clients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<super::clients::ClientConfig>,
 }
 
 /// The encrypted store of issued keys and secrets.
@@ -57,7 +60,7 @@ pub struct SecretsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BackendConfig {
-    /// `local` (embedded registry, default), `apigee` (X/hybrid) or `apigee-edge`.
+    /// `local` (embedded registry, default), `apigee` (X/hybrid), `apigee-edge` or `apaleo`.
     #[serde(default)]
     pub kind: BackendKind,
     /// Management API base URL; default per platform.
@@ -66,6 +69,9 @@ pub struct BackendConfig {
     /// Organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
+    /// apaleo account code (`backend.kind: apaleo`), e.g. `DEMO`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// A developer.

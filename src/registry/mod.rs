@@ -18,6 +18,7 @@
 //! Lists are sorted by their natural key (developer email, product name, app name; org-wide
 //! apps by appId) and paginated with an inclusive `start_key` cursor, as Apigee does.
 
+pub mod apaleo;
 mod app_groups;
 mod apps;
 mod attributes;

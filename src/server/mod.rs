@@ -7,6 +7,7 @@
 //! synchronous rusqlite, run on the blocking thread pool over a small pool of connections
 //! (SQLite in WAL mode lets readers run concurrently).
 
+pub mod apaleo;
 pub mod conn;
 pub mod encode;
 pub mod errors;
@@ -210,7 +211,7 @@ async fn serve(
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown() {
+pub(crate) async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -189,6 +189,37 @@ while req is not None:
 check(pages == 3 and len(set(seen)) == 5 and seen == sorted(seen),
       "pageSize/pageToken via list_next walks every app once, in order")
 
+step("appgroups")
+groups = orgs.appgroups()
+g = groups.create(parent=PARENT, body={"name": "team-a", "displayName": "Team A",
+                                      "attributes": [{"name": "tier", "value": "gold"}]}).execute()
+check(g["status"] == "active" and g["name"] == "team-a", "appgroups.create")
+listed = groups.list(parent=PARENT).execute()
+check([x["name"] for x in listed["appGroups"]] == ["team-a"] and listed["totalSize"] == 1,
+      "appgroups.list")
+group_apps = groups.apps()
+ga = group_apps.create(parent=f"{PARENT}/appgroups/team-a",
+                       body={"name": "svc", "apiProducts": ["orders"]}).execute()
+check(ga["appGroup"] == "team-a" and len(ga["credentials"]) == 1, "appgroups.apps.create mints a key")
+minted.append([ga["credentials"][0]["consumerKey"], ga["credentials"][0]["consumerSecret"]])
+gk = group_apps.keys().create(parent=f"{PARENT}/appgroups/team-a/apps/svc", body={
+    "consumerKey": IMPORT_KEY + "-g", "consumerSecret": IMPORT_SECRET + "-g"}).execute()
+check(gk["status"] == "approved", "appgroups.apps.keys.create")
+gk = group_apps.keys().updateAppGroupAppKey(
+    name=f"{PARENT}/appgroups/team-a/apps/svc/keys/{IMPORT_KEY}-g",
+    body={"apiProducts": ["orders"]}).execute()
+check(gk["apiProducts"] == [{"apiproduct": "orders", "status": "approved"}],
+      "appgroups.apps.keys.updateAppGroupAppKey adds products")
+listed = group_apps.list(parent=f"{PARENT}/appgroups/team-a").execute()
+check([x["name"] for x in listed["appGroupApps"]] == ["svc"], "appgroups.apps.list")
+only = org_apps.list(parent=PARENT, expand=True, filter="appType=AppGroup").execute()
+check([(x["name"], x.get("appGroup"), "developerId" in x) for x in only["app"]]
+      == [("svc", "team-a", False)], "apps.list filter=appType=AppGroup: appGroup, no developer")
+group_apps.keys().delete(name=f"{PARENT}/appgroups/team-a/apps/svc/keys/{IMPORT_KEY}-g").execute()
+group_apps.delete(name=f"{PARENT}/appgroups/team-a/apps/svc").execute()
+groups.delete(name=f"{PARENT}/appgroups/team-a").execute()
+check(groups.list(parent=PARENT).execute() == {}, "no AppGroup left")
+
 step("deletes")
 keys.delete(name=f"{app_name}/keys/{IMPORT_KEY}").execute()
 gone = apps.delete(name=app_name).execute()

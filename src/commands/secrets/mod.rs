@@ -37,6 +37,11 @@ impl Context {
         let root = &settings.secrets_dir;
         let org = match (org, backend) {
             (Some(org), _) => org.to_string(),
+            (None, Some(b))
+                if b.kind == crate::target::BackendKind::Apaleo && b.account.is_some() =>
+            {
+                b.account.clone().unwrap_or_default()
+            }
             (None, Some(b)) if b.org.is_some() => b.org.clone().unwrap_or_default(),
             (None, Some(b)) if b.kind != crate::target::BackendKind::Local => only_store(root)?,
             (None, _) => super::target::LOCAL_ORG.to_string(),
@@ -379,6 +384,17 @@ pub fn cmd_rotate(args: &RotateArgs) -> anyhow::Result<ExitCode> {
             .store
             .request_rotation(&developer, &args.app, id, overlap, now)?;
         let verb = if replaced { "Updated" } else { "Recorded" };
+        if developer == crate::apaleo::STORE_DEVELOPER {
+            out.push_str(&crate::commands::apaleo::rotation_message(
+                verb,
+                &req,
+                ctx.store
+                    .index()
+                    .active(&developer, &args.app, id)
+                    .is_some(),
+            ));
+            continue;
+        }
         out.push_str(&format!(
             "{verb} rotation of `{}` (overlap {}).\n",
             req.address(),

@@ -211,6 +211,31 @@ pub fn cmd_set(args: &SecretsSetArgs) -> anyhow::Result<ExitCode> {
         issued_at: parsed.issued_at.unwrap_or_else(now_ms),
         expires_at: parsed.expires_at,
     };
+    if developer == crate::apaleo::STORE_DEVELOPER
+        && ctx
+            .store
+            .index()
+            .rotation(&developer, &args.app, &args.key)
+            .is_some()
+    {
+        // An apaleo rotation: the new secret becomes active, the old one is kept (and
+        // verified) through the overlap; a later checklist step deletes it.
+        let o = ctx
+            .store
+            .complete_rotation(&developer, &args.app, &args.key, &cred, now_ms())?;
+        println!(
+            "Stored the new secret of `{}` (secret {}){}.",
+            o.active.address(),
+            o.active.consumer_secret_fingerprint,
+            o.retiring
+                .map(|r| format!(
+                    "; the old one (secret {}) is kept through the overlap",
+                    r.consumer_secret_fingerprint
+                ))
+                .unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let stored = ctx
         .store
         .app_entries(&developer, &args.app)
