@@ -154,6 +154,7 @@ mod operations;
 pub use operations::{
     GraphqlOperation, GraphqlOperationConfig, GraphqlOperationGroup, GraphqlOperationType,
     HTTP_METHODS, Operation, OperationConfig, OperationConfigType, OperationGroup, OperationQuota,
+    SourceConfig,
 };
 
 /// A product quota: `limit` requests per `interval` `time_unit`s.
