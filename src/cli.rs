@@ -154,7 +154,8 @@ pub struct PlanOptions {
     /// Backend.
     #[command(flatten)]
     pub backend: BackendArgs,
-    /// Limit the plan to resources whose address contains this (repeatable), e.g. `app checkout-web`.
+    /// Limit the plan to resources whose whole address matches (repeatable): `KIND PATH`, a bare
+    /// path, or a kind alone; `*`/`?` are wildcards where written, e.g. `app */checkout-*`.
     #[arg(long, value_name = "ADDRESS")]
     pub select: Vec<String>,
     /// Delete resources this config owns that it no longer declares.

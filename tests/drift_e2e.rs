@@ -296,6 +296,56 @@ fn a_key_replaced_on_the_server_is_secret() {
 }
 
 #[test]
+fn a_secret_replaced_under_the_same_key_is_secret() {
+    // The key is re-imported with the same consumer key and a new secret, its products,
+    // attributes and scopes restored: only the secret differs from what the store holds.
+    let (_server, mut w, code, doc, plan) = case(|server, _, rt| {
+        rt.block_on(async {
+            let app = server.get(APP).await.expect(200).body;
+            let cred = app["credentials"][0].clone();
+            let key = cred["consumerKey"].as_str().unwrap().to_string();
+            let products: Vec<Value> = cred["apiProducts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p["apiproduct"].clone())
+                .collect();
+            server
+                .delete(&format!("{APP}/keys/{key}"))
+                .await
+                .expect(200);
+            server
+                .post(
+                    &format!("{APP}/keys/create"),
+                    json!({"consumerKey": key, "consumerSecret": "a-new-secret-set-by-hand-0123"}),
+                )
+                .await
+                .expect(201);
+            server
+                .post(
+                    &format!("{APP}/keys/{key}"),
+                    json!({"apiProducts": products, "attributes": cred["attributes"]}),
+                )
+                .await
+                .expect(200);
+            server
+                .put(
+                    &format!("{APP}/keys/{key}"),
+                    json!({"scopes": cred.get("scopes").cloned().unwrap_or(json!([]))}),
+                )
+                .await
+                .expect(200);
+        })
+    });
+    assert_eq!(code, 3, "{doc:#}");
+    assert_one(&doc, "dana@example.com/web/default", "secret");
+    assert_eq!(plan, 2);
+    converges(&mut w, &[]);
+    w.canary();
+}
+
+#[test]
 fn a_key_added_by_hand_is_unmanaged() {
     let (_server, mut w, code, doc, plan) = case(|server, _, rt| {
         rt.block_on(server.post(

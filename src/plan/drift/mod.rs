@@ -26,7 +26,9 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Address, Change, FieldChange, Note, Plan};
-use crate::model::{Actual, Attributes, DesiredState, Kind, OWNER_ATTRIBUTE};
+use crate::model::{
+    Actual, Attributes, DesiredState, DeveloperStatus, Kind, OWNER_ATTRIBUTE, Status,
+};
 use crate::op::Op;
 use stamp::Stamp;
 
@@ -103,8 +105,10 @@ impl DriftClass {
 /// one stay `config`); deletes of resources no longer declared are `removed`, removals of
 /// undeclared keys `unmanaged`.
 ///
-/// A status change (its own call, which writes no attribute) of a resource no update of the
-/// plan writes gets a [`Change::restamp`], so that the stamp records the status applied.
+/// A status change (its own call, which writes no attribute) gets a [`Change::restamp`], sent
+/// once it succeeded, so that the stamp records the status applied; an update of the same
+/// resource in the plan stamps the status it finds, so a failed status call is not recorded
+/// as applied.
 pub(super) fn classify(changes: &mut [Change], actual: &Actual, desired: &DesiredState) {
     let mut attrs: HashMap<Address, &Attributes> = HashMap::new();
     for d in &actual.developers {
@@ -119,31 +123,68 @@ pub(super) fn classify(changes: &mut [Change], actual: &Actual, desired: &Desire
             &a.value.attributes,
         );
     }
-    let written: HashSet<Address> = changes
+    // Statuses as they stand, for resources whose status the plan changes: an update sent
+    // before the status call stamps the status it finds, and the status call's restamp (sent
+    // only once it succeeded) records the new one. A failed status call so leaves a stamp
+    // that still tells the pending change as `config`.
+    let developer_status: HashMap<&str, DeveloperStatus> = actual
+        .developers
+        .iter()
+        .map(|d| (d.value.email.as_str(), d.value.status))
+        .collect();
+    let app_status: HashMap<(&str, &str), Status> = actual
+        .apps
+        .iter()
+        .map(|a| {
+            (
+                (a.value.developer.as_str(), a.value.name.as_str()),
+                a.value.status,
+            )
+        })
+        .collect();
+    let status_changed: HashSet<Address> = changes
         .iter()
         .filter(|c| {
             matches!(
                 c.op,
-                Op::UpdateDeveloper { .. }
-                    | Op::UpdateApp { .. }
-                    | Op::CreateDeveloper { .. }
-                    | Op::CreateApp { .. }
+                Op::SetDeveloperStatus { .. } | Op::SetAppStatus { .. }
             )
         })
         .map(|c| c.address.clone())
         .collect();
-    for c in changes {
-        if !written.contains(&c.address) {
-            c.restamp = restamp(&c.op, desired);
-        }
+    for c in changes.iter_mut() {
+        let pending_status = status_changed.contains(&c.address);
+        c.restamp = restamp(&c.op, desired);
         match &mut c.op {
-            Op::CreateDeveloper { developer } | Op::UpdateDeveloper { developer } => {
-                stamp::stamp_developer(developer)
+            Op::CreateDeveloper { developer } => stamp::stamp_developer(developer),
+            Op::UpdateDeveloper { developer } => {
+                let now = developer_status.get(developer.email.as_str()).copied();
+                match now.filter(|_| pending_status) {
+                    Some(now) => {
+                        let mut as_found = developer.clone();
+                        as_found.status = now;
+                        stamp::stamp_developer(&mut as_found);
+                        developer.attributes = as_found.attributes;
+                    }
+                    None => stamp::stamp_developer(developer),
+                }
             }
             Op::CreateProduct { product } | Op::UpdateProduct { product } => {
                 stamp::stamp_product(product)
             }
-            Op::CreateApp { app, .. } | Op::UpdateApp { app } => stamp::stamp_app(app),
+            Op::CreateApp { app, .. } => stamp::stamp_app(app),
+            Op::UpdateApp { app } => {
+                let key = (app.developer.as_str(), app.name.as_str());
+                match app_status.get(&key).copied().filter(|_| pending_status) {
+                    Some(now) => {
+                        let mut as_found = app.clone();
+                        as_found.status = now;
+                        stamp::stamp_app(&mut as_found);
+                        app.attributes = as_found.attributes;
+                    }
+                    None => stamp::stamp_app(app),
+                }
+            }
             _ => {}
         }
         let undeclared_key = c.address.key_id().is_some_and(|k| k.credential.is_none());
