@@ -4,8 +4,8 @@ use std::collections::VecDeque;
 use std::path::Path;
 
 use super::*;
-use crate::apaleo::model::{Client, ClientKind};
 use crate::backend::apaleo::{Endpoints, Verifier};
+use crate::model::apaleo::{Client, ClientKind};
 use crate::registry::Registry;
 use crate::secrets::{Identity, SecretStore};
 
@@ -56,7 +56,7 @@ async fn session(dir: &Path, url: &str) -> Session {
     let store = SecretStore::open(dir.join("secrets"), &[id.to_public().to_string()]).unwrap();
     Session {
         account: "DEMO".into(),
-        verifier: Verifier::new(Endpoints::new(Some(url))).unwrap(),
+        verifier: Verifier::new(Endpoints::new(Some(url)), None).unwrap(),
         store,
         registry: dir.join("records.db"),
         identity: Identity::from_file(&path).unwrap().into(),
@@ -77,6 +77,7 @@ async fn stand_in(dir: &Path) -> (String, String) {
         pii: Some(false),
         scopes: vec!["reports.read".into()],
         secrets: vec![],
+        unconfirmed: vec![],
     };
     db.apaleo_create_client("DEMO", &client).unwrap();
     let (_, secret) = db.apaleo_add_secret("bot", "ci").unwrap();
@@ -96,7 +97,10 @@ async fn a_walk_stores_verifies_and_records() {
     let desired =
         crate::config::load_valid(&[dir.path().join("registry.yaml")], &Default::default())
             .unwrap();
-    let plan = s.plan(&desired, false).await.unwrap();
+    let plan = s
+        .plan(&desired, &super::super::Scope::default())
+        .await
+        .unwrap();
     assert_eq!(plan.summary.steps, 2);
     let mut script = Script {
         answers: VecDeque::from(["y"]),
@@ -127,7 +131,12 @@ async fn a_walk_stores_verifies_and_records() {
     );
     assert!(!script.said.contains(&secret));
     assert_eq!(s.recorded().unwrap().len(), 1);
-    assert!(!s.plan(&desired, false).await.unwrap().has_changes());
+    assert!(
+        !s.plan(&desired, &super::super::Scope::default())
+            .await
+            .unwrap()
+            .has_changes()
+    );
 }
 
 #[tokio::test]
@@ -139,7 +148,10 @@ async fn a_wrong_secret_is_stored_but_not_verified_nor_recorded() {
     let desired =
         crate::config::load_valid(&[dir.path().join("registry.yaml")], &Default::default())
             .unwrap();
-    let plan = s.plan(&desired, false).await.unwrap();
+    let plan = s
+        .plan(&desired, &super::super::Scope::default())
+        .await
+        .unwrap();
     let mut script = Script {
         answers: VecDeque::from(["y"]),
         secrets: VecDeque::from(["not-the-secret".to_string()]),
@@ -194,7 +206,7 @@ async fn the_local_identity_made_by_the_first_secret_verifies_it() {
     let local = dir.path().join(".registrar/identity.txt");
     let s = Session {
         account: "DEMO".into(),
-        verifier: Verifier::new(Endpoints::new(Some(&url))).unwrap(),
+        verifier: Verifier::new(Endpoints::new(Some(&url)), None).unwrap(),
         store: SecretStore::open(dir.path().join("secrets"), &[])
             .unwrap()
             .with_local_identity(&local),
@@ -206,7 +218,10 @@ async fn the_local_identity_made_by_the_first_secret_verifies_it() {
     let desired =
         crate::config::load_valid(&[dir.path().join("registry.yaml")], &Default::default())
             .unwrap();
-    let plan = s.plan(&desired, false).await.unwrap();
+    let plan = s
+        .plan(&desired, &super::super::Scope::default())
+        .await
+        .unwrap();
     assert!(!local.exists());
     let mut script = Script {
         answers: VecDeque::from(["y"]),
