@@ -82,6 +82,10 @@ pub(super) fn report(
                                     proof = Proof::Failed;
                                     "refused"
                                 }
+                                Some(SecretCheck::StoredForAnother) => {
+                                    proof = Proof::Failed;
+                                    "stored for another client"
+                                }
                                 Some(_) => {
                                     proof = Proof::Failed;
                                     "unexpected answer"

@@ -415,12 +415,19 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
     }
     let mut problems = Vec::new();
     for s in &secrets {
-        if let Some(SecretCheck::Unexpected { detail }) = &s.check {
-            let old = if s.retiring { " (old)" } else { "" };
-            problems.push(Problem::platform(format!(
-                "secret `{}`{old}: the token endpoint answered {detail}",
-                s.id
-            )));
+        let old = if s.retiring { " (old)" } else { "" };
+        match &s.check {
+            Some(SecretCheck::Unexpected { detail }) => {
+                problems.push(Problem::platform(format!(
+                    "secret `{}`{old}: the token endpoint answered {detail}",
+                    s.id
+                )))
+            }
+            Some(SecretCheck::StoredForAnother) => problems.push(Problem::secret(format!(
+                "secret `{}`{old} is stored with another client id than `{}` (pasted for another client?): store the secret of `{}`",
+                s.id, d.code, d.code
+            ))),
+            _ => {}
         }
     }
     let mut steps = Vec::new();

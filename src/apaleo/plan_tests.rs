@@ -114,7 +114,12 @@ fn a_verified_unrecorded_client_records_only_what_verification_proved() {
     // a new name in the config is shown in the confirm step, not as an edit.
     let mut want = bot();
     want.name = "Night bot".into();
-    let p = run(&[want], std::slice::from_ref(record), &[stored(granted())], &[]);
+    let p = run(
+        &[want],
+        std::slice::from_ref(record),
+        &[stored(granted())],
+        &[],
+    );
     assert_eq!(p.clients[0].action, Action::Confirm);
     assert_eq!(actions(&p), ["confirm-client"]);
     assert!(p.clients[0].record.is_none(), "already recorded");
@@ -301,4 +306,18 @@ fn identity_scopes_are_declared_only_for_a_simple_client() {
         "granted: reports.read, setup.read; declared only (not for client credentials): offline_access"
     );
     assert!(!p.has_changes());
+}
+
+#[test]
+fn a_secret_stored_for_another_client_is_secret_drift() {
+    let p = run(
+        &[bot()],
+        &[bot()],
+        &[stored(Some(SecretCheck::StoredForAnother))],
+        &[],
+    );
+    let c = &p.clients[0];
+    assert_eq!(c.action, Action::Drift);
+    assert_eq!(c.problems[0].kind, ProblemKind::Secret);
+    assert!(c.problems[0].message.contains("another client id"));
 }

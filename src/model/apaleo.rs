@@ -215,6 +215,9 @@ pub enum SecretCheck {
     CredentialsAccepted,
     /// `invalid_client`: no such client, or the secret is not (or no longer) one of its secrets.
     Refused,
+    /// Not asked: the secret in the store was filed with another client id (a paste for
+    /// another client). The store is wrong, whatever apaleo holds.
+    StoredForAnother,
     /// The endpoint answered something else (an unexpected error or status).
     Unexpected {
         /// What it answered, without secrets.

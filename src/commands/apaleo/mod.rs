@@ -177,12 +177,7 @@ impl Session {
         };
         let cred = self.store.read_entry(identity, entry)?;
         if cred.consumer_key.expose() != client.code {
-            return Ok(Some(SecretCheck::Unexpected {
-                detail: format!(
-                    "nothing: the stored client id is not `{}` (stored with the wrong client?)",
-                    client.code
-                ),
-            }));
+            return Ok(Some(SecretCheck::StoredForAnother));
         }
         let check = self
             .verifier

@@ -129,6 +129,9 @@ fn advice(check: &SecretCheck, code: &str) -> String {
             "the secret works, but these scopes are not granted: {}; tick them in the app and save",
             scopes.join(", ")
         ),
+        SecretCheck::StoredForAnother => format!(
+            "it was stored with another client id than `{code}`: paste the secret of `{code}`"
+        ),
         SecretCheck::Unexpected { detail } => {
             format!("the token endpoint answered {detail}; check the app's kind and settings")
         }

@@ -67,6 +67,11 @@ async fn session(dir: &Path, url: &str) -> Session {
 /// The stand-in in-process, with client `bot` created and one secret added (as the
 /// person does in the dashboard); returns its URL and the secret.
 async fn stand_in(dir: &Path) -> (String, String) {
+    stand_in_with(dir, &["reports.read"]).await
+}
+
+/// [`stand_in`] with client `bot` granted `scopes`.
+async fn stand_in_with(dir: &Path, scopes: &[&str]) -> (String, String) {
     let db = Registry::open(dir.join("stand-in.db")).unwrap();
     let client = Client {
         code: "bot".into(),
@@ -75,7 +80,7 @@ async fn stand_in(dir: &Path) -> (String, String) {
         logo_url: None,
         redirect_uris: vec![],
         pii: Some(false),
-        scopes: vec!["reports.read".into()],
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
         secrets: vec![],
         unconfirmed: vec![],
     };
@@ -239,4 +244,41 @@ async fn the_local_identity_made_by_the_first_secret_verifies_it() {
         script.said
     );
     assert!(local.exists());
+}
+
+/// A simple client declaring a sign-in scope: verification leaves it out of the token
+/// request (the identity server would refuse it), so the client verifies.
+#[tokio::test]
+async fn identity_scopes_are_left_out_of_the_token_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, secret) = stand_in_with(dir.path(), &["reports.read", "offline_access"]).await;
+    let s = session(dir.path(), &url).await;
+    std::fs::write(
+        dir.path().join("registry.yaml"),
+        CONFIG.replace("[reports.read]", "[reports.read, offline_access]"),
+    )
+    .unwrap();
+    let desired =
+        crate::config::load_valid(&[dir.path().join("registry.yaml")], &Default::default())
+            .unwrap();
+    let client = desired.clients[0].value.client();
+    let entry = s
+        .store
+        .store(
+            STORE_DEVELOPER,
+            "bot",
+            "primary",
+            &StoredCredential {
+                consumer_key: Secret::new("bot"),
+                consumer_secret: Secret::new(secret),
+                issued_at: 1,
+                expires_at: None,
+            },
+        )
+        .unwrap();
+    let check = s.check(&client, &entry).await.unwrap();
+    assert!(
+        matches!(&check, Some(SecretCheck::Granted { scopes, .. }) if scopes == &["reports.read"]),
+        "{check:?}"
+    );
 }

@@ -30,7 +30,7 @@ mod admin;
 use super::{BODY_LIMIT, conn, security};
 use crate::error::HintExt;
 use crate::model::Secret;
-use crate::model::apaleo::ClientKind;
+use crate::model::apaleo::{ClientKind, is_identity_scope};
 use crate::registry::{self, Registry};
 use admin::{
     add_secret, admin_error, create_client, delete_client, delete_secret, get_client, list_clients,
@@ -260,6 +260,14 @@ async fn token(State(st): St, headers: HeaderMap, body: Bytes) -> Response {
         .get("scope")
         .map(|s| s.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
+    // As an identity server does: sign-in scopes are not for the client-credentials grant.
+    if let Some(identity) = asked.iter().find(|s| is_identity_scope(s)) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            &format!("scope `{identity}` is not allowed for the client_credentials grant"),
+        );
+    }
     if let Some(missing) = asked.iter().find(|s| !found.client.scopes.contains(s)) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
