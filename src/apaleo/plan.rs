@@ -12,8 +12,9 @@ use crate::model::apaleo::{
     Client, ClientKind, Field, Rotation, SecretCheck, SecretDecl, StoredSecret,
 };
 
-/// Version of the JSON plan.
-pub const PLAN_VERSION: u32 = 1;
+/// Version of the JSON plan. 2: `problems` are objects (`kind`, `message`), the actions
+/// `confirm` and `unverified`, the step `confirm-client`, `summary.unverified`.
+pub const PLAN_VERSION: u32 = 2;
 
 /// What the plan does to a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
