@@ -667,6 +667,65 @@ async fn both_secrets_verify_through_a_rotation_overlap() {
     p.canary();
 }
 
+/// An outage of the token endpoint is not drift: retried, then an error (exit 1, a hint).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_at_the_token_endpoint_is_an_error_not_drift() {
+    let mut p = Person::new();
+    let checklist = json_of(&p.run(&["apply", "--format", "json"]));
+    p.follow(&checklist).await;
+    // A token endpoint that answers 503 (an HTML page) to everything, counting requests.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 8192];
+            let _ = conn.read(&mut buf);
+            let body = "<html>maintenance</html>";
+            let _ = write!(
+                conn,
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/html\r\nretry-after: 0\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    for args in [
+        &["plan", "--detailed-exitcode", "--url", &down][..],
+        &["drift", "--url", &down][..],
+    ] {
+        let out = p.command(args).output().unwrap();
+        assert_eq!(code(&out), 1, "{}", transcript(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("gave up after 6 attempts")
+                && stderr.contains("hint: nothing was verified"),
+            "{}",
+            transcript(&out)
+        );
+        p.outputs.push((args.join(" "), out));
+    }
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        12,
+        "6 attempts each"
+    );
+    let out = p.command(&["plan", "--url", &down]).output().unwrap();
+    let filters = vec![(escape(&down), "http://127.0.0.1:[PORT]".to_string())];
+    let filters: Vec<(&str, &str)> = filters
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    insta::with_settings!({filters => filters, omit_expression => true}, {
+        insta::assert_snapshot!("plan_token_endpoint_down", transcript(&out));
+    });
+    p.outputs.push(("plan (down)".into(), out));
+    p.canary();
+}
+
 /// `--select`, `--max-deletes` and `--prune` shape an apaleo plan; apply refuses the flags
 /// a checklist cannot honour.
 #[test]
