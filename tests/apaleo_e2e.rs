@@ -714,11 +714,8 @@ async fn an_outage_at_the_token_endpoint_is_an_error_not_drift() {
         "6 attempts each"
     );
     let out = p.command(&["plan", "--url", &down]).output().unwrap();
-    let filters = vec![(escape(&down), "http://127.0.0.1:[PORT]".to_string())];
-    let filters: Vec<(&str, &str)> = filters
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let down_re = escape(&down);
+    let filters = [(down_re.as_str(), "http://127.0.0.1:[PORT]")];
     insta::with_settings!({filters => filters, omit_expression => true}, {
         insta::assert_snapshot!("plan_token_endpoint_down", transcript(&out));
     });
