@@ -551,6 +551,7 @@ impl Prompt for Terminal {
         let mut line = self.line()?;
         // A `CLIENT_ID=…` line first: the secret is on the next one, read with echo still off.
         if is_id_line(&line) {
+            self.say("  (client id read; now the secret): ");
             let next = self.line()?;
             line.push_str(&next);
         }
