@@ -128,8 +128,8 @@ pub struct BackendArgs {
     /// SQLite file of the local backend (default: `.registrar/registry.db` beside the config).
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// How long one request to an Apigee backend may take before it is retried, e.g. `10s`
-    /// (default 10s; 6 attempts).
+    /// How long one request to an Apigee backend (or apaleo's token endpoint) may take before
+    /// it is retried, e.g. `10s` (default 10s for Apigee, 30s for apaleo; 6 attempts).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 }

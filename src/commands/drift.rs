@@ -1,6 +1,7 @@
 //! `registrar drift`: read, classify, report; change nothing. No lock is taken and nothing is
 //! created (not the local registry, not the secrets store): the same read and diff as
-//! `plan`, reported by drift class ([`crate::plan::drift`]).
+//! `plan`, reported by drift class ([`crate::plan::drift`]). On apaleo, the apaleo plan's
+//! verification, reported the same way (`commands/apaleo/drift.rs`).
 
 use std::process::ExitCode;
 
@@ -25,10 +26,8 @@ pub fn cmd_drift(args: &DriftArgs) -> anyhow::Result<ExitCode> {
     let desired = load_config(&options, &rt)?;
     let target = target::resolve(&options, &desired)?;
     if target.platform.backend == crate::target::BackendKind::Apaleo {
-        return Err(crate::error::hinted(
-            "`registrar drift` reads a platform's registrations, and apaleo has no API to read its clients",
-            "`registrar plan --backend apaleo` verifies each client at the token endpoint and reports what failed",
-        ));
+        drop(rt);
+        return super::apaleo::cmd_drift(&options, &desired, target);
     }
     super::apaleo::refuse_clients_elsewhere(&desired, &target)?;
     let store = open_secrets(&target.secrets, false)?;

@@ -6,6 +6,7 @@
 
 mod actual;
 mod address;
+pub mod apaleo;
 
 pub use actual::{Actual, GroupApp, Observed, ReadScope};
 pub use address::{Address, AppId, KIND_LEVELS, KeyId, Kind};

@@ -28,7 +28,7 @@ mod page;
 mod ratelimit;
 mod read;
 mod redact;
-mod retry;
+pub(super) mod retry;
 mod wire;
 
 use std::fmt;

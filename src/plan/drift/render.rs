@@ -75,12 +75,16 @@ pub fn text(report: &Report, color: bool) -> String {
         }
     };
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "registrar drift for {} (owner `{}`)\n",
-        Escaped(&report.backend),
-        Escaped(&report.owner)
-    );
+    if report.owner.is_empty() {
+        let _ = writeln!(out, "registrar drift for {}\n", Escaped(&report.backend));
+    } else {
+        let _ = writeln!(
+            out,
+            "registrar drift for {} (owner `{}`)\n",
+            Escaped(&report.backend),
+            Escaped(&report.owner)
+        );
+    }
     if report.entries.is_empty() {
         let _ = writeln!(
             out,
