@@ -28,7 +28,7 @@ pub fn cmd_init(args: &InitArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("failed to create `{}`", dir.display()))?;
     let config = dir.join("registry.yaml");
     let schema = dir.join("schema").join("registry.schema.json");
-    for existing in [&config, &schema].into_iter().filter(|p| p.exists()) {
+    if let Some(existing) = [&config, &schema].into_iter().find(|p| p.exists()) {
         return Err(hinted(
             format!(
                 "`{}` exists; init never overwrites a file",

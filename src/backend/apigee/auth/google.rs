@@ -52,7 +52,7 @@ pub struct GoogleCredentials {
 /// The kinds of credentials.
 enum Source {
     /// A service-account key (`"type": "service_account"`).
-    ServiceAccount(gcp_auth::CustomServiceAccount),
+    ServiceAccount(Box<gcp_auth::CustomServiceAccount>),
     /// A refresh token (`"type": "authorized_user"`, as `gcloud auth application-default
     /// login` writes).
     AuthorizedUser {
@@ -166,10 +166,10 @@ impl GoogleCredentials {
         let kind: Kind =
             serde_json::from_str(&text).map_err(|e| unusable(format!("not JSON ({e})")))?;
         let source = match kind.kind.as_deref() {
-            Some("service_account") => Source::ServiceAccount(
+            Some("service_account") => Source::ServiceAccount(Box::new(
                 gcp_auth::CustomServiceAccount::from_json(&text)
                     .map_err(|e| unusable(format!("not a usable service-account key ({e})")))?,
-            ),
+            )),
             Some("authorized_user") => {
                 let f: AuthorizedUserFile = serde_json::from_str(&text).map_err(|e| {
                     unusable(format!("incomplete authorized-user credentials ({e})"))
