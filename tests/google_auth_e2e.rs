@@ -229,3 +229,140 @@ fn apply_with_a_service_account_key_refreshes_its_token_once() {
     assert!(requests > 2, "{requests} requests:\n{log}");
     assert!(!log.contains(" 401 "), "a request was refused:\n{log}");
 }
+
+/// The external-account stand-ins' record: what each endpoint was asked.
+#[derive(Default)]
+struct Federation {
+    sts: Vec<String>,
+    impersonations: Vec<String>,
+}
+
+const SUBJECT: &str = "eyJ.ci-oidc-token.sig";
+const STS_TOKEN: &str = "sts-federated-token";
+
+async fn sts(State(st): State<Arc<Mutex<Federation>>>, body: String) -> (StatusCode, Json<Value>) {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    let ok = get("grant_type") == "urn:ietf:params:oauth:grant-type:token-exchange"
+        && get("subject_token") == SUBJECT
+        && get("subject_token_type") == "urn:ietf:params:oauth:token-type:jwt"
+        && get("audience")
+            == "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/ci/providers/gh"
+        && get("requested_token_type") == "urn:ietf:params:oauth:token-type:access_token"
+        && get("scope") == "https://www.googleapis.com/auth/cloud-platform";
+    st.lock().unwrap().sts.push(if ok {
+        "ok".into()
+    } else {
+        format!("refused {body}")
+    });
+    match ok {
+        true => (
+            StatusCode::OK,
+            Json(
+                json!({"access_token": STS_TOKEN, "issued_token_type": "urn:ietf:params:oauth:token-type:access_token", "token_type": "Bearer", "expires_in": 3600}),
+            ),
+        ),
+        false => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant"})),
+        ),
+    }
+}
+
+async fn impersonate(
+    State(st): State<Arc<Mutex<Federation>>>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let ok = bearer == Some(&format!("Bearer {STS_TOKEN}"))
+        && body["scope"][0] == "https://www.googleapis.com/auth/cloud-platform";
+    st.lock().unwrap().impersonations.push(if ok {
+        "ok".into()
+    } else {
+        format!("refused {body}")
+    });
+    match ok {
+        true => (
+            StatusCode::OK,
+            Json(json!({"accessToken": TOKEN, "expireTime": "2099-01-01T00:00:00Z"})),
+        ),
+        false => (StatusCode::FORBIDDEN, Json(json!({"error": {"code": 403}}))),
+    }
+}
+
+#[test]
+fn plan_with_workload_identity_federation_and_impersonation() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let record = Arc::new(Mutex::new(Federation::default()));
+    let app = Router::new()
+        .route("/v1/token", post(sts))
+        .route("/v1/sa:generateAccessToken", post(impersonate))
+        .with_state(record.clone());
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let server = Server::start("x", &["--token", TOKEN]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let subject = dir.path().join("oidc-token");
+    std::fs::write(&subject, SUBJECT).unwrap();
+    let creds = dir.path().join("external-account.json");
+    let file = json!({
+        "type": "external_account",
+        "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/ci/providers/gh",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": format!("{base}/v1/token"),
+        "service_account_impersonation_url": format!("{base}/v1/sa:generateAccessToken"),
+        "credential_source": {"file": subject},
+    });
+    std::fs::write(&creds, serde_json::to_vec(&file).unwrap()).unwrap();
+    let mut canary = Canary::new();
+    for s in [TOKEN, SUBJECT, STS_TOKEN] {
+        canary.add(s);
+    }
+    let out = canary.run(
+        "plan",
+        Command::new(env!("CARGO_BIN_EXE_registrar"))
+            .current_dir(dir.path())
+            .args(["--log", "trace", "plan", "-f"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml"))
+            .args([
+                "--backend",
+                "apigee",
+                "--url",
+                &server.url,
+                "--org",
+                "local",
+            ])
+            .env("GOOGLE_APPLICATION_CREDENTIALS", &creds)
+            .env("HOME", dir.path())
+            .env_remove("CLOUDSDK_CONFIG")
+            .env_remove("APIGEE_TOKEN")
+            .env_remove("APIGEE_USERNAME")
+            .env_remove("APIGEE_PASSWORD")
+            .env_remove("REGISTRAR_LOG")
+            .env("NO_COLOR", "1"),
+    );
+    let record = record.lock().unwrap();
+    assert!(
+        out.status.success(),
+        "plan failed ({:?} {:?}):\n{}",
+        record.sts,
+        record.impersonations,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("to create"));
+    // One exchange for the whole run: the impersonated token lives until 2099.
+    assert_eq!(record.sts, ["ok"]);
+    assert_eq!(record.impersonations, ["ok"]);
+}
