@@ -61,6 +61,47 @@ pub enum Command {
     Rotate(RotateArgs),
     /// Remove a stale apply lock by its id (from the error that named its holder).
     ForceUnlock(ForceUnlockArgs),
+    /// Write a starter config: registry.yaml, its schema, and a .gitignore.
+    Init(InitArgs),
+    /// Print the completion script of a shell (bash, zsh, fish, powershell, elvish).
+    ///
+    /// For example `registrar completions bash > ~/.local/share/bash-completion/completions/registrar`,
+    /// or `registrar completions zsh > "${fpath[1]}/_registrar"`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command with `--out-dir`.
+    Man(ManArgs),
+}
+
+/// Arguments of `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to write into (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// A public key the secrets are encrypted to (`age1…` or `ssh-ed25519 …`; repeatable).
+    /// Default: yours, from ~/.ssh/id_ed25519.pub or an age identity file.
+    #[arg(long = "recipient", value_name = "PUBLIC_KEY")]
+    pub recipients: Vec<String>,
+    /// The config's `owner`, stamped on everything it creates (default: the directory's name).
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `registrar.1` and `registrar-COMMAND.1` for every command into this directory
+    /// instead of printing `registrar.1`.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// Where the config comes from.

@@ -42,5 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Secrets(cmd) => commands::secrets::cmd_secrets(&cmd),
         Command::Rotate(args) => commands::secrets::cmd_rotate(&args),
         Command::ForceUnlock(args) => commands::lock::cmd_force_unlock(&args),
+        Command::Init(args) => commands::init::cmd_init(&args),
+        Command::Completions(args) => commands::completions::cmd_completions(&args),
+        Command::Man(args) => commands::completions::cmd_man(&args),
     }
 }

@@ -424,6 +424,9 @@ fn help_of_every_command() {
         &["secrets", "rekey"],
         &["rotate"],
         &["force-unlock"],
+        &["init"],
+        &["completions"],
+        &["man"],
     ];
     for command in commands {
         let name = if command.is_empty() {

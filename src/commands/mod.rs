@@ -5,7 +5,9 @@
 pub mod apaleo;
 pub mod apply;
 mod apply_json;
+pub mod completions;
 pub mod drift;
+pub mod init;
 pub mod lock;
 pub mod plan;
 pub mod secrets;

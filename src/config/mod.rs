@@ -256,7 +256,7 @@ pub fn exists(files: &[PathBuf]) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ".".into());
         return Err(crate::error::hinted(
             format!("no config file `{}` (looked in `{here}`)", only.display()),
-            "pass the config with `-f FILE` (or a directory), or start from `examples/minimal.yaml`",
+            "pass the config with `-f FILE` (or a directory), or write a starter one with `registrar init`",
         ));
     }
     Ok(())

@@ -304,11 +304,9 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .body(Vec::<u8>::new()),
         };
-        builder = match &self.auth {
-            Auth::Bearer(token) => builder.bearer_auth(token.expose()),
-            Auth::Basic { username, password } => {
-                builder.basic_auth(username, Some(password.expose()))
-            }
+        builder = match self.auth.authorize(builder).await {
+            Ok(b) => b,
+            Err(e) => return Attempt::Fail(e),
         };
         let (status, outcome) = self.receive(req, builder.send().await).await;
         if status == Some(429) {

@@ -6,7 +6,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), registrar::backend::BackendError> {
 //! use registrar::backend::apigee::{ApigeeBackend, ApigeeConfig, Auth, Flavor};
-//! let config = ApigeeConfig::new(Flavor::X, "my-org", Auth::from_env()?)
+//! let config = ApigeeConfig::new(Flavor::X, "my-org", Auth::from_env(Flavor::X)?)
 //!     .with_base_url(Some("http://127.0.0.1:8080"));
 //! let backend = ApigeeBackend::new(config)?;
 //! # Ok(()) }
@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+mod auth;
 mod client;
 mod decode;
 mod encode;
@@ -37,63 +38,13 @@ use std::time::Duration;
 
 use crate::backend::{Backend, BackendError, Lock, LockRequest};
 use crate::error::Hinted;
-use crate::model::{Actual, Key, ReadScope, Secret};
+use crate::model::{Actual, Key, ReadScope};
 use crate::op::{Op, OpOutcome};
 use crate::target::BackendKind;
 pub use crate::target::Flavor;
 
+pub use auth::{Auth, DEFAULT_SSO_URL, EdgeLogin, GoogleCredentials};
 use client::Client;
-
-/// Credentials for the management API. Taken from the environment only, never from config
-/// files; `Debug` shows the scheme, never the values.
-#[derive(Clone)]
-pub enum Auth {
-    /// `Authorization: Bearer …` (X: a Google OAuth token; Edge: a token from login.apigee.com).
-    Bearer(Secret),
-    /// HTTP Basic (Edge).
-    Basic {
-        /// User name.
-        username: String,
-        /// Password.
-        password: Secret,
-    },
-}
-
-impl Auth {
-    /// From the environment: `APIGEE_TOKEN` (bearer) if set, else `APIGEE_USERNAME` with
-    /// `APIGEE_PASSWORD` (basic). An error with a hint when neither is usable.
-    pub fn from_env() -> Result<Auth, BackendError> {
-        Auth::from_vars(|name| std::env::var(name).ok())
-    }
-
-    /// [`Auth::from_env`] over any variable lookup (for tests and embedding).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Auth, BackendError> {
-        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        if let Some(token) = set("APIGEE_TOKEN") {
-            return Ok(Auth::Bearer(Secret::new(token.trim())));
-        }
-        match (set("APIGEE_USERNAME"), set("APIGEE_PASSWORD")) {
-            (Some(username), Some(password)) => Ok(Auth::Basic {
-                username,
-                password: Secret::new(password),
-            }),
-            (Some(_), None) => Err(BackendError::Auth(Hinted::new(
-                "APIGEE_USERNAME is set but APIGEE_PASSWORD is not",
-                "set both, or APIGEE_TOKEN",
-            ))),
-            _ => Err(client::missing_credentials()),
-        }
-    }
-}
-
-impl fmt::Debug for Auth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Auth::Bearer(_) => f.write_str("Auth::Bearer(<redacted>)"),
-            Auth::Basic { .. } => f.write_str("Auth::Basic(<redacted>)"),
-        }
-    }
-}
 
 /// A URL as shown in plans and debug output: without any user name or password in it.
 fn display_url(raw: &str) -> String {
@@ -164,7 +115,7 @@ impl ApigeeConfig {
                 "pass `--org NAME`",
             ))
         })?;
-        Ok(ApigeeConfig::new(flavor, org, Auth::from_env()?).with_base_url(url))
+        Ok(ApigeeConfig::new(flavor, org, Auth::from_env(flavor)?).with_base_url(url))
     }
 
     /// Overrides the API root (e.g. `http://127.0.0.1:8080` for `registrar serve`).
@@ -293,33 +244,7 @@ impl Backend for ApigeeBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-
-    #[test]
-    fn auth_from_environment() {
-        let bearer = Auth::from_vars(vars(&[
-            ("APIGEE_TOKEN", "ya29.tok"),
-            ("APIGEE_USERNAME", "u"),
-        ]));
-        assert!(matches!(bearer, Ok(Auth::Bearer(t)) if t.expose() == "ya29.tok"));
-        let basic = Auth::from_vars(vars(&[("APIGEE_USERNAME", "u"), ("APIGEE_PASSWORD", "p")]));
-        assert!(matches!(basic, Ok(Auth::Basic { username, .. }) if username == "u"));
-        let half = Auth::from_vars(vars(&[("APIGEE_USERNAME", "u")])).unwrap_err();
-        assert!(half.to_string().contains("APIGEE_PASSWORD"), "{half}");
-        let none = Auth::from_vars(vars(&[("APIGEE_TOKEN", " ")])).unwrap_err();
-        assert!(
-            matches!(none, BackendError::Auth(ref m) if m.hint().contains("APIGEE_TOKEN")),
-            "{none}"
-        );
-    }
+    use crate::model::Secret;
 
     #[test]
     fn debug_never_shows_credentials() {
