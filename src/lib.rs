@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod escape;
+pub mod import;
 pub mod json;
 pub mod lock;
 pub mod model;
@@ -40,5 +41,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Secrets(cmd) => commands::secrets::cmd_secrets(&cmd),
         Command::Rotate(args) => commands::secrets::cmd_rotate(&args),
         Command::ForceUnlock(args) => commands::lock::cmd_force_unlock(&args),
+        Command::Import(args) => commands::import::cmd_import(&args),
     }
 }

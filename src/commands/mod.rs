@@ -4,6 +4,7 @@
 
 pub mod apaleo;
 pub mod apply;
+pub mod import;
 pub mod lock;
 pub mod plan;
 pub mod secrets;
