@@ -608,12 +608,24 @@ fn import_of_an_applied_org() {
     let w = Work::http(&server, "x");
     let out = w.snap_on_backend(
         "import_refuses_a_foreign_file",
-        &["import", "--owner", "payments-platform", "--out", "registry.yaml"],
+        &[
+            "import",
+            "--owner",
+            "payments-platform",
+            "--out",
+            "registry.yaml",
+        ],
     );
     assert!(!out.status.success());
     let out = w.snap_on_backend(
         "import_summary",
-        &["import", "--owner", "payments-platform", "--out", "imported.yaml"],
+        &[
+            "import",
+            "--owner",
+            "payments-platform",
+            "--out",
+            "imported.yaml",
+        ],
     );
     assert!(out.status.success());
     let config = std::fs::read_to_string(w.path("imported.yaml")).unwrap();
@@ -625,10 +637,7 @@ fn import_of_an_applied_org() {
     insta::with_settings!({filters => filters, omit_expression => true}, {
         insta::assert_snapshot!("import_config", config);
     });
-    let out = w.snap_on_backend(
-        "import_then_plan",
-        &["plan", "-f", "imported.yaml"],
-    );
+    let out = w.snap_on_backend("import_then_plan", &["plan", "-f", "imported.yaml"]);
     assert!(out.status.success());
 }
 
