@@ -410,6 +410,35 @@ async fn acceptance_import_then_adopt_only_on_serve_x() {
     assert!(yaml.contains("status: revoked"), "{yaml}");
     assert!(yaml.contains("id: key-2"), "{yaml}");
     assert!(yaml.contains("tier: gold $$5"), "{yaml}");
+    // The same org split by kind: valid, and planned as adopts only.
+    run.ok(
+        "import by kind",
+        &[
+            "import", "--owner", "team-a", "--out", "by-kind", "--layout", "by-kind",
+        ],
+        true,
+    );
+    let mut names: Vec<String> = std::fs::read_dir(run.path("by-kind"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "apps.yaml",
+            "developers.yaml",
+            "products.yaml",
+            "registrar.yaml",
+            "registry.schema.json"
+        ]
+    );
+    run.ok("validate by kind", &["validate", "-f", "by-kind"], false);
+    let by_kind = run.plan("plan by kind", "by-kind");
+    assert!(by_kind.iter().all(|(a, _)| a == "adopt"), "{by_kind:?}");
+    assert_eq!(by_kind.len(), 8, "{by_kind:?}");
     let plan = run.round_trip("registry.yaml");
     assert_eq!(plan.len(), 8, "{plan:?}");
     let after = keys_of(&server).await;

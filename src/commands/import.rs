@@ -234,7 +234,7 @@ fn check(files: &[File], out: &Out, known: &Known) -> anyhow::Result<BTreeMap<Ad
     }
     if !stray.is_empty() {
         return Err(config::invalid(&stray)).hint(
-            "this is a bug of `registrar import`: please report it with the diagnostics above",
+            "the settings come from the flags: fix `--owner` or `--recipient`; anything else is a bug of `registrar import` (please report it with the diagnostics above)",
         );
     }
     Ok(refused
@@ -316,6 +316,7 @@ pub fn cmd_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
                 .collect(),
         }
     };
+    let phase = std::time::Instant::now();
     let mut exclude: BTreeMap<Address, String> = BTreeMap::new();
     let mut rounds = 0;
     let (import, files) = loop {
@@ -342,9 +343,20 @@ pub fn cmd_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
         }
         exclude.extend(refused);
     };
+    tracing::info!(
+        "import: config made and checked in {} ms ({} round(s))",
+        phase.elapsed().as_millis(),
+        rounds + 1
+    );
     let stale = check_out(&out, &files, args.force)?;
     write_files(&out, &files, &stale)?;
+    let phase = std::time::Instant::now();
     let secrets = store_secrets(&target, &import)?;
+    tracing::info!(
+        "import: {} secret(s) stored in {} ms",
+        secrets.now,
+        phase.elapsed().as_millis()
+    );
     print_summary(&import, &out, &files, &target, &actual, secrets);
     Ok(ExitCode::SUCCESS)
 }

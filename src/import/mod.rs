@@ -206,11 +206,11 @@ pub fn build<'k>(actual: &'k Actual, opts: Options<'_>) -> Import<'k> {
     out
 }
 
-/// The attributes without registrar's own stamps.
+/// The attributes without registrar's owner stamp (the config adds it).
 fn own_removed(attrs: &Attributes) -> BTreeMap<String, String> {
     attrs
         .iter()
-        .filter(|(k, _)| k.as_str() != OWNER_ATTRIBUTE && k.as_str() != CREDENTIAL_ATTRIBUTE)
+        .filter(|(k, _)| k.as_str() != OWNER_ATTRIBUTE)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

@@ -201,3 +201,16 @@ fn emitted_yaml_is_deterministic_and_secret_free() {
     );
     assert!(text.contains("app group partners/shared"), "{text}");
 }
+
+#[test]
+fn a_key_without_secret_is_declared_and_reported() {
+    let mut actual = org();
+    actual.keys[0].consumer_secret = Secret::new("");
+    let i = build_all(&actual);
+    let missing = i.without_secret();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(
+        missing[0].address.to_string(),
+        "key ann@example.com/web/default"
+    );
+}
