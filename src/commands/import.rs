@@ -25,6 +25,9 @@ use crate::model::{Actual, Address, Key, ReadScope};
 use crate::secrets::store::StoredCredential;
 use crate::target::{BackendKind, Target};
 
+/// Keys stored at once.
+const STORE_WORKERS: usize = 8;
+
 /// Rounds of "check, leave out what the check refused, write again" before giving up.
 const CHECK_ROUNDS: usize = 8;
 
@@ -413,21 +416,49 @@ fn store_secrets(target: &Target, import: &Import<'_>) -> anyhow::Result<Stored>
         .context("failed to open the secrets store for writing")?;
     let unstored = store.unstored(keys.iter().map(|(a, k)| (a, k)));
     let now = unstored.len();
-    for (credential, key) in unstored {
-        let address = Address::credential(&key.developer, &key.app, &credential);
-        store
-            .store(
-                &key.developer,
-                &key.app,
-                &credential,
-                &StoredCredential::of(key),
-            )
-            .with_context(|| format!("failed to store the secret of {address}"))
-            .hint("fix the secrets directory (permissions, disk), then import again")?;
-    }
+    // Several at once, as apply's workers store: each key's file is encrypted and synced
+    // outside the store's lock, so the syncs overlap; journal and rename stay serialized.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed: std::sync::Mutex<Option<anyhow::Error>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..STORE_WORKERS.min(now) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((credential, key)) = unstored.get(i) else {
+                        break;
+                    };
+                    let stored = store.store(
+                        &key.developer,
+                        &key.app,
+                        credential,
+                        &StoredCredential::of(key),
+                    );
+                    if let Err(e) = stored {
+                        let address = Address::credential(&key.developer, &key.app, credential);
+                        let e = anyhow::Error::new(e)
+                            .context(format!("failed to store the secret of {address}"));
+                        failed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                        // The others stop at their next key.
+                        next.store(usize::MAX / 2, std::sync::atomic::Ordering::Relaxed);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
     store
         .end_batch()
         .context("failed to write the secrets index")?;
+    if let Some(e) = failed {
+        return Err(e).hint(
+            "fix the secrets directory (permissions, disk), then import again: the keys stored so far are indexed",
+        );
+    }
     Ok(Stored {
         now,
         already: keys.len() - now,
