@@ -322,20 +322,24 @@ pub fn cmd_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let phase = std::time::Instant::now();
     let mut exclude: BTreeMap<Address, String> = BTreeMap::new();
     let mut rounds = 0;
-    let (import, files) = loop {
-        let import = imp::build(
+    let build = |exclude: &BTreeMap<Address, String>| {
+        imp::build(
             &actual,
             imp::Options {
                 owner: &args.owner,
                 select: &args.select,
                 stored: &stored,
-                exclude: &exclude,
+                exclude,
             },
-        );
-        let files = emit::emit(&import, &settings, out.layout, &out.single);
+        )
+    };
+    let (import, files) = loop {
+        let files = emit::emit(&build(&exclude), &settings, out.layout, &out.single);
+        // The translation is not held while the files are checked (the check's copy of the
+        // config is the larger part of an import's memory); it is made again, the same.
         let refused = check(&files, &out, &known)?;
         if refused.is_empty() {
-            break (import, files);
+            break (build(&exclude), files);
         }
         rounds += 1;
         if rounds >= CHECK_ROUNDS {
