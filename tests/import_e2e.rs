@@ -352,6 +352,21 @@ async fn populate_by_hand(server: &Server) {
         .expect(201);
 }
 
+/// An AppGroup with an app (Apigee X): not a developer app, so listed, never imported.
+async fn add_app_group(server: &Server) {
+    server
+        .post("appgroups", json!({"name": "partners"}))
+        .await
+        .expect(201);
+    server
+        .post(
+            "appgroups/partners/apps",
+            json!({"name": "shared", "apiProducts": ["maps"]}),
+        )
+        .await
+        .expect(201);
+}
+
 /// `age -d -i IDENTITY FILE` of every stored file gives a key and secret the platform holds.
 fn age_decrypts_to_platform_keys(run: &Run, platform: &BTreeMap<(String, String), Vec<Value>>) {
     let index: Value = index_json(&run.path("secrets/local/index.yaml"));
@@ -391,8 +406,20 @@ fn index_json(path: &Path) -> Value {
 async fn acceptance_import_then_adopt_only_on_serve_x() {
     let server = Server::start("x", &[]);
     populate_by_hand(&server).await;
+    add_app_group(&server).await;
     let before = keys_of(&server).await;
     let mut run = Run::for_serve(&server, "x");
+    let group_app = server
+        .get("appgroups/partners/apps/shared")
+        .await
+        .expect(200)
+        .body;
+    for c in group_app["credentials"].as_array().unwrap() {
+        run.canary.add_pair(
+            c["consumerKey"].as_str().unwrap(),
+            c["consumerSecret"].as_str().unwrap(),
+        );
+    }
     for keys in before.values() {
         for k in keys {
             run.canary
@@ -406,7 +433,15 @@ async fn acceptance_import_then_adopt_only_on_serve_x() {
     );
     assert!(summary.contains("and 5 key(s)"), "{summary}");
     assert!(summary.contains("5 key(s) stored encrypted"), "{summary}");
+    assert!(
+        summary.contains("Not imported (1):\n  app group partners/shared: an AppGroup app"),
+        "{summary}"
+    );
     let yaml = std::fs::read_to_string(run.path("registry.yaml")).unwrap();
+    assert!(
+        yaml.contains("#   app group partners/shared: an AppGroup app"),
+        "{yaml}"
+    );
     assert!(yaml.contains("status: revoked"), "{yaml}");
     assert!(yaml.contains("id: key-2"), "{yaml}");
     assert!(yaml.contains("tier: gold $$5"), "{yaml}");
