@@ -144,9 +144,10 @@ fn backend_section(target: &Target) -> Option<BackendConfig> {
     })
 }
 
-/// Refuses to overwrite what import did not write, or anything without `--force`.
-fn check_out(out: &Out, files: &[File], force: bool) -> anyhow::Result<Vec<PathBuf>> {
-    let mut existing: Vec<PathBuf> = match out.layout {
+/// Refuses to overwrite what import did not write, or anything without `--force` (before
+/// the platform is read); returns the files an earlier import wrote there.
+fn check_out(out: &Out, force: bool) -> anyhow::Result<Vec<PathBuf>> {
+    let existing: Vec<PathBuf> = match out.layout {
         Layout::Single => vec![out.first()]
             .into_iter()
             .filter(|p| p.exists())
@@ -192,10 +193,14 @@ fn check_out(out: &Out, files: &[File], force: bool) -> anyhow::Result<Vec<PathB
             "pass `--force` to write the import again (files of the earlier import are replaced)",
         ));
     }
-    // Files of the earlier import that this one does not write are removed.
-    let names: Vec<PathBuf> = files.iter().map(|f| out.dir.join(&f.name)).collect();
-    existing.retain(|p| !names.contains(p));
     Ok(existing)
+}
+
+/// Of the files an earlier import wrote, those this one does not write (removed).
+fn stale(out: &Out, mut earlier: Vec<PathBuf>, files: &[File]) -> Vec<PathBuf> {
+    let names: Vec<PathBuf> = files.iter().map(|f| out.dir.join(&f.name)).collect();
+    earlier.retain(|p| !names.contains(p));
+    earlier
 }
 
 /// Checks the files as `validate` would (in a scratch directory); returns the resources the
@@ -275,6 +280,7 @@ pub fn cmd_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
             "declare the clients under `clients:` and run `registrar plan`, which checks each stored secret at the token endpoint",
         ));
     }
+    let earlier = check_out(&out, args.force)?;
     let rt = super::runtime()?;
     let backend = AnyBackend::for_platform(&target.platform, None)?;
     let started = std::time::Instant::now();
@@ -355,8 +361,7 @@ pub fn cmd_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
         phase.elapsed().as_millis(),
         rounds + 1
     );
-    let stale = check_out(&out, &files, args.force)?;
-    write_files(&out, &files, &stale)?;
+    write_files(&out, &files, &stale(&out, earlier, &files))?;
     let phase = std::time::Instant::now();
     let secrets = store_secrets(&target, &import)?;
     tracing::info!(
