@@ -168,6 +168,10 @@ pub struct ImportArgs {
     /// Replace files an earlier import wrote.
     #[arg(long)]
     pub force: bool,
+    /// In CI (`CI` set), encrypt to a generated local identity when no `--recipient` is given
+    /// (refused by default: nobody could decrypt it after the runner is gone).
+    #[arg(long)]
+    pub allow_local_identity: bool,
 }
 
 /// Output format of plans.

@@ -732,3 +732,40 @@ async fn generated_orgs_round_trip_on_serve_edge() {
 async fn generated_orgs_round_trip_on_the_local_backend() {
     generated_round_trip("local", 7..10).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_ci_without_recipients_import_refuses_a_throwaway_identity() {
+    let server = Server::start("x", &[]);
+    server
+        .post(
+            "developers",
+            json!({"email": "ci@example.com", "firstName": "C", "lastName": "I", "userName": "ci"}),
+        )
+        .await
+        .expect(201);
+    let run = Run::for_serve(&server, "x");
+    let import = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_registrar"))
+            .current_dir(run.dir.path())
+            .args(["import", "--owner", "ci", "--out", "registry.yaml"])
+            .args(extra)
+            .args(&run.flags)
+            .env("CI", "true")
+            .env("APIGEE_TOKEN", "test-token")
+            .env_remove("REGISTRAR_LOG")
+            .output()
+            .unwrap()
+    };
+    let out = import(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no `--recipient` is given"), "{stderr}");
+    assert!(stderr.contains("hint: pass the public keys"), "{stderr}");
+    assert!(!run.path("registry.yaml").exists(), "nothing written");
+    let out = import(&["--allow-local-identity"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

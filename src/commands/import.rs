@@ -144,6 +144,28 @@ fn backend_section(target: &Target) -> Option<BackendConfig> {
     })
 }
 
+/// In CI without recipients, the secrets would be encrypted to an identity generated on the
+/// runner, which nobody can use once it is gone: refused before anything is read, as apply
+/// refuses (the local registry is itself a file on the runner: nothing is lost there).
+fn refuse_throwaway_identity(target: &Target, allowed: bool) -> anyhow::Result<()> {
+    let at = &target.secrets;
+    let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    if allowed
+        || !in_ci
+        || target.platform.backend == BackendKind::Local
+        || !at.recipients.is_empty()
+        || at.local_identity.exists()
+    {
+        return Ok(());
+    }
+    Err(hinted(
+        "import would store the org's keys, and no `--recipient` is given: in CI they would be \
+         encrypted to an identity generated on the runner, which nobody could use afterwards",
+        "pass the public keys of the people or systems that must decrypt them with `--recipient` \
+         (`age1…` or `ssh-ed25519 …`), or `--allow-local-identity` to accept a throwaway identity",
+    ))
+}
+
 /// Refuses to overwrite what import did not write, or anything without `--force` (before
 /// the platform is read); returns the files an earlier import wrote there.
 fn check_out(out: &Out, force: bool) -> anyhow::Result<Vec<PathBuf>> {
@@ -280,6 +302,7 @@ pub fn cmd_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
             "declare the clients under `clients:` and run `registrar plan`, which checks each stored secret at the token endpoint",
         ));
     }
+    refuse_throwaway_identity(&target, args.allow_local_identity)?;
     let earlier = check_out(&out, args.force)?;
     let rt = super::runtime()?;
     let backend = AnyBackend::for_platform(&target.platform, None)?;
