@@ -283,8 +283,8 @@ fn run(cwd: &Path, args: &[&str]) -> Run {
 fn read_line(stderr: &str) -> Option<String> {
     stderr
         .lines()
-        .find_map(|l| l.split_once(" INFO ").map(|(_, r)| r.trim().to_string()))
-        .filter(|l| l.starts_with("read "))
+        .filter_map(|l| l.split_once(" INFO ").map(|(_, r)| r.trim().to_string()))
+        .find(|l| l.starts_with("read "))
 }
 
 fn http_requests(read: &str) -> Option<usize> {

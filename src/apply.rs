@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::backend::Backend;
 use crate::escape::{Escaped, escape};
+use crate::feedback::Counted;
 use crate::model::{Address, KIND_LEVELS, Key};
 use crate::op::{Op, OpOutcome};
 use crate::plan::{Action, Change, Plan};
@@ -70,13 +71,26 @@ pub enum Outcome {
     Skipped(String),
 }
 
+/// What running one change took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChangeStats {
+    /// Wall time of the change (zero when it was not attempted).
+    pub duration: Duration,
+    /// Its HTTP requests, retries and 429s (all zero for the local backend).
+    pub requests: Counted,
+}
+
 /// The result of an apply.
 #[derive(Debug, Default)]
 pub struct Report {
     /// Each change's outcome, in plan order.
     pub outcomes: Vec<(Address, Action, Outcome)>,
+    /// What each change took, in plan order (beside [`Report::outcomes`]).
+    pub stats: Vec<ChangeStats>,
     /// Credentials minted and stored.
     pub minted: usize,
+    /// The keys minted: each credential's address and its consumer key's fingerprint.
+    pub minted_keys: Vec<(Address, String)>,
     /// Wall time.
     pub elapsed: Duration,
     /// Set when apply stopped early because a secret could not be stored.
@@ -91,6 +105,17 @@ impl Report {
         self.stopped.is_none()
             && !self.interrupted
             && self.outcomes.iter().all(|(_, _, o)| *o == Outcome::Done)
+    }
+
+    /// Requests, retries and 429s of every change.
+    pub fn requests(&self) -> Counted {
+        let mut c = Counted::default();
+        for s in &self.stats {
+            c.attempts += s.requests.attempts;
+            c.retries += s.requests.retries;
+            c.rate_limited += s.requests.rate_limited;
+        }
+        c
     }
 
     /// Counts of done, failed and skipped changes.
@@ -155,6 +180,7 @@ struct Shared<B> {
     stop: Mutex<Option<String>>,
     progress: Progress,
     minted: Mutex<usize>,
+    minted_keys: Mutex<Vec<(Address, String)>>,
     interrupt: Interrupt,
 }
 
@@ -180,9 +206,11 @@ pub async fn execute<B: Backend>(
         stop: Mutex::new(None),
         progress: Progress::new(plan.changes.len(), opts.progress_bar),
         minted: Mutex::new(0),
+        minted_keys: Mutex::new(Vec::new()),
         interrupt: opts.interrupt.clone(),
     });
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
+    let mut stats: Vec<ChangeStats> = vec![ChangeStats::default(); plan.changes.len()];
     let mut levels: BTreeMap<usize, BTreeMap<Address, Vec<usize>>> = BTreeMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
         levels
@@ -229,8 +257,9 @@ pub async fn execute<B: Backend>(
         while let Some(done) = set.join_next().await {
             match done {
                 Ok(results) => {
-                    for (i, o) in results {
+                    for (i, o, st) in results {
                         outcomes[i] = Some(o);
+                        stats[i] = st;
                     }
                 }
                 Err(e) => tracing::error!("an apply task failed: {e}"),
@@ -240,6 +269,7 @@ pub async fn execute<B: Backend>(
     shared.progress.finish();
     let stopped = shared.stop.lock().expect("lock").clone();
     let minted = *shared.minted.lock().expect("lock");
+    let minted_keys = std::mem::take(&mut *shared.minted_keys.lock().expect("lock"));
     Report {
         outcomes: plan
             .changes
@@ -253,7 +283,9 @@ pub async fn execute<B: Backend>(
                 )
             })
             .collect(),
+        stats,
         minted,
+        minted_keys,
         elapsed: start.elapsed(),
         stopped,
         interrupted: opts.interrupt.is_set(),
@@ -263,11 +295,12 @@ pub async fn execute<B: Backend>(
 async fn run_group<B: Backend>(
     shared: &Shared<B>,
     group: Vec<(usize, Change)>,
-) -> Vec<(usize, Outcome)> {
+) -> Vec<(usize, Outcome, ChangeStats)> {
     let mut out = Vec::with_capacity(group.len());
     // A resource whose change did not complete gets no further changes in this apply.
     let mut broken: HashMap<Address, String> = HashMap::new();
     for (i, change) in group {
+        let mut stats = ChangeStats::default();
         let outcome = if shared.interrupt.is_set() {
             Outcome::Skipped(NOT_ATTEMPTED.into())
         } else if shared.stop.lock().expect("lock").is_some() {
@@ -282,9 +315,13 @@ async fn run_group<B: Backend>(
         } else {
             let started = Instant::now();
             shared.interrupt.in_flight.fetch_add(1, Ordering::SeqCst);
-            let o = run_change(shared, &change).await;
+            let (o, requests) = crate::feedback::counted(run_change(shared, &change)).await;
             shared.interrupt.in_flight.fetch_sub(1, Ordering::SeqCst);
-            shared.progress.done(&change, &o, started.elapsed());
+            stats = ChangeStats {
+                duration: started.elapsed(),
+                requests,
+            };
+            shared.progress.done(&change, &o, &stats);
             o
         };
         if !matches!(outcome, Outcome::Done) {
@@ -297,7 +334,7 @@ async fn run_group<B: Backend>(
                 format!("an earlier change to {} did not complete", change.address)
             });
         }
-        out.push((i, outcome));
+        out.push((i, outcome, stats));
     }
     out
 }
@@ -316,7 +353,21 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
         None => None,
     };
     match shared.backend.execute(op, key.as_ref()).await {
-        Ok(OpOutcome::Done) => Outcome::Done,
+        Ok(OpOutcome::Done) => {
+            if let Some(restamp) = &change.restamp
+                && let Err(e) = shared.backend.execute(restamp, None).await
+            {
+                // The change itself is done; only the record of it is stale (a later drift
+                // report may call this status `config` or `conflict`).
+                tracing::warn!(
+                    "{} {}: done, but recording it in the `registrar-applied` stamp failed: {}",
+                    change.action.as_str(),
+                    Escaped(&change.address),
+                    Escaped(&e.to_string())
+                );
+            }
+            Outcome::Done
+        }
         Ok(OpOutcome::Minted(key)) => {
             let credential = match op {
                 Op::CreateApp { credential, .. } | Op::MintKey { credential, .. } => {
@@ -342,6 +393,11 @@ async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome 
             }
             *shared.minted.lock().expect("lock") += 1;
             let address = Address::credential(&key.developer, &key.app, &credential);
+            shared
+                .minted_keys
+                .lock()
+                .expect("lock")
+                .push((address.clone(), key.consumer_key.fingerprint()));
             if shared.wanted.contains(&address) {
                 shared.keys.lock().expect("lock").insert(address, *key);
             }
@@ -370,7 +426,8 @@ fn one_line(err: &anyhow::Error) -> String {
     out
 }
 
-/// Progress: a bar on a terminal, one plain line per change otherwise (CI logs).
+/// Progress: a bar on a terminal (elapsed time, rate and ETA; log lines and failures print
+/// above it), one plain line per change otherwise (CI logs).
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
     total: usize,
@@ -382,10 +439,19 @@ impl Progress {
         let bar = (bar && total > 0).then(|| {
             let pb = indicatif::ProgressBar::new(total as u64);
             pb.set_style(
-                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-                    .expect("template")
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} [{elapsed_precise}] {rate} eta {eta} {wide_msg}",
+                )
+                .expect("template")
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.1}/s", state.per_sec());
+                    },
+                )
+                .progress_chars("=> "),
             );
+            crate::feedback::show_bar(&pb);
             pb
         });
         Progress {
@@ -395,7 +461,7 @@ impl Progress {
         }
     }
 
-    fn done(&self, change: &Change, outcome: &Outcome, took: Duration) {
+    fn done(&self, change: &Change, outcome: &Outcome, stats: &ChangeStats) {
         let n = {
             let mut c = self.count.lock().expect("lock");
             *c += 1;
@@ -406,14 +472,19 @@ impl Progress {
             Outcome::Failed(e) => format!("FAILED: {e}"),
             Outcome::Skipped(e) => format!("skipped: {e}"),
         };
+        let retried = match (stats.requests.retries, stats.requests.rate_limited) {
+            (0, _) => String::new(),
+            (r, 0) => format!(", {r} retried"),
+            (r, l) => format!(", {r} retried, {l} rate-limited"),
+        };
         // The address and the platform's message are values from outside: escaped.
         let line = format!(
-            "[{n}/{}] {} {}: {} ({} ms)",
+            "[{n}/{}] {} {}: {} ({} ms{retried})",
             self.total,
             change.action.as_str(),
             Escaped(&change.address),
             Escaped(&status),
-            took.as_millis()
+            stats.duration.as_millis()
         );
         match &self.bar {
             Some(pb) => {
@@ -429,6 +500,7 @@ impl Progress {
 
     fn finish(&self) {
         if let Some(pb) = &self.bar {
+            crate::feedback::hide_bar();
             pb.finish_and_clear();
         }
     }

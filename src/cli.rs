@@ -46,6 +46,12 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply the changes (a saved plan, or a fresh plan after confirmation).
     Apply(ApplyArgs),
+    /// Report what differs and why (config, platform, conflict, secret, unmanaged, removed),
+    /// changing nothing.
+    ///
+    /// Exit codes: 0 in sync, 1 error, 2 only config changes are pending, 3 anything else
+    /// drifted.
+    Drift(DriftArgs),
     /// Serve the Apigee management API over a local registry (a sandbox, and for tests).
     Serve(ServeArgs),
     /// Work with the encrypted store of issued keys and secrets.
@@ -129,6 +135,10 @@ pub struct BackendArgs {
     /// SQLite file of the local backend (default: `.registrar/registry.db` beside the config).
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// How long one request to an Apigee backend (or apaleo's token endpoint) may take before
+    /// it is retried, e.g. `10s` (default 10s for Apigee, 30s for apaleo; 6 attempts).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
 }
 
 /// How `import` splits the config into files.
@@ -194,7 +204,8 @@ pub struct PlanOptions {
     /// Backend.
     #[command(flatten)]
     pub backend: BackendArgs,
-    /// Limit the plan to resources whose address contains this (repeatable), e.g. `app checkout-web`.
+    /// Limit the plan to resources whose whole address matches (repeatable): `KIND PATH`, a bare
+    /// path, or a kind alone; `*`/`?` are wildcards where written, e.g. `app */checkout-*`.
     #[arg(long, value_name = "ADDRESS")]
     pub select: Vec<String>,
     /// Delete resources this config owns that it no longer declares.
@@ -206,6 +217,10 @@ pub struct PlanOptions {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// Read every kind even when the config declares none of it (`drift`: an owned product
+    /// or app is `removed` even when the config no longer declares any). Not a flag.
+    #[arg(skip)]
+    pub read_all: bool,
 }
 
 /// Arguments of `plan`.
@@ -220,6 +235,23 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+/// Arguments of `drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Config files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Backend.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Limit the report to these addresses (repeatable; `*` globs where written).
+    #[arg(long, value_name = "ADDRESS")]
+    pub select: Vec<String>,
+    /// Output format: text, versioned JSON, or markdown for an issue body.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }
 
 /// Arguments of `apply`.

@@ -9,6 +9,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 /// Exit code of `plan --detailed-exitcode` when there are changes.
 pub const EXIT_CHANGES: u8 = 2;
+/// Exit code of `registrar drift` when anything but `config` changes differs (`platform`,
+/// `conflict`, `secret`, `unmanaged`, `removed`).
+pub const EXIT_DRIFT: u8 = 3;
 /// Exit code of `apply` on a platform without a client API (apaleo) when manual steps are
 /// pending: the checklist was printed (no terminal) or not every step was done.
 pub const EXIT_PENDING: u8 = 3;

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod escape;
+pub mod feedback;
 pub mod import;
 pub mod json;
 pub mod lock;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema => commands::validate::cmd_schema(),
         Command::Plan(args) => commands::plan::cmd_plan(&args),
         Command::Apply(args) => commands::apply::cmd_apply(&args),
+        Command::Drift(args) => commands::drift::cmd_drift(&args),
         Command::Serve(args) => commands::serve::cmd_serve(args),
         Command::Secrets(cmd) => commands::secrets::cmd_secrets(&cmd),
         Command::Rotate(args) => commands::secrets::cmd_rotate(&args),

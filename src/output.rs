@@ -31,7 +31,8 @@ pub fn init(choice: ColorChoice, log: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Through the progress bar when one is on screen: log lines print above it.
+        .with_writer(|| crate::feedback::LogWriter)
         .with_ansi(color && std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();

@@ -110,6 +110,10 @@ pub struct Platform {
     /// SQLite file (local backend).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub db: Option<PathBuf>,
+    /// Per-request timeout of HTTP backends (`--timeout`; `None`: the backend's default). A
+    /// setting of the run, never saved with a plan.
+    #[serde(skip)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// The target a store belongs to.
@@ -227,6 +231,7 @@ mod tests {
                 url: None,
                 org: "o".into(),
                 db: None,
+                timeout: None,
             },
             secrets: SecretsAt {
                 secrets_dir: "s".into(),
@@ -256,6 +261,7 @@ mod tests {
                 url: None,
                 org: "local".into(),
                 db: Some("/repo/a/.registrar/registry.db".into()),
+                timeout: None,
             },
             secrets: SecretsAt {
                 secrets_dir: "/repo/a/secrets".into(),

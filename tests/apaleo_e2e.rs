@@ -81,13 +81,41 @@ impl Person {
     /// Runs `registrar ARGS`, adding `--url` of the stand-in to `plan` and `apply`.
     fn run(&mut self, args: &[&str]) -> Output {
         let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        if matches!(args.first(), Some(&"plan") | Some(&"apply")) {
+        if matches!(
+            args.first(),
+            Some(&"plan") | Some(&"apply") | Some(&"drift")
+        ) {
             all.extend(["--url".to_string(), self.server.url.clone()]);
         }
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         let out = self.command(&all).output().unwrap();
         self.outputs.push((all.join(" "), out.clone()));
         out
+    }
+
+    /// `registrar ARGS --url STAND-IN` on a terminal ([`Pty`]).
+    fn terminal(&self, args: &[&str]) -> Pty {
+        let mut cmd = self.command(args);
+        cmd.args(["--url", &self.server.url]);
+        Pty::spawn(cmd)
+    }
+
+    /// `apply` on a terminal, confirming every step: the person checked the dashboard.
+    /// Returns its exit code.
+    fn confirm_all(&mut self, steps: usize) -> i32 {
+        let mut t = self.terminal(&["apply"]);
+        for _ in 0..steps {
+            t.expect("Done? [y/s/q]");
+            t.type_in("y\n");
+        }
+        let (code, shown) = t.finish();
+        let out = Output {
+            status: exit_status(code),
+            stdout: shown.into_bytes(),
+            stderr: vec![],
+        };
+        self.outputs.push(("apply (terminal)".into(), out));
+        code
     }
 
     /// `registrar secrets set CODE --key ID [--force]` with the client id and secret on stdin.
@@ -248,6 +276,8 @@ impl Person {
                         }
                     }
                 }
+                // Confirmed by a person on a terminal (`confirm_all`): nothing to do here.
+                "confirm-client" => {}
                 other => panic!("the test does not play `{other}`"),
             }
         }
@@ -302,12 +332,127 @@ fn transcript(out: &Output) -> String {
     )
 }
 
+fn exit_status(code: i32) -> std::process::ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    std::process::ExitStatus::from_raw((code & 0xff) << 8)
+}
+
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", transcript(out)))
+}
+
+/// `registrar` on a pseudo-terminal that is its controlling terminal (`/dev/tty`), as a
+/// person runs `apply`: the test types into it and reads what it shows.
+struct Pty {
+    child: std::process::Child,
+    master: std::fs::File,
+    /// A descriptor of the terminal's own side, kept to read its settings after the child.
+    slave: Option<std::os::fd::OwnedFd>,
+    seen: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// Everything shown so far.
+    pub shown: String,
+}
+
+impl Pty {
+    fn spawn(mut cmd: Command) -> Pty {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::process::CommandExt;
+        let (mut m, mut s) = (0, 0);
+        // SAFETY: openpty writes two descriptors; the other arguments may be null.
+        let rc = unsafe {
+            libc::openpty(
+                &mut m,
+                &mut s,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors were just opened and are owned here.
+        let (master, slave) = unsafe {
+            (
+                std::os::fd::OwnedFd::from_raw_fd(m),
+                std::os::fd::OwnedFd::from_raw_fd(s),
+            )
+        };
+        cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave.try_clone().unwrap()));
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().unwrap();
+        drop(cmd);
+        let mut reader = std::fs::File::from(master.try_clone().unwrap());
+        let (tx, seen) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Pty {
+            child,
+            master: std::fs::File::from(master),
+            slave: Some(slave),
+            seen,
+            shown: String::new(),
+        }
+    }
+
+    /// Waits until the terminal shows `text` (after what was already awaited).
+    #[track_caller]
+    fn expect(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let start = self.shown.len();
+        while !self.shown[start..].contains(text) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.seen.recv_timeout(left) {
+                Ok(chunk) => self.shown.push_str(&String::from_utf8_lossy(&chunk)),
+                Err(_) => panic!("the terminal never showed {text:?}:\n{}", self.shown),
+            }
+        }
+    }
+
+    /// Types `keys`.
+    fn type_in(&mut self, keys: &str) {
+        self.master.write_all(keys.as_bytes()).unwrap();
+    }
+
+    /// Whether the terminal echoes what is typed.
+    fn echoes(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let fd = self.slave.as_ref().unwrap().as_raw_fd();
+        // SAFETY: termios is plain data; fd is the open terminal.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::tcgetattr(fd, &mut t) }, 0);
+        t.c_lflag & libc::ECHO != 0
+    }
+
+    /// Waits for the child; returns its exit code (-1 when a signal ended it) and everything
+    /// it showed.
+    fn finish(mut self) -> (i32, String) {
+        let status = self.child.wait().unwrap();
+        self.slave = None;
+        while let Ok(chunk) = self.seen.recv_timeout(std::time::Duration::from_secs(5)) {
+            self.shown.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        (status.code().unwrap_or(-1), self.shown)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -343,13 +488,41 @@ async fn a_person_follows_the_checklist_and_verification_catches_drift() {
     assert_eq!(checklist["summary"]["steps"], 4);
     p.follow(&checklist).await;
 
+    // Verified, but nobody confirmed what a token cannot show (name, logo, redirect URIs,
+    // pii, a connect client's scopes): a confirm step per client, not yet in sync.
     let out = p.snap("plan_verified", &["plan", "--detailed-exitcode"]);
-    assert_eq!(code(&out), 0, "{}", transcript(&out));
+    assert_eq!(code(&out), 2, "{}", transcript(&out));
+    // Without a terminal, apply records only what verification proved; the confirm steps
+    // stay pending.
     let out = p.snap("apply_records", &["apply"]);
-    assert_eq!(code(&out), 0);
+    assert_eq!(code(&out), 3, "{}", transcript(&out));
+    let plan = json_of(&p.run(&["plan", "--format", "json"]));
+    let actions: Vec<&str> = plan["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["steps"].as_array().unwrap())
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["confirm-client", "confirm-client"]);
+    assert_eq!(code(&p.run(&["apply"])), 3, "still nothing confirmed");
+    // On a terminal, the person confirms them: recorded, in sync.
+    assert_eq!(p.confirm_all(2), 0);
     let out = p.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code(&out), 0, "{}", transcript(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("in sync\n"));
+    let out = p.snap("drift_in_sync", &["drift"]);
+    assert_eq!(code(&out), 0, "{}", transcript(&out));
+
+    // Without an identity nothing is verified: not a sync.
+    let identity = p.path(".registrar/identity.txt");
+    let aside = p.path("identity.aside");
+    std::fs::rename(&identity, &aside).unwrap();
+    let out = p.snap("plan_unverified", &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&out), 2, "{}", transcript(&out));
+    let out = p.snap("drift_unverified", &["drift"]);
+    assert_eq!(code(&out), 3, "{}", transcript(&out));
+    std::fs::rename(&aside, &identity).unwrap();
 
     // A scope removed in the dashboard: drift, naming the scope.
     p.admin(
@@ -360,9 +533,32 @@ async fn a_person_follows_the_checklist_and_verification_catches_drift() {
     .await;
     let out = p.snap("plan_scope_removed", &["plan", "--detailed-exitcode"]);
     assert_eq!(code(&out), 2);
+    let out = p.snap("drift_scope_removed", &["drift"]);
+    assert_eq!(code(&out), 3, "{}", transcript(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("platform  client night-audit-bot"),
+        "{}",
+        transcript(&out)
+    );
     let plan = json_of(&p.run(&["plan", "--format", "json"]));
     p.follow(&plan).await;
     assert_eq!(code(&p.run(&["plan", "--detailed-exitcode"])), 0);
+    assert_eq!(code(&p.run(&["drift"])), 0);
+
+    // A change in the config only: `config`, exit 2.
+    std::fs::write(
+        p.path("registry.yaml"),
+        CONFIG.replace("name: Night audit bot", "name: Night audit"),
+    )
+    .unwrap();
+    let out = p.snap("drift_config_edit", &["drift"]);
+    assert_eq!(code(&out), 2, "{}", transcript(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("config    client night-audit-bot"),
+        "{}",
+        transcript(&out)
+    );
+    std::fs::write(p.path("registry.yaml"), CONFIG).unwrap();
 
     // A wrong secret in the store.
     p.paste("booking-engine", "primary", "not-the-secret-at-all", true);
@@ -425,6 +621,226 @@ async fn a_person_follows_the_checklist_and_verification_catches_drift() {
     p.canary();
 }
 
+/// A rotation with an overlap: both secrets verify while it lasts, and nothing asks to delete
+/// the old one yet.
+#[tokio::test(flavor = "multi_thread")]
+async fn both_secrets_verify_through_a_rotation_overlap() {
+    let mut p = Person::new();
+    let checklist = json_of(&p.run(&["apply", "--format", "json"]));
+    p.follow(&checklist).await;
+    assert_eq!(p.confirm_all(2), 0);
+    let out = p.run(&[
+        "rotate",
+        "night-audit-bot",
+        "--key",
+        "primary",
+        "--overlap",
+        "1h",
+    ]);
+    assert!(out.status.success(), "{}", transcript(&out));
+    let plan = json_of(&p.run(&["plan", "--format", "json"]));
+    assert_eq!(plan["clients"][1]["steps"][0]["rotation"], true);
+    p.follow(&plan).await;
+    let out = p.run(&["plan", "--format", "json"]);
+    let plan = json_of(&out);
+    let bot = &plan["clients"][1];
+    assert_eq!(bot["code"], "night-audit-bot");
+    let secrets = bot["secrets"].as_array().unwrap();
+    assert_eq!(secrets.len(), 2, "{bot:#}");
+    assert_eq!(
+        secrets.iter().filter(|s| s["retiring"] == true).count(),
+        1,
+        "{bot:#}"
+    );
+    for s in secrets {
+        assert_eq!(s["check"]["outcome"], "granted", "{bot:#}");
+    }
+    assert_eq!(bot["action"], "in-sync", "{bot:#}");
+    assert!(bot["steps"].as_array().unwrap().is_empty(), "{bot:#}");
+    let out = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&out), 0, "{}", transcript(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("primary (old, in overlap): works"),
+        "{}",
+        transcript(&out)
+    );
+    p.canary();
+}
+
+/// An outage of the token endpoint is not drift: retried, then an error (exit 1, a hint).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_at_the_token_endpoint_is_an_error_not_drift() {
+    let mut p = Person::new();
+    let checklist = json_of(&p.run(&["apply", "--format", "json"]));
+    p.follow(&checklist).await;
+    // A token endpoint that answers 503 (an HTML page) to everything, counting requests.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 8192];
+            let _ = conn.read(&mut buf);
+            let body = "<html>maintenance</html>";
+            let _ = write!(
+                conn,
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/html\r\nretry-after: 0\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    for args in [
+        &["plan", "--detailed-exitcode", "--url", &down][..],
+        &["drift", "--url", &down][..],
+    ] {
+        let out = p.command(args).output().unwrap();
+        assert_eq!(code(&out), 1, "{}", transcript(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("gave up after 6 attempts")
+                && stderr.contains("hint: nothing was verified"),
+            "{}",
+            transcript(&out)
+        );
+        p.outputs.push((args.join(" "), out));
+    }
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        12,
+        "6 attempts each"
+    );
+    let out = p.command(&["plan", "--url", &down]).output().unwrap();
+    let down_re = escape(&down);
+    let filters = [(down_re.as_str(), "http://127.0.0.1:[PORT]")];
+    insta::with_settings!({filters => filters, omit_expression => true}, {
+        insta::assert_snapshot!("plan_token_endpoint_down", transcript(&out));
+    });
+    p.outputs.push(("plan (down)".into(), out));
+    p.canary();
+}
+
+/// `--select`, `--max-deletes` and `--prune` shape an apaleo plan; apply refuses the flags
+/// a checklist cannot honour.
+#[test]
+fn plan_flags_mean_what_they_say_on_apaleo() {
+    let mut p = Person::new();
+    let out = p.snap(
+        "plan_select",
+        &["plan", "--select", "client booking-engine"],
+    );
+    assert_eq!(code(&out), 0, "{}", transcript(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("booking-engine") && !text.contains("night-audit-bot"),
+        "{text}"
+    );
+    let out = p.run(&["plan", "--select", "client *-bot"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        !text.contains("booking-engine") && text.contains("night-audit-bot"),
+        "{text}"
+    );
+    // A whole address: `booking` is not `booking-engine`.
+    let out = p.snap("plan_select_nothing", &["plan", "--select", "booking"]);
+    assert_eq!(code(&out), 1);
+    let out = p.snap(
+        "apply_refuses_flags",
+        &["apply", "--auto-approve", "--parallelism", "2"],
+    );
+    assert_eq!(code(&out), 1);
+    // A recorded client the config no longer declares: `removed`; `--prune` deletes it,
+    // within `--max-deletes`.
+    let registry = registrar::registry::Registry::open(p.path(".registrar/registry.db")).unwrap();
+    let old = registrar::model::apaleo::Client {
+        code: "old-bot".into(),
+        kind: registrar::model::apaleo::ClientKind::Simple,
+        name: "Old".into(),
+        logo_url: None,
+        redirect_uris: vec![],
+        pii: Some(false),
+        scopes: vec![],
+        secrets: vec![],
+        unconfirmed: vec![],
+    };
+    registry.apaleo_record("DEMO", &old).unwrap();
+    drop(registry);
+    let out = p.run(&["drift", "--select", "client old-bot"]);
+    assert_eq!(code(&out), 3, "{}", transcript(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed   client old-bot"),
+        "{}",
+        transcript(&out)
+    );
+    let out = p.snap(
+        "plan_max_deletes",
+        &["plan", "--prune", "--max-deletes", "0"],
+    );
+    assert_eq!(code(&out), 1);
+    let out = p.run(&[
+        "plan",
+        "--prune",
+        "--max-deletes",
+        "1",
+        "--select",
+        "client old-bot",
+    ]);
+    assert_eq!(code(&out), 0, "{}", transcript(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("- old-bot"));
+}
+
+/// Ctrl-C while apply reads a secret with echo off: the terminal echoes again afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_walk_gives_the_terminal_its_echo_back() {
+    let p = Person::new();
+    let mut t = p.terminal(&["apply"]);
+    t.expect("Done? [y/s/q]");
+    t.type_in("y\n");
+    t.expect("input hidden");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!t.echoes(), "echo is off while a secret is read");
+    t.type_in("\u{3}");
+    let status = t.child.wait().unwrap();
+    assert!(!status.success());
+    assert!(t.echoes(), "echo restored after Ctrl-C:\n{}", t.shown);
+}
+
+/// A pasted `CLIENT_ID=…` line, then the `CLIENT_SECRET=…` line: the secret is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_two_line_paste_stores_the_secret() {
+    let mut p = Person::new();
+    let mut t = p.terminal(&["apply", "--select", "client night-audit-bot"]);
+    t.expect("Done? [y/s/q]");
+    // The person creates the client in the dashboard as step 1 says.
+    p.admin(
+        "POST",
+        "/admin/clients",
+        Some(json!({"code": "night-audit-bot", "kind": "simple", "name": "Night audit bot", "pii": false, "scopes": ["reports.read"]})),
+    )
+    .await;
+    t.type_in("y\n");
+    t.expect("input hidden");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let secret = p.add_secret("night-audit-bot", "ci").await;
+    t.type_in(&format!(
+        "CLIENT_ID=night-audit-bot\nCLIENT_SECRET={secret}\n"
+    ));
+    t.expect("Verified at the token endpoint.");
+    let (code, shown) = t.finish();
+    assert_eq!(code, 0, "{shown}");
+    assert!(!shown.contains(&secret));
+    let out = Output {
+        status: exit_status(code),
+        stdout: shown.into_bytes(),
+        stderr: vec![],
+    };
+    p.outputs.push(("apply (terminal)".into(), out));
+    p.canary();
+}
+
 #[test]
 fn validation_points_at_each_problem() {
     let dir = tempfile::tempdir().unwrap();
@@ -442,7 +858,7 @@ clients:
     kind: simple
     name: Bot
     logoUrl: https://b.example.com/logo.png
-    scopes: [reports.read, zzz.yyy]
+    scopes: [reports.read, zzz.yyy, openid]
   - code: BOT
     kind: simple
     name: ''

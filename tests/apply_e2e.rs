@@ -893,7 +893,7 @@ fn staging_and_prod_keep_their_own_stores() {
 }
 
 /// A key added by hand to a managed app is drift: `plan --detailed-exitcode` exits 2 and
-/// names it under "Unmanaged keys"; `apply --prune` revokes and deletes it; then the plan
+/// names it in the "Drift" section as `unmanaged`; `apply --prune` revokes and deletes it; then the plan
 /// is empty.
 #[test]
 fn a_key_added_by_hand_is_counted_and_pruned() {
@@ -910,7 +910,9 @@ fn a_key_added_by_hand_is_counted_and_pruned() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(
-        text.contains("Unmanaged keys") && text.contains("1 unmanaged key"),
+        text.contains("Drift (")
+            && text.contains("! unmanaged")
+            && text.contains("1 unmanaged key"),
         "{text}"
     );
     let out = w.ok("prune", &["apply", "--auto-approve", "--prune"]);

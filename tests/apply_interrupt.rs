@@ -130,7 +130,7 @@ fn tail(bytes: &[u8]) -> String {
 }
 
 /// Every file under the secrets dir, relative: (`.age` files, everything else that is not
-/// `index.yaml`).
+/// `index.yaml`, `target.yaml` or `applied.json`).
 fn store_files(dir: &Path) -> (BTreeSet<String>, Vec<String>) {
     fn walk(dir: &Path, rel: &str, age: &mut BTreeSet<String>, other: &mut Vec<String>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
@@ -148,7 +148,7 @@ fn store_files(dir: &Path) -> (BTreeSet<String>, Vec<String>) {
                 walk(&e.path(), &path, age, other);
             } else if name.ends_with(".age") {
                 age.insert(path);
-            } else if path != "index.yaml" && path != "target.yaml" {
+            } else if !["index.yaml", "target.yaml", "applied.json"].contains(&path.as_str()) {
                 other.push(path);
             }
         }

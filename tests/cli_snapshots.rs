@@ -322,6 +322,7 @@ fn common_filters() -> Vec<(String, String)> {
         // Durations: apply's `in 0.1s` and `(12 ms)`.
         (r"\bin \d+\.\ds\b", "in [TIME]"),
         (r"\(\d+ ms\)", "([TIME])"),
+        (r#""durationMs": \d+"#, r#""durationMs": [MS]"#),
         // Dates and times, and milliseconds since the epoch (also as JSON strings).
         (
             r"\b\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?\b",
@@ -414,6 +415,7 @@ fn help_of_every_command() {
         &["schema"],
         &["plan"],
         &["apply"],
+        &["drift"],
         &["serve"],
         &["secrets"],
         &["secrets", "list"],
@@ -500,6 +502,39 @@ fn apply_then_update_then_secrets_list() {
     w.snap("secrets_list_rotation_pending", &["secrets", "list"]);
     w.snap_on_backend("plan_rotation", &["plan"]);
     w.canary();
+}
+
+/// `apply --format json` (one document on stdout, people's text on stderr) and `drift` in
+/// every format: in sync, with a config change pending, with an app removed from the config.
+#[test]
+fn apply_json_then_drift() {
+    let w = Work::local();
+    let out = w.snap_on_backend(
+        "apply_local_json",
+        &["apply", "--auto-approve", "--format", "json"],
+    );
+    assert!(out.status.success());
+    let out = w.snap_on_backend("drift_in_sync", &["drift"]);
+    assert_eq!(out.status.code(), Some(0));
+    w.edit("      tier: gold", "      tier: platinum");
+    let out = w.snap_on_backend("drift_config_text", &["drift"]);
+    assert_eq!(out.status.code(), Some(2));
+    w.snap_on_backend("drift_config_json", &["drift", "--format", "json"]);
+    w.snap_on_backend("drift_config_markdown", &["drift", "--format", "markdown"]);
+    w.edit("      tier: platinum", "      tier: gold");
+    w.edit(
+        "  - name: refund-desk
+    developer: alice@example.com
+    displayName: Refund Desk
+    callbackUrl: http://localhost:8400/callback
+    apiProducts: [refunds, payments-read]
+    scopes: [refunds.create, payments.read]
+",
+        "",
+    );
+    let out = w.snap_on_backend("drift_removed_text", &["drift"]);
+    assert_eq!(out.status.code(), Some(3));
+    w.snap_on_backend("drift_removed_markdown", &["drift", "--format", "markdown"]);
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use super::model::{Client, Field, SecretCheck, StoredSecret};
 use super::plan::{FieldReport, Input, Proof};
+use crate::model::apaleo::{Client, Field, SecretCheck, StoredSecret};
 
 /// Per field of `d`, how the plan knows it: verified by a token request, failed, unchecked,
 /// or declared-only.
@@ -17,9 +17,7 @@ pub(super) fn report(
     missing: &BTreeSet<String>,
     granted: Option<(&[String], Option<&str>)>,
 ) -> Vec<FieldReport> {
-    let works = secrets
-        .iter()
-        .any(|s| s.check.as_ref().is_some_and(SecretCheck::works));
+    let works = secrets.iter().any(StoredSecret::works);
     let checked = secrets.iter().any(|s| s.check.is_some());
     let why_unchecked = || match input.unverified {
         Some(why) => why.to_string(),
@@ -38,10 +36,10 @@ pub(super) fn report(
                 Field::Scopes => d.scopes.join(", "),
                 _ => String::new(),
             };
-            let whence = if r.is_some() {
-                "as recorded"
-            } else {
-                "as declared"
+            let whence = match r {
+                Some(r) if r.unconfirmed.contains(&field) => "as declared; not confirmed yet",
+                Some(_) => "as recorded",
+                None => "as declared",
             };
             (
                 Proof::DeclaredOnly,
@@ -70,8 +68,8 @@ pub(super) fn report(
                             }
                         }
                         for x in stored {
-                            let due = x.revoke_after.is_none_or(|t| t <= input.now_ms);
-                            if x.retiring && due && x.check == Some(SecretCheck::Refused) {
+                            let due = x.overlap_over(input.now_ms);
+                            if due && x.check == Some(SecretCheck::Refused) {
                                 parts.push(format!(
                                     "{} (old): deleted after the overlap, as asked",
                                     s.id
@@ -83,6 +81,10 @@ pub(super) fn report(
                                 Some(SecretCheck::Refused) => {
                                     proof = Proof::Failed;
                                     "refused"
+                                }
+                                Some(SecretCheck::StoredForAnother) => {
+                                    proof = Proof::Failed;
+                                    "stored for another client"
                                 }
                                 Some(_) => {
                                     proof = Proof::Failed;
@@ -117,7 +119,15 @@ pub(super) fn report(
                     ),
                 ),
                 Field::Scopes if granted.is_some() => {
-                    (Proof::Verified, format!("granted: {}", d.scopes.join(", ")))
+                    let identity = d.identity_scopes();
+                    let mut detail = format!("granted: {}", d.verifiable_scopes().join(", "));
+                    if !identity.is_empty() {
+                        detail.push_str(&format!(
+                            "; declared only (not for client credentials): {}",
+                            identity.join(", ")
+                        ));
+                    }
+                    (Proof::Verified, detail)
                 }
                 Field::Account => match granted {
                     Some((_, Some(a))) if a == input.account => (Proof::Verified, a.to_string()),

@@ -7,11 +7,14 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::model::{Client, ClientKind, Field, Rotation, SecretCheck, StoredSecret};
 use super::steps::{Step, StepAction};
+use crate::model::apaleo::{
+    Client, ClientKind, Field, Rotation, SecretCheck, SecretDecl, StoredSecret,
+};
 
-/// Version of the JSON plan.
-pub const PLAN_VERSION: u32 = 1;
+/// Version of the JSON plan. 2: `problems` are objects (`kind`, `message`), the actions
+/// `confirm` and `unverified`, the step `confirm-client`, `summary.unverified`.
+pub const PLAN_VERSION: u32 = 2;
 
 /// What the plan does to a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -25,16 +28,57 @@ pub enum Action {
     Delete,
     /// Verification failed: what exists is not what was confirmed.
     Drift,
-    /// Not recorded yet, but verification proves it: the next apply records it.
+    /// Verification proves it, but fields apaleo cannot read back (name, logo, redirect
+    /// URIs, pii) were never confirmed by a person: a step asks for that. Apply records what
+    /// verification proved at once, the rest once confirmed.
     Confirm,
+    /// Secrets are stored but could not be checked (no identity to decrypt them): nothing
+    /// is known of the client beyond the record.
+    Unverified,
     /// Nothing to do.
     InSync,
 }
 
 impl Action {
-    /// Whether the action asks anything of a person.
+    /// Whether the plan differs from a verified sync on this client (`--detailed-exitcode`
+    /// exits 2): anything but [`Action::InSync`].
     pub fn is_change(self) -> bool {
-        !matches!(self, Action::Confirm | Action::InSync)
+        self != Action::InSync
+    }
+}
+
+/// What a problem found by verification is about: the drift class it falls in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// A stored secret is refused or not the client's: the store and apaleo disagree.
+    Secret,
+    /// The client in apaleo differs from what was applied (a scope, the account, the kind).
+    Platform,
+}
+
+/// A problem verification found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// What it is about.
+    pub kind: ProblemKind,
+    /// What, for people.
+    pub message: String,
+}
+
+impl Problem {
+    fn secret(message: String) -> Problem {
+        Problem {
+            kind: ProblemKind::Secret,
+            message,
+        }
+    }
+
+    fn platform(message: String) -> Problem {
+        Problem {
+            kind: ProblemKind::Platform,
+            message,
+        }
     }
 }
 
@@ -79,12 +123,17 @@ pub struct ClientPlan {
     pub secrets: Vec<StoredSecret>,
     /// What verification found wrong (drift).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
     /// The dashboard steps.
     pub steps: Vec<Step>,
     /// The client as it will be recorded once its steps are done (absent for deletes).
     #[serde(skip)]
     pub desired: Option<Client>,
+    /// What apply records without asking anyone (an unrecorded client verification
+    /// proves): only what verification proved; the fields it cannot see are listed as
+    /// unconfirmed.
+    #[serde(skip)]
+    pub record: Option<Client>,
 }
 
 /// The whole apaleo plan.
@@ -107,6 +156,10 @@ pub struct Plan {
     /// Things people should know that change nothing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Codes of recorded clients the config no longer declares that the plan does not
+    /// delete (no `--prune`): each has a note.
+    #[serde(skip)]
+    pub undeclared: Vec<String>,
     /// Counts.
     pub summary: Summary,
 }
@@ -123,8 +176,10 @@ pub struct Summary {
     pub delete: usize,
     /// Clients with failed verification.
     pub drift: usize,
-    /// Clients proven but not recorded yet.
+    /// Clients proven, with fields awaiting a person's confirmation.
     pub confirm: usize,
+    /// Clients whose stored secrets could not be checked (no identity).
+    pub unverified: usize,
     /// Clients in sync.
     pub in_sync: usize,
     /// Manual steps.
@@ -132,9 +187,15 @@ pub struct Summary {
 }
 
 impl Plan {
-    /// Whether anything needs a person (`--detailed-exitcode` exits 2).
+    /// Whether the plan differs from a verified sync (`--detailed-exitcode` exits 2):
+    /// steps for a person, drift, or clients left unverified.
     pub fn has_changes(&self) -> bool {
         self.clients.iter().any(|c| c.action.is_change())
+    }
+
+    /// Whether a person has anything to do (apply's checklist is not empty).
+    pub fn has_steps(&self) -> bool {
+        self.summary.steps > 0
     }
 
     /// Every step, in order.
@@ -170,6 +231,7 @@ pub struct Input<'a> {
 pub fn plan(input: Input<'_>) -> Plan {
     let mut clients = Vec::new();
     let mut notes = Vec::new();
+    let mut undeclared = Vec::new();
     for d in input.desired {
         let r = input.recorded.iter().find(|r| r.code == d.code);
         clients.push(plan_client(&input, d, r));
@@ -194,8 +256,10 @@ pub fn plan(input: Input<'_>) -> Plan {
                     },
                 )],
                 desired: None,
+                record: None,
             });
         } else {
+            undeclared.push(r.code.clone());
             notes.push(format!(
                 "client `{}` is recorded as applied but no longer declared: `--prune` plans deleting it",
                 r.code
@@ -215,6 +279,7 @@ pub fn plan(input: Input<'_>) -> Plan {
             Action::Delete => summary.delete += 1,
             Action::Drift => summary.drift += 1,
             Action::Confirm => summary.confirm += 1,
+            Action::Unverified => summary.unverified += 1,
             Action::InSync => summary.in_sync += 1,
         }
     }
@@ -227,6 +292,7 @@ pub fn plan(input: Input<'_>) -> Plan {
         unverified: input.unverified.map(str::to_string),
         clients,
         notes,
+        undeclared,
         summary,
     }
 }
@@ -266,12 +332,70 @@ pub fn rotated_description(description: &str, now_ms: i64) -> String {
     format!("{base} (rotated {day})")
 }
 
+/// The `AddSecret` step of declared secret `s` of `d`.
+fn add_secret(d: &Client, s: &SecretDecl, replaces: bool) -> StepAction {
+    StepAction::AddSecret {
+        code: d.code.clone(),
+        secret_id: s.id.clone(),
+        description: s.description.clone(),
+        replaces,
+        rotation: false,
+    }
+}
+
+/// The declared values of `fields` of `d`, as a step asking a person to confirm them.
+fn confirm_step(d: &Client, fields: &[Field]) -> StepAction {
+    let has = |f: Field| fields.contains(&f);
+    StepAction::ConfirmClient {
+        code: d.code.clone(),
+        name: has(Field::Name).then(|| d.name.clone()),
+        logo_url: has(Field::LogoUrl).then(|| d.logo_url.clone().unwrap_or_default()),
+        redirect_uris: has(Field::RedirectUris).then(|| d.redirect_uris.clone()),
+        pii: has(Field::Pii).then_some(d.pii.unwrap_or(false)),
+        scopes: has(Field::Scopes).then(|| d.scopes.clone()),
+    }
+}
+
+/// Whether every stored secret of a client verifies (a retiring one that apaleo refuses
+/// after its overlap, deleted as asked, aside): what "verification proves the client"
+/// means for one nobody recorded.
+pub fn all_verify(secrets: &[StoredSecret], now_ms: i64) -> bool {
+    let counted: Vec<&StoredSecret> = secrets
+        .iter()
+        .filter(|s| !(s.overlap_over(now_ms) && s.check == Some(SecretCheck::Refused)))
+        .collect();
+    !counted.is_empty() && counted.iter().all(|s| s.works())
+}
+
+/// What verification proved of an unrecorded client `d`: the client, the secrets that
+/// verify, and (simple clients) the scopes a token carried; every other field is taken
+/// from the config but listed as unconfirmed.
+fn proven_record(d: &Client, secrets: &[StoredSecret]) -> Client {
+    let mut unconfirmed = d.declared_only();
+    if d.kind == ClientKind::Simple && !d.identity_scopes().is_empty() {
+        unconfirmed.push(Field::Scopes);
+    }
+    Client {
+        secrets: d
+            .secrets
+            .iter()
+            .filter(|s| {
+                secrets
+                    .iter()
+                    .any(|x| !x.retiring && x.id == s.id && x.works())
+            })
+            .cloned()
+            .collect(),
+        unconfirmed,
+        ..d.clone()
+    }
+}
+
 fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan {
     let secrets = secrets_of(input, &d.code);
     let active: Vec<&StoredSecret> = secrets.iter().filter(|s| !s.retiring).collect();
-    let works_any = secrets
-        .iter()
-        .any(|s| s.check.as_ref().is_some_and(SecretCheck::works));
+    let works_any = secrets.iter().any(StoredSecret::works);
+    let works_all = all_verify(&secrets, input.now_ms);
     let refused: Vec<&StoredSecret> = active
         .iter()
         .copied()
@@ -291,12 +415,20 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
         }
     }
     let mut problems = Vec::new();
-    for s in &active {
-        if let Some(SecretCheck::Unexpected { detail }) = &s.check {
-            problems.push(format!(
-                "secret `{}`: the token endpoint answered {detail}",
-                s.id
-            ));
+    for s in &secrets {
+        let old = if s.retiring { " (old)" } else { "" };
+        match &s.check {
+            Some(SecretCheck::Unexpected { detail }) => {
+                problems.push(Problem::platform(format!(
+                    "secret `{}`{old}: the token endpoint answered {detail}",
+                    s.id
+                )))
+            }
+            Some(SecretCheck::StoredForAnother) => problems.push(Problem::secret(format!(
+                "secret `{}`{old} is stored with another client id than `{}` (pasted for another client?): store the secret of `{}`",
+                s.id, d.code, d.code
+            ))),
+            _ => {}
         }
     }
     let mut steps = Vec::new();
@@ -308,22 +440,16 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
     let exists = r.is_some() || works_any || unchecked;
     if !exists {
         for s in &refused {
-            problems.push(format!(
+            problems.push(Problem::secret(format!(
                 "stored secret `{}` is refused (invalid_client): no client `{}` has it",
                 s.id, d.code
-            ));
+            )));
         }
         add(&mut steps, StepAction::create(d, false));
         for s in &d.secrets {
             add(
                 &mut steps,
-                StepAction::AddSecret {
-                    code: d.code.clone(),
-                    secret_id: s.id.clone(),
-                    description: s.description.clone(),
-                    replaces: active.iter().any(|a| a.id == s.id),
-                    rotation: false,
-                },
+                add_secret(d, s, active.iter().any(|a| a.id == s.id)),
             );
         }
     } else {
@@ -337,16 +463,7 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
             );
             add(&mut steps, StepAction::create(d, false));
             for s in &d.secrets {
-                add(
-                    &mut steps,
-                    StepAction::AddSecret {
-                        code: d.code.clone(),
-                        secret_id: s.id.clone(),
-                        description: s.description.clone(),
-                        replaces: true,
-                        rotation: false,
-                    },
-                );
+                add(&mut steps, add_secret(d, s, true));
             }
         } else {
             let all_refused = !works_any && !refused.is_empty();
@@ -355,7 +472,7 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
                     "every stored secret of `{}` is refused (invalid_client): the stored secret is wrong, or it was deleted in the dashboard, or the client was",
                     d.code
                 );
-                problems.push(problem.clone());
+                problems.push(Problem::secret(problem.clone()));
                 add(
                     &mut steps,
                     StepAction::CheckClient {
@@ -365,31 +482,43 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
                 );
                 add(&mut steps, StepAction::create(d, true));
             }
-            let changed = |a: bool| a;
-            let name = changed(base.name != d.name).then(|| d.name.clone());
-            let logo_url = changed(base.logo_url != d.logo_url)
+            // Fields nobody confirmed (taken from the config when verification proved the
+            // client): a confirm step shows the declared values instead of an edit.
+            let unconfirmed: Vec<Field> = match r {
+                Some(r) => r.unconfirmed.clone(),
+                None if works_all => proven_record(d, &secrets).unconfirmed,
+                None => vec![],
+            };
+            let compare = |f: Field| !unconfirmed.contains(&f);
+            let name = (compare(Field::Name) && base.name != d.name).then(|| d.name.clone());
+            let logo_url = (compare(Field::LogoUrl) && base.logo_url != d.logo_url)
                 .then(|| d.logo_url.clone().unwrap_or_default());
-            let redirect_uris =
-                changed(base.redirect_uris != d.redirect_uris).then(|| d.redirect_uris.clone());
-            let pii = changed(base.pii != d.pii).then_some(d.pii.unwrap_or(false));
-            let mut tick: Vec<String> = d
-                .scopes
-                .iter()
-                .filter(|s| !base.scopes.contains(s) || missing_scopes.contains(*s))
-                .cloned()
-                .collect();
+            let redirect_uris = (compare(Field::RedirectUris)
+                && base.redirect_uris != d.redirect_uris)
+                .then(|| d.redirect_uris.clone());
+            let pii = (compare(Field::Pii) && base.pii != d.pii).then_some(d.pii.unwrap_or(false));
+            let (mut tick, untick): (Vec<String>, Vec<String>) = if compare(Field::Scopes) {
+                (
+                    d.scopes
+                        .iter()
+                        .filter(|s| !base.scopes.contains(s) || missing_scopes.contains(*s))
+                        .cloned()
+                        .collect(),
+                    base.scopes
+                        .iter()
+                        .filter(|s| !d.scopes.contains(s))
+                        .cloned()
+                        .collect(),
+                )
+            } else {
+                (missing_scopes.iter().cloned().collect(), vec![])
+            };
             tick.dedup();
-            let untick: Vec<String> = base
-                .scopes
-                .iter()
-                .filter(|s| !d.scopes.contains(s))
-                .cloned()
-                .collect();
             for m in &missing_scopes {
-                problems.push(format!(
+                problems.push(Problem::platform(format!(
                     "scope `{m}` is not granted to `{}` (invalid_scope)",
                     d.code
-                ));
+                )));
             }
             if !all_refused
                 && (name.is_some()
@@ -437,21 +566,12 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
                     );
                 } else if refused_now {
                     if !all_refused {
-                        problems.push(format!(
+                        problems.push(Problem::secret(format!(
                             "secret `{}` of `{}` is refused (invalid_client): it was deleted in the dashboard (rotated away?) or the stored value is wrong",
                             s.id, d.code
-                        ));
+                        )));
                     }
-                    add(
-                        &mut steps,
-                        StepAction::AddSecret {
-                            code: d.code.clone(),
-                            secret_id: s.id.clone(),
-                            description: s.description.clone(),
-                            replaces: true,
-                            rotation: false,
-                        },
-                    );
+                    add(&mut steps, add_secret(d, s, true));
                 } else if stored.is_none() {
                     if r.is_some() && recorded.is_some() {
                         add(
@@ -462,16 +582,7 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
                             },
                         );
                     } else {
-                        add(
-                            &mut steps,
-                            StepAction::AddSecret {
-                                code: d.code.clone(),
-                                secret_id: s.id.clone(),
-                                description: s.description.clone(),
-                                replaces: false,
-                                rotation: false,
-                            },
-                        );
+                        add(&mut steps, add_secret(d, s, false));
                     }
                 }
             }
@@ -491,7 +602,7 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
                 }
             }
             for old in secrets.iter().filter(|s| s.retiring) {
-                let due = old.revoke_after.is_none_or(|t| t <= input.now_ms);
+                let due = old.overlap_over(input.now_ms);
                 let gone = old.check == Some(SecretCheck::Refused);
                 if due && !gone {
                     let newer = secrets
@@ -509,34 +620,43 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
                         },
                     );
                 } else if !due && gone {
-                    problems.push(format!(
+                    problems.push(Problem::secret(format!(
                         "the old secret `{}` of `{}` is refused before its overlap ended: it was deleted early; clients still using it fail",
                         old.id, d.code
-                    ));
+                    )));
                 }
+            }
+            if !all_refused && !unconfirmed.is_empty() {
+                add(&mut steps, confirm_step(d, &unconfirmed));
             }
         }
     }
     if let Some((_, Some(account))) = granted
         && account != input.account
     {
-        problems.push(format!(
+        problems.push(Problem::platform(format!(
             "`{}` belongs to account `{account}`, not `{}`",
             d.code, input.account
-        ));
+        )));
     }
     let fields = super::fields::report(input, d, r, &secrets, &missing_scopes, granted);
+    let only_confirm = steps
+        .iter()
+        .all(|s| matches!(s.action, StepAction::ConfirmClient { .. }));
     let action = if !exists {
         Action::Create
     } else if !problems.is_empty() {
         Action::Drift
-    } else if !steps.is_empty() {
+    } else if !only_confirm {
         Action::Update
-    } else if r.is_none() && works_any {
+    } else if !steps.is_empty() {
         Action::Confirm
+    } else if unchecked {
+        Action::Unverified
     } else {
         Action::InSync
     };
+    let record = (r.is_none() && action == Action::Confirm).then(|| proven_record(d, &secrets));
     ClientPlan {
         code: d.code.clone(),
         kind,
@@ -546,6 +666,7 @@ fn plan_client(input: &Input<'_>, d: &Client, r: Option<&Client>) -> ClientPlan 
         problems,
         steps,
         desired: Some(d.clone()),
+        record,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Unit tests of the apaleo plan.
 
 use super::*;
-use crate::apaleo::model::SecretDecl;
+use crate::model::apaleo::SecretDecl;
 
 fn bot() -> Client {
     Client {
@@ -16,6 +16,7 @@ fn bot() -> Client {
             id: "primary".into(),
             description: "ci".into(),
         }],
+        unconfirmed: vec![],
     }
 }
 
@@ -61,6 +62,7 @@ fn actions(p: &Plan) -> Vec<&'static str> {
             StepAction::DeleteSecret { .. } => "delete-secret",
             StepAction::DeleteClient { .. } => "delete-client",
             StepAction::CheckClient { .. } => "check-client",
+            StepAction::ConfirmClient { .. } => "confirm-client",
         })
         .collect()
 }
@@ -81,9 +83,48 @@ fn a_new_client_is_created_then_given_its_secrets() {
 }
 
 #[test]
-fn a_verified_unrecorded_client_is_in_sync_and_to_be_recorded() {
+fn a_verified_unrecorded_client_records_only_what_verification_proved() {
     let p = run(&[bot()], &[], &[stored(granted())], &[]);
+    let c = &p.clients[0];
+    assert_eq!(c.action, Action::Confirm);
+    // The fields a token cannot prove wait for a person: a confirm step, a change.
+    assert_eq!(actions(&p), ["confirm-client"]);
+    assert!(p.has_changes());
+    match &c.steps[0].action {
+        StepAction::ConfirmClient {
+            name,
+            pii,
+            scopes,
+            logo_url,
+            ..
+        } => {
+            assert_eq!(name.as_deref(), Some("Bot"));
+            assert_eq!(*pii, Some(false));
+            assert_eq!(*scopes, None, "a simple client's scopes are verified");
+            assert_eq!(*logo_url, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    // What apply records at once: the client and its verified secret; name and pii are
+    // unconfirmed.
+    let record = c.record.as_ref().unwrap();
+    assert_eq!(record.unconfirmed, [Field::Name, Field::Pii]);
+    assert_eq!(record.secrets.len(), 1);
+    // Recorded so, the next plan still asks the person, and compares nothing unconfirmed:
+    // a new name in the config is shown in the confirm step, not as an edit.
+    let mut want = bot();
+    want.name = "Night bot".into();
+    let p = run(
+        &[want],
+        std::slice::from_ref(record),
+        &[stored(granted())],
+        &[],
+    );
     assert_eq!(p.clients[0].action, Action::Confirm);
+    assert_eq!(actions(&p), ["confirm-client"]);
+    assert!(p.clients[0].record.is_none(), "already recorded");
+    // Once a person confirmed (the record has no unconfirmed field), in sync.
+    let p = run(&[bot()], &[bot()], &[stored(granted())], &[]);
     assert!(!p.has_changes());
     let proofs: Vec<(Field, Proof)> = p.clients[0]
         .fields
@@ -120,7 +161,8 @@ fn a_missing_scope_is_drift_with_a_step_to_tick_it() {
     let p = run(&[bot()], &[bot()], &[stored(check)], &[]);
     let c = &p.clients[0];
     assert_eq!(c.action, Action::Drift);
-    assert!(c.problems[0].contains("setup.read"));
+    assert!(c.problems[0].message.contains("setup.read"));
+    assert_eq!(c.problems[0].kind, ProblemKind::Platform);
     match &c.steps[0].action {
         StepAction::EditClient { tick, .. } => assert_eq!(tick, &["setup.read".to_string()]),
         other => panic!("{other:?}"),
@@ -193,7 +235,7 @@ fn a_wrong_account_is_drift() {
     });
     let p = run(&[bot()], &[bot()], &[stored(check)], &[]);
     assert_eq!(p.clients[0].action, Action::Drift);
-    assert!(p.clients[0].problems[0].contains("OTHER"));
+    assert!(p.clients[0].problems[0].message.contains("OTHER"));
 }
 
 #[test]
@@ -210,10 +252,72 @@ fn without_an_identity_stored_secrets_are_unchecked_not_recreated() {
         now_ms: 0,
     });
     let c = &p.clients[0];
-    assert_eq!(c.action, Action::InSync);
+    // Not in sync: nothing was verified. No step either: nothing to do in the dashboard.
+    assert_eq!(c.action, Action::Unverified);
     assert!(c.steps.is_empty());
+    assert!(p.has_changes());
+    assert!(!p.has_steps());
+    assert_eq!(p.summary.unverified, 1);
+    assert_eq!(p.summary.in_sync, 0);
     let code = c.fields.iter().find(|f| f.field == Field::Code).unwrap();
     assert_eq!(code.proof, Proof::Unchecked);
     assert_eq!(code.detail, "no identity");
     assert_eq!(p.unverified.as_deref(), Some("no identity"));
+    let text = super::super::render::text(&p);
+    assert!(
+        text.ends_with(
+            "\n1 client unverified (no identity to read the stored secrets: set REGISTRAR_IDENTITY).\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unrecorded_client_counts_as_applied_only_when_all_its_secrets_verify() {
+    let mut old = stored(Some(SecretCheck::Unexpected {
+        detail: "`invalid_request`".into(),
+    }));
+    old.retiring = true;
+    old.revoke_after = Some(20_000);
+    assert!(!all_verify(&[stored(granted()), old.clone()], 10_000));
+    let p = run(&[bot()], &[], &[stored(granted()), old.clone()], &[]);
+    assert_ne!(p.clients[0].action, Action::Confirm);
+    assert!(p.clients[0].record.is_none(), "nothing recorded");
+    // A retiring secret refused after its overlap was deleted as asked: it does not count.
+    old.check = Some(SecretCheck::Refused);
+    old.revoke_after = Some(5_000);
+    assert!(all_verify(&[stored(granted()), old], 10_000));
+    assert!(!all_verify(&[], 10_000), "nothing stored proves nothing");
+}
+
+#[test]
+fn identity_scopes_are_declared_only_for_a_simple_client() {
+    let mut want = bot();
+    want.scopes.push("offline_access".into());
+    let p = run(&[want.clone()], &[want], &[stored(granted())], &[]);
+    let scopes = p.clients[0]
+        .fields
+        .iter()
+        .find(|f| f.field == Field::Scopes)
+        .unwrap();
+    assert_eq!(scopes.proof, Proof::Verified);
+    assert_eq!(
+        scopes.detail,
+        "granted: reports.read, setup.read; declared only (not for client credentials): offline_access"
+    );
+    assert!(!p.has_changes());
+}
+
+#[test]
+fn a_secret_stored_for_another_client_is_secret_drift() {
+    let p = run(
+        &[bot()],
+        &[bot()],
+        &[stored(Some(SecretCheck::StoredForAnother))],
+        &[],
+    );
+    let c = &p.clients[0];
+    assert_eq!(c.action, Action::Drift);
+    assert_eq!(c.problems[0].kind, ProblemKind::Secret);
+    assert!(c.problems[0].message.contains("another client id"));
 }

@@ -14,7 +14,8 @@ fn sign(a: Action) -> &'static str {
         Action::Update => "~",
         Action::Delete => "-",
         Action::Drift => "!",
-        Action::Confirm => "=",
+        Action::Confirm => "~",
+        Action::Unverified => "?",
         Action::InSync => "=",
     }
 }
@@ -25,7 +26,8 @@ fn what(a: Action) -> &'static str {
         Action::Update => "update",
         Action::Delete => "delete",
         Action::Drift => "drift",
-        Action::Confirm => "in sync (verified; the next apply records it)",
+        Action::Confirm => "verified; to confirm what registrar cannot read back",
+        Action::Unverified => "unverified (no identity to read the stored secrets)",
         Action::InSync => "in sync",
     }
 }
@@ -51,17 +53,34 @@ fn header(plan: &Plan) -> String {
     out
 }
 
+/// One step as text: `N. first line`, the other lines aligned under it, each line
+/// indented by `indent` (shared by the plan, the checklist and apply's walk).
+pub fn step_text(out: &mut String, s: &Step, indent: &str) {
+    let mut lines = s.instructions.iter();
+    if let Some(first) = lines.next() {
+        let _ = writeln!(out, "{indent}{}. {}", s.number, Escaped(first));
+    }
+    let pad = " ".repeat(s.number.to_string().len() + 2);
+    for l in lines {
+        let _ = writeln!(out, "{indent}{pad}{}", Escaped(l));
+    }
+}
+
 fn steps_text(out: &mut String, steps: &[Step], indent: &str) {
     for s in steps {
-        let mut lines = s.instructions.iter();
-        if let Some(first) = lines.next() {
-            let _ = writeln!(out, "{indent}{}. {}", s.number, Escaped(first));
-        }
-        let pad = " ".repeat(s.number.to_string().len() + 2);
-        for l in lines {
-            let _ = writeln!(out, "{indent}{pad}{}", Escaped(l));
-        }
+        step_text(out, s, indent);
     }
+}
+
+/// The line that says how many clients were left unverified, if any.
+pub fn unverified_line(plan: &Plan) -> Option<String> {
+    let n = plan.summary.unverified;
+    (n > 0).then(|| {
+        format!(
+            "{n} client{} unverified (no identity to read the stored secrets: set REGISTRAR_IDENTITY)",
+            if n == 1 { "" } else { "s" }
+        )
+    })
 }
 
 fn client_text(out: &mut String, c: &ClientPlan) {
@@ -83,7 +102,7 @@ fn client_text(out: &mut String, c: &ClientPlan) {
         );
     }
     for p in &c.problems {
-        let _ = writeln!(out, "    problem: {}", Escaped(p));
+        let _ = writeln!(out, "    problem: {}", Escaped(&p.message));
     }
     if !c.steps.is_empty() {
         out.push_str("  Steps:\n");
@@ -93,22 +112,35 @@ fn client_text(out: &mut String, c: &ClientPlan) {
 
 fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
-    if !plan.has_changes() {
-        return format!(
+    let mut out = if plan.has_steps() || s.drift > 0 {
+        let confirm = if s.confirm > 0 {
+            format!(", {} to confirm", s.confirm)
+        } else {
+            String::new()
+        };
+        format!(
+            "Plan: {} to create, {} to update, {} to delete, {} drifted{confirm}; {} manual step{}.\n",
+            s.create,
+            s.update,
+            s.delete,
+            s.drift,
+            s.steps,
+            if s.steps == 1 { "" } else { "s" }
+        )
+    } else if s.unverified == 0 {
+        format!(
             "No changes: {} client{} in sync.\n",
-            s.in_sync + s.confirm,
-            if s.in_sync + s.confirm == 1 { "" } else { "s" }
-        );
+            s.in_sync,
+            if s.in_sync == 1 { "" } else { "s" }
+        )
+    } else {
+        String::new()
+    };
+    if let Some(line) = unverified_line(plan) {
+        out.push_str(&line);
+        out.push_str(".\n");
     }
-    format!(
-        "Plan: {} to create, {} to update, {} to delete, {} drifted; {} manual step{}.\n",
-        s.create,
-        s.update,
-        s.delete,
-        s.drift,
-        s.steps,
-        if s.steps == 1 { "" } else { "s" }
-    )
+    out
 }
 
 /// The plan as text.
@@ -145,7 +177,7 @@ pub fn checklist(plan: &Plan) -> String {
             what(c.action)
         );
         for p in &c.problems {
-            let _ = writeln!(out, "  problem: {}", Escaped(p));
+            let _ = writeln!(out, "  problem: {}", Escaped(&p.message));
         }
         steps_text(&mut out, &c.steps, "  ");
     }
@@ -193,7 +225,7 @@ pub fn markdown(plan: &Plan) -> String {
             }
         }
         for p in &c.problems {
-            let _ = writeln!(out, "\n**Problem:** {}", md(p));
+            let _ = writeln!(out, "\n**Problem:** {}", md(&p.message));
         }
         if !c.steps.is_empty() {
             out.push_str("\nSteps in the apaleo dashboard:\n\n");

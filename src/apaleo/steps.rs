@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::model::{Client, ClientKind};
+use crate::model::apaleo::{Client, ClientKind};
 
 /// What a step asks the person to do, with the values they need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -104,6 +104,29 @@ pub enum StepAction {
     DeleteClient {
         /// The client code.
         code: String,
+    },
+    /// Confirm fields registrar cannot read back: the client exists (verification proves
+    /// it), but nobody confirmed that these are as declared. Only the fields to confirm are
+    /// present.
+    #[serde(rename_all = "camelCase")]
+    ConfirmClient {
+        /// The client code.
+        code: String,
+        /// The declared name.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// The declared logo URL.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        logo_url: Option<String>,
+        /// The declared redirect URIs.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        redirect_uris: Option<Vec<String>>,
+        /// The declared PII flag.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pii: Option<bool>,
+        /// The declared scopes (those a token request cannot prove).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scopes: Option<Vec<String>>,
     },
     /// Look at a client in the dashboard: verification found a problem.
     #[serde(rename_all = "camelCase")]
@@ -307,6 +330,41 @@ impl StepAction {
             StepAction::DeleteClient { code } => vec![format!(
                 "In the apaleo dashboard open Apps → Connected apps → `{code}` and delete the app."
             )],
+            StepAction::ConfirmClient {
+                code,
+                name,
+                logo_url,
+                redirect_uris,
+                pii,
+                scopes,
+            } => {
+                let mut out = vec![format!(
+                    "In the apaleo dashboard open Apps → Connected apps → `{code}`: registrar cannot read these back, so confirm they are so (correct and save any that differ):"
+                )];
+                if let Some(n) = name {
+                    out.push(format!("Client name: {n}"));
+                }
+                if let Some(l) = logo_url {
+                    out.push(format!(
+                        "Logo URL: {}",
+                        if l.is_empty() { "(none)" } else { l }
+                    ));
+                }
+                if let Some(us) = redirect_uris {
+                    out.push(format!("Redirect URIs, exactly these: {}", list(us)));
+                }
+                if let Some(p) = pii {
+                    out.push(format!(
+                        "Personally identifiable information: {}",
+                        if *p { "ticked" } else { "unticked" }
+                    ));
+                }
+                if let Some(sc) = scopes {
+                    out.push(format!("Scopes ticked: {}", list(sc)));
+                }
+                out.push("`registrar apply` on a terminal records them once you confirm.".into());
+                out
+            }
             StepAction::CheckClient { code, problem } => vec![
                 format!("Verification: {problem}"),
                 format!(

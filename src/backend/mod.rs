@@ -211,7 +211,8 @@ impl AnyBackend {
                     target.url.as_deref(),
                     Some(&target.org),
                 )?
-                .with_rate_limit(rate_limit);
+                .with_rate_limit(rate_limit)
+                .with_timeout(target.timeout);
                 Ok(AnyBackend::Apigee(apigee::ApigeeBackend::new(config)?))
             }
         }

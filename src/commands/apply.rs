@@ -12,7 +12,7 @@ use super::plan::{Planned, load_config, make_plan, owned, print_plan};
 use super::target::{self, open_secrets};
 use crate::apply::{self, Outcome};
 use crate::backend::{AnyBackend, Backend};
-use crate::cli::{ApplyArgs, PlanOptions};
+use crate::cli::{ApplyArgs, PlanFormat, PlanOptions};
 use crate::error::{EXIT_ERROR, HintExt, hinted};
 use crate::escape::Escaped;
 use crate::model::{Address, ReadScope};
@@ -96,6 +96,7 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             let mut saved = SavedPlan::load(path)?;
             check_flags_match(&args.options, &saved.target)?;
             saved.target = resolve_saved(saved.target, &args.options)?;
+            saved.target.platform.timeout = target::request_timeout(&args.options.backend)?;
             let secrets = saved.target.secrets.clone();
             let b = AnyBackend::for_platform(&saved.target.platform, rate)?;
             let owner = saved.plan.owner.clone();
@@ -158,6 +159,7 @@ fn run_locked(
     backend: Arc<AnyBackend>,
     hold_store: Option<std::time::Duration>,
 ) -> anyhow::Result<ExitCode> {
+    let json = args.options.format == PlanFormat::Json;
     let planned = match source {
         Source::Saved(saved) => {
             let planned = rt.block_on(load_saved(*saved, &store, &backend))?;
@@ -173,7 +175,12 @@ fn run_locked(
                 target,
                 &store,
             ))?;
-            print_plan(&planned.plan, args.options.format);
+            if json {
+                // stdout is for the one JSON document: the plan goes to stderr, for people.
+                eprint!("{}", crate::plan::render::text(&planned.plan, false));
+            } else {
+                print_plan(&planned.plan, args.options.format);
+            }
             refuse_throwaway_identity(&planned, &store, args.allow_local_identity)?;
             if planned.plan.has_changes() && !args.auto_approve {
                 if !crate::output::can_ask() {
@@ -197,7 +204,13 @@ fn run_locked(
     if let Some(timeout) = hold_store {
         super::lock::hold_store(&store, timeout)?;
     }
-    rt.block_on(execute(planned, store, backend, args.parallelism.into()))
+    rt.block_on(execute(
+        planned,
+        store,
+        backend,
+        args.parallelism.into(),
+        json,
+    ))
 }
 
 /// In CI with no recipients configured, a key would be encrypted to an identity generated on
@@ -324,6 +337,34 @@ fn check_flags_match(opts: &PlanOptions, t: &Target) -> anyhow::Result<()> {
     differs("url", opts.backend.url.clone(), p.url.clone())
 }
 
+/// The key stamps to record: of each credential the plan stamps, once a key stands for it
+/// (minted now, or read before) and every change of it is done.
+fn applied_stamps(
+    plan: &Plan,
+    report: &apply::Report,
+    read: &HashMap<Address, String>,
+) -> Vec<(String, String)> {
+    let minted: HashMap<&Address, &String> =
+        report.minted_keys.iter().map(|(a, f)| (a, f)).collect();
+    plan.key_stamps
+        .iter()
+        .filter_map(|s| {
+            let mut ran = report
+                .outcomes
+                .iter()
+                .filter(|(a, _, _)| *a == s.address)
+                .peekable();
+            let touched = ran.peek().is_some() || minted.contains_key(&s.address);
+            let all_done = ran.all(|(_, _, o)| *o == Outcome::Done);
+            let fp = minted
+                .get(&s.address)
+                .map(|f| (*f).clone())
+                .or_else(|| read.get(&s.address).cloned())?;
+            (touched && all_done).then(|| (fp, s.stamp.clone()))
+        })
+        .collect()
+}
+
 /// Exit code of an interrupted apply: 128 + SIGINT, as shells report Ctrl-C.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -410,11 +451,14 @@ fn forced(why: &str) {
     std::process::exit(EXIT_INTERRUPTED.into());
 }
 
+/// Runs the changes and reports: the summary on stdout, or with `json` the one JSON document
+/// on stdout and the summary on stderr.
 async fn execute(
     planned: Planned,
     store: SecretStore,
     backend: Arc<AnyBackend>,
     parallelism: usize,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     // From here on, SIGINT/SIGTERM stop the apply gracefully instead of killing it.
     let interrupt = apply::Interrupt::default();
@@ -444,13 +488,23 @@ async fn execute(
             .hint("fix the secrets directory (permissions, disk), then run apply again; nothing on the platform was changed")?;
     }
     let keys: HashMap<_, _> = planned.keys.into_iter().collect();
+    let planned_plan = planned.plan;
+    // The keys the plan's key stamps are for, as read (a minted one replaces its entry).
+    let read_fps: HashMap<Address, String> = planned_plan
+        .key_stamps
+        .iter()
+        .filter_map(|s| {
+            keys.get(&s.address)
+                .map(|k| (s.address.clone(), k.consumer_key.fingerprint()))
+        })
+        .collect();
     let store = Arc::new(store);
     let opts = apply::Options {
         parallelism,
         progress_bar: crate::output::interactive(),
         interrupt: interrupt.clone(),
     };
-    let report = apply::execute(backend, &planned.plan, keys, store.clone(), &opts).await;
+    let report = apply::execute(backend, &planned_plan, keys, store.clone(), &opts).await;
     drained.notify_one();
     store
         .end_batch()
@@ -464,6 +518,12 @@ async fn execute(
         .map(|(address, _, _)| address.clone())
         .collect();
     store.forget(&deleted)?;
+    let stamps = applied_stamps(&planned_plan, &report, &read_fps);
+    if let Err(e) = store.record_applied(stamps) {
+        tracing::warn!(
+            "cannot record what was applied to the keys ({e}): their drift classifies as config"
+        );
+    }
     let (done, failed, skipped) = report.counts();
     let mut not_attempted = 0;
     for (address, action, outcome) in &report.outcomes {
@@ -496,6 +556,25 @@ async fn execute(
             not_attempted - LIST_NOT_ATTEMPTED
         );
     }
+    if json {
+        print!(
+            "{}",
+            super::apply_json::render(&planned_plan, &report, report.minted + recovered)
+        );
+    }
+    let say = |line: String| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    let requests = report.requests();
+    let retried = match (requests.retries, requests.rate_limited) {
+        (0, 0) => String::new(),
+        (r, 0) => format!(" {r} request(s) retried."),
+        (r, l) => format!(" {r} request(s) retried, {l} rate-limited (429)."),
+    };
     let secrets = if report.minted + recovered > 0 {
         format!(
             "; {} key(s) stored encrypted in `{}`",
@@ -506,11 +585,11 @@ async fn execute(
         String::new()
     };
     if report.interrupted {
-        println!(
-            "Apply interrupted: {done} done, {failed} failed, {} skipped, {not_attempted} not attempted in {:.1}s{secrets}.",
+        say(format!(
+            "Apply interrupted: {done} done, {failed} failed, {} skipped, {not_attempted} not attempted in {:.1}s{secrets}.{retried}",
             skipped - not_attempted,
             report.elapsed.as_secs_f64()
-        );
+        ));
         eprintln!(
             "hint: run `registrar plan` to see what is left (it lists every secret still to store), then apply again"
         );
@@ -522,15 +601,15 @@ async fn execute(
     if let Some(w) = watcher {
         w.abort();
     }
-    println!(
-        "Apply {}: {done} done, {failed} failed, {skipped} skipped in {:.1}s{secrets}.",
+    say(format!(
+        "Apply {}: {done} done, {failed} failed, {skipped} skipped in {:.1}s{secrets}.{retried}",
         if report.success() {
             "complete"
         } else {
             "incomplete"
         },
         report.elapsed.as_secs_f64()
-    );
+    ));
     if let Some(why) = &report.stopped {
         return Err(hinted(
             format!("apply stopped: {why}"),

@@ -294,6 +294,7 @@ pub fn cmd_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
         prune: false,
         max_deletes: None,
         format: PlanFormat::Text,
+        read_all: true,
     };
     let target = target::resolve(&opts, &skeleton(&out, &args.recipients))?;
     if target.platform.backend == BackendKind::Apaleo {

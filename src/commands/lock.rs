@@ -154,7 +154,15 @@ pub async fn take(backend: &AnyBackend, owner: &str, timeout: Duration) -> anyho
 }
 
 fn lock_failed(e: BackendError, backend: &AnyBackend) -> anyhow::Error {
-    anyhow::Error::new(e).context(format!("failed to lock {}", backend.describe()))
+    let hint = super::plan::silent_server_hint(&e, &format!("the server ({})", backend.describe()));
+    let err = anyhow::Error::new(e).context(format!("failed to lock {}", backend.describe()));
+    match hint {
+        Some(h) => {
+            let message = err.to_string();
+            err.context(crate::error::Hinted::new(message, h))
+        }
+        None => err,
+    }
 }
 
 /// Holds the secrets store for the run (after the target's lock).
@@ -196,6 +204,7 @@ pub fn cmd_force_unlock(args: &ForceUnlockArgs) -> anyhow::Result<ExitCode> {
         prune: false,
         max_deletes: None,
         format: PlanFormat::Text,
+        read_all: false,
     };
     let (desired, diags) = crate::config::load_and_check(
         &opts.config.files,

@@ -4,6 +4,8 @@
 
 pub mod apaleo;
 pub mod apply;
+mod apply_json;
+pub mod drift;
 pub mod import;
 pub mod lock;
 pub mod plan;

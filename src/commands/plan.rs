@@ -24,8 +24,8 @@ use crate::target::Target;
 fn read_scope(state: &DesiredState, opts: &PlanOptions) -> ReadScope {
     let mut scope = ReadScope {
         developers: true,
-        products: !state.products.is_empty() || opts.prune,
-        apps: !state.apps.is_empty() || opts.prune,
+        products: !state.products.is_empty() || opts.prune || opts.read_all,
+        apps: !state.apps.is_empty() || opts.prune || opts.read_all,
     };
     if !opts.select.is_empty() {
         // A select without a kind (`alice@example.com`) can match any kind.
@@ -38,9 +38,31 @@ fn read_scope(state: &DesiredState, opts: &PlanOptions) -> ReadScope {
     scope
 }
 
-/// Adds advice to a failed read: an unreachable URL, an unknown organization.
-fn with_read_hint(err: anyhow::Error, target: &Target) -> anyhow::Error {
+/// The advice for requests that timed out every attempt: the server accepted the connection
+/// and never answered.
+pub(super) fn silent_server_hint(err: &BackendError, place: &str) -> Option<String> {
+    let BackendError::Transient { message, .. } = err else {
+        return None;
+    };
+    message.starts_with("timed out").then(|| {
+        format!(
+            "{place} accepts connections but does not answer: is this the management API (not a proxy, a tunnel or another service on that port)? A slow one needs a longer `--timeout`"
+        )
+    })
+}
+
+/// Adds advice to a failed read: an unreachable URL, an unknown organization, a server that
+/// never answers.
+pub(super) fn with_read_hint(err: anyhow::Error, target: &Target) -> anyhow::Error {
+    let silent = err.downcast_ref::<BackendError>().and_then(|e| {
+        let place = match &target.platform.url {
+            Some(url) => format!("the server at `{url}`"),
+            None => "the management API".to_string(),
+        };
+        silent_server_hint(e, &place)
+    });
     let hint = match err.downcast_ref::<BackendError>() {
+        _ if silent.is_some() => silent,
         Some(BackendError::Unreachable { .. }) => Some(match &target.platform.url {
             Some(url) => format!(
                 "is the management API reachable at `{url}`? Check `--url` (a local sandbox: `registrar serve`)"
@@ -119,12 +141,14 @@ pub(super) async fn make_plan<B: Backend>(
         now_ms: crate::units::now_ms(),
     };
     let describe = backend.describe();
+    let applied_keys = store.applied_keys();
     let mut plan = diff::diff(diff::Input {
         desired: &state,
         actual: &actual,
         keys: &keys,
         rotations: &rotations,
         backend: &describe,
+        applied_keys: &applied_keys,
         options: &options,
     })
     .map_err(|e| match e {
@@ -137,7 +161,7 @@ pub(super) async fn make_plan<B: Backend>(
     })?;
     let addresses = keys.addresses();
     if scope.apps {
-        plan.notes
+        plan.secrets
             .extend(store.discrepancies(&actual).into_iter().map(|d| Note {
                 address: d.address,
                 message: d.message,

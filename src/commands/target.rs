@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::cli::PlanOptions;
+use crate::cli::{BackendArgs, PlanOptions};
 use crate::config::Desired;
 use crate::error::hinted;
 use crate::secrets::index::INDEX_FILE;
@@ -75,6 +75,7 @@ pub fn resolve(opts: &PlanOptions, desired: &Desired) -> anyhow::Result<Target> 
         url,
         org,
         db,
+        timeout: request_timeout(flags)?,
     };
     let store_of = record(&platform, &desired.base_dir());
     Ok(Target {
@@ -90,6 +91,25 @@ pub fn resolve(opts: &PlanOptions, desired: &Desired) -> anyhow::Result<Target> 
         },
         platform,
     })
+}
+
+/// `--timeout`: how long one request to an HTTP backend may take.
+pub(super) fn request_timeout(flags: &BackendArgs) -> anyhow::Result<Option<std::time::Duration>> {
+    flags
+        .timeout
+        .as_deref()
+        .map(|t| {
+            crate::units::parse_duration(t)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    hinted(
+                        format!("`--timeout {t}` is not a duration"),
+                        "write how long one request may take, e.g. `--timeout 10s` or `2m`",
+                    )
+                })
+        })
+        .transpose()
 }
 
 /// What a secrets store records of its target: the backend, where it is (a URL, or the local

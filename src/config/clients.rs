@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::load::Desired;
 use super::{Code, Diagnostic};
-use crate::apaleo::model::{Client, ClientKind, SecretDecl};
+use crate::model::apaleo::{Client, ClientKind, SecretDecl, is_identity_scope};
 use crate::target::BackendKind;
 
 /// An apaleo OAuth client, as registered in the apaleo dashboard.
@@ -76,6 +76,7 @@ impl ClientConfig {
                     description: s.description.clone().unwrap_or_else(|| s.id.clone()),
                 })
                 .collect(),
+            unconfirmed: vec![],
         }
     }
 }
@@ -395,6 +396,17 @@ pub fn check(d: &Desired, diags: &mut Vec<Diagnostic>) {
                     false,
                     Code::Duplicate,
                     format!("scope `{scope}` is listed twice"),
+                );
+                continue;
+            }
+            if v.kind == ClientKind::Simple && is_identity_scope(scope) {
+                push(
+                    at(&["scopes", &idx]),
+                    false,
+                    Code::IdentityScope,
+                    format!(
+                        "scope `{scope}` is for a person signing in (OpenID Connect / refresh tokens): a simple client (client-credentials grant) cannot use it; verification leaves it out (declared only)"
+                    ),
                 );
                 continue;
             }

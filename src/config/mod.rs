@@ -73,6 +73,9 @@ pub enum Code {
     ScopeGroup,
     /// A warning: two redirect URIs that differ only in a trailing `/` or letter case.
     NearDuplicate,
+    /// A warning: an OpenID Connect or refresh-token scope on a simple (client-credentials)
+    /// apaleo client, which cannot use it.
+    IdentityScope,
     /// A patch of a resource that no earlier file declares.
     Patch,
 }
@@ -86,7 +89,10 @@ impl Code {
 
     /// Whether the problem is a warning: reported, but the config is valid.
     pub fn is_warning(self) -> bool {
-        matches!(self, Code::ScopeGroup | Code::NearDuplicate)
+        matches!(
+            self,
+            Code::ScopeGroup | Code::NearDuplicate | Code::IdentityScope
+        )
     }
 }
 
@@ -361,7 +367,7 @@ impl Desired {
                 })
                 .chain(self.clients.iter().map(|c| {
                     (
-                        crate::apaleo::STORE_DEVELOPER.to_string(),
+                        crate::model::apaleo::STORE_DEVELOPER.to_string(),
                         c.value.code.clone(),
                         c.value.secrets.iter().map(|s| s.id.clone()).collect(),
                     )

@@ -221,7 +221,7 @@ pub struct DeveloperConfig {
     /// `active` (default) or `inactive` (every key of the developer is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<DeveloperStatus>,
-    /// Custom attributes (at most 17: registrar adds its owner stamp).
+    /// Custom attributes (at most 16: registrar adds its owner and applied stamps).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
 }
@@ -282,7 +282,7 @@ pub struct ProductConfig {
     /// Request quota.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<QuotaConfig>,
-    /// Custom attributes (at most 18 counting `access` and registrar's owner stamp).
+    /// Custom attributes (at most 18 counting `access` and registrar's owner and applied stamps).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
     /// Apigee X only: the REST operations the product grants, per API source (proxy or remote
@@ -355,7 +355,7 @@ pub struct AppConfig {
     /// `approved` (default) or `revoked`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ClientStatus>,
-    /// Custom attributes (at most 18 counting DisplayName, Notes and registrar's owner stamp).
+    /// Custom attributes (at most 18 counting DisplayName, Notes and registrar's owner and applied stamps).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
     /// The app's keys. Default: one key `default` with the app's apiProducts and scopes.

@@ -7,8 +7,8 @@ use super::load::{Desired, Sourced};
 use super::model::{AppConfig, ProductConfig};
 use super::{Code, Diagnostic};
 use crate::model::{
-    ACCESS_ATTRIBUTE, CREDENTIAL_ATTRIBUTE, DISPLAY_NAME_ATTRIBUTE, HTTP_METHODS, MAX_ATTRIBUTES,
-    NOTES_ATTRIBUTE, OWNER_ATTRIBUTE,
+    ACCESS_ATTRIBUTE, APPLIED_ATTRIBUTE, CREDENTIAL_ATTRIBUTE, DISPLAY_NAME_ATTRIBUTE,
+    HTTP_METHODS, MAX_ATTRIBUTES, NOTES_ATTRIBUTE, OWNER_ATTRIBUTE,
 };
 pub use crate::names::{check_app_name, check_credential_id, check_email, check_product_name};
 use crate::target::BackendKind;
@@ -164,7 +164,7 @@ fn check_developers(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashSet<String>
             dev.part,
             &["developers", &dev.index.to_string()],
             &dev.value.attributes,
-            1,
+            2,
             &[],
             diags,
         );
@@ -204,7 +204,7 @@ fn check_products(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashMap<String, V
             diags.push(diag);
         }
         check_operation_groups(d, p, diags);
-        let own = 1 + usize::from(p.value.access.is_some());
+        let own = 2 + usize::from(p.value.access.is_some());
         check_attributes(
             d,
             p.part,
@@ -424,7 +424,7 @@ fn check_apps(
         {
             diags.push(d.at(app.part, &at(&["keyExpiresIn"]), false, Code::Duration, why));
         }
-        let own = 1 + usize::from(a.display_name.is_some()) + usize::from(a.notes.is_some());
+        let own = 2 + usize::from(a.display_name.is_some()) + usize::from(a.notes.is_some());
         check_attributes(
             d,
             app.part,
@@ -580,7 +580,7 @@ fn check_attributes(
     for name in attrs.keys() {
         let mut key = path.clone();
         key.push(name.clone());
-        if name == OWNER_ATTRIBUTE || name == CREDENTIAL_ATTRIBUTE {
+        if name == OWNER_ATTRIBUTE || name == CREDENTIAL_ATTRIBUTE || name == APPLIED_ATTRIBUTE {
             diags.push(d.at(
                 part,
                 &key,
@@ -609,9 +609,9 @@ fn check_attributes(
     let total = attrs.len() + own;
     if total > MAX_ATTRIBUTES {
         diags.push(d.at(part, &path, true, Code::AttributeLimit, format!(
-            "{total} custom attributes, more than the platform's {MAX_ATTRIBUTES}: {} declared here plus {own} that registrar sets (owner stamp{}); remove {}",
+            "{total} custom attributes, more than the platform's {MAX_ATTRIBUTES}: {} declared here plus {own} that registrar sets (owner and applied stamps{}); remove {}",
             attrs.len(),
-            if own > 1 { ", displayName/notes/access fields" } else { "" },
+            if own > 2 { ", displayName/notes/access fields" } else { "" },
             total - MAX_ATTRIBUTES
         )));
     }

@@ -17,7 +17,7 @@ use crate::config::model::{
     Access, AppConfig, ClientStatus, CredentialConfig, DeveloperConfig, ProductConfig, QuotaConfig,
 };
 use crate::model::{
-    ACCESS_ATTRIBUTE, Actual, Address, App, Attributes, CREDENTIAL_ATTRIBUTE,
+    ACCESS_ATTRIBUTE, APPLIED_ATTRIBUTE, Actual, Address, App, Attributes, CREDENTIAL_ATTRIBUTE,
     DEFAULT_CREDENTIAL_ID, DISPLAY_NAME_ATTRIBUTE, Developer, DeveloperStatus, Key,
     NOTES_ATTRIBUTE, OWNER_ATTRIBUTE, Product, Status,
 };
@@ -206,11 +206,12 @@ pub fn build<'k>(actual: &'k Actual, opts: Options<'_>) -> Import<'k> {
     out
 }
 
-/// The attributes without registrar's owner stamp (the config adds it).
+/// The attributes without registrar's owner and applied stamps (the config adds the one,
+/// apply writes the other).
 fn own_removed(attrs: &Attributes) -> BTreeMap<String, String> {
     attrs
         .iter()
-        .filter(|(k, _)| k.as_str() != OWNER_ATTRIBUTE)
+        .filter(|(k, _)| k.as_str() != OWNER_ATTRIBUTE && k.as_str() != APPLIED_ATTRIBUTE)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

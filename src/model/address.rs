@@ -18,6 +18,8 @@ pub enum Kind {
     App,
     /// A key (credential) of an app.
     Key,
+    /// An apaleo OAuth client (apaleo has no developers, products or apps).
+    Client,
 }
 
 impl Kind {
@@ -28,6 +30,7 @@ impl Kind {
             Kind::Product => "product",
             Kind::App => "app",
             Kind::Key => "key",
+            Kind::Client => "client",
         }
     }
 }
@@ -157,6 +160,11 @@ pub enum Address {
         #[serde(flatten)]
         key: KeyId,
     },
+    /// An apaleo client, by its client code.
+    Client {
+        /// The client code.
+        code: String,
+    },
 }
 
 impl Address {
@@ -194,6 +202,13 @@ impl Address {
         }
     }
 
+    /// An apaleo client's address.
+    pub fn client(code: &str) -> Self {
+        Address::Client {
+            code: code.to_string(),
+        }
+    }
+
     /// The kind of resource addressed.
     pub fn kind(&self) -> Kind {
         match self {
@@ -201,6 +216,7 @@ impl Address {
             Address::Product { .. } => Kind::Product,
             Address::App { .. } => Kind::App,
             Address::Key { .. } => Kind::Key,
+            Address::Client { .. } => Kind::Client,
         }
     }
 
@@ -209,7 +225,7 @@ impl Address {
         match self {
             Address::Developer { email } => Some(email),
             Address::App { app } | Address::Key { app, .. } => Some(&app.developer),
-            Address::Product { .. } => None,
+            Address::Product { .. } | Address::Client { .. } => None,
         }
     }
 
@@ -236,6 +252,7 @@ impl Address {
             Address::Product { name } => name.clone(),
             Address::App { app } => app.to_string(),
             Address::Key { app, key } => format!("{app}/{key}"),
+            Address::Client { code } => code.clone(),
         }
     }
 }
@@ -249,6 +266,7 @@ impl Serialize for Address {
         match self {
             Address::Developer { email } => m.serialize_entry("email", email)?,
             Address::Product { name } => m.serialize_entry("name", name)?,
+            Address::Client { code } => m.serialize_entry("code", code)?,
             Address::App { app } | Address::Key { app, .. } => {
                 m.serialize_entry("developer", &app.developer)?;
                 m.serialize_entry("app", &app.app)?;
@@ -308,5 +326,17 @@ mod tests {
         assert_eq!(Kind::Product.level(), 0);
         assert_eq!(Kind::App.level(), 1);
         assert_eq!(Kind::Key.level(), 2);
+    }
+
+    #[test]
+    fn apaleo_clients_have_addresses() {
+        let c = Address::client("booking-engine");
+        assert_eq!(c.to_string(), "client booking-engine");
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"kind": "client", "path": "booking-engine", "code": "booking-engine"})
+        );
+        assert_eq!(serde_json::from_value::<Address>(v).unwrap(), c);
     }
 }

@@ -6,6 +6,7 @@
 
 mod actual;
 mod address;
+pub mod apaleo;
 
 pub use actual::{Actual, GroupApp, Observed, ReadScope};
 pub use address::{Address, AppId, KIND_LEVELS, KeyId, Kind};
@@ -22,6 +23,10 @@ pub type Attributes = BTreeMap<String, String>;
 
 /// Attribute stamped on every resource registrar manages; its value is the config's `owner`.
 pub const OWNER_ATTRIBUTE: &str = "registrar-owner";
+/// Attribute stamped by apply on every developer, product and app it writes: short hashes of
+/// the managed fields as applied (`crate::plan::drift::stamp`), no secret material. Plans
+/// read it to tell config changes from changes made on the platform.
+pub const APPLIED_ATTRIBUTE: &str = "registrar-applied";
 /// Key attribute that carries the credential id of the config (`default` when none is given).
 pub const CREDENTIAL_ATTRIBUTE: &str = "registrar-credential";
 /// App attribute that holds the display name (the name Apigee's UIs use).
@@ -150,6 +155,7 @@ mod operations;
 pub use operations::{
     GraphqlOperation, GraphqlOperationConfig, GraphqlOperationGroup, GraphqlOperationType,
     HTTP_METHODS, Operation, OperationConfig, OperationConfigType, OperationGroup, OperationQuota,
+    SourceConfig,
 };
 
 /// A product quota: `limit` requests per `interval` `time_unit`s.

@@ -226,36 +226,99 @@ fn config_type_from(v: &Value) -> OperationConfigType {
         .unwrap_or_default()
 }
 
-impl OperationGroup {
-    /// The platform's JSON form.
-    pub fn to_platform_json(&self) -> Value {
-        let configs: Vec<Value> = self
-            .operation_configs
+/// What the configs of both kinds of operation group share: an API source, operations, a
+/// quota and attributes.
+pub trait SourceConfig {
+    /// Name of the API proxy or remote service.
+    fn api_source(&self) -> &str;
+    /// Each operation in the platform's JSON form, as declared.
+    fn operations_json(&self) -> Vec<Value>;
+    /// The quota, if any.
+    fn quota(&self) -> Option<&OperationQuota>;
+    /// Custom attributes.
+    fn attributes(&self) -> &Attributes;
+}
+
+impl SourceConfig for OperationConfig {
+    fn api_source(&self) -> &str {
+        &self.api_source
+    }
+
+    fn operations_json(&self) -> Vec<Value> {
+        self.operations
             .iter()
-            .map(|c| {
-                let mut o = json!({
-                    "apiSource": c.api_source,
-                    "operations": c.operations.iter().map(|op| {
-                        let mut o = json!({"resource": op.resource});
-                        if !op.methods.is_empty() {
-                            o["methods"] = json!(op.methods);
-                        }
-                        o
-                    }).collect::<Vec<_>>(),
-                });
-                if let Some(q) = &c.quota {
-                    o["quota"] = quota_json(q);
-                }
-                if !c.attributes.is_empty() {
-                    o["attributes"] = attributes_json(&c.attributes);
+            .map(|op| {
+                let mut o = json!({"resource": op.resource});
+                if !op.methods.is_empty() {
+                    o["methods"] = json!(op.methods);
                 }
                 o
             })
-            .collect();
-        json!({
-            "operationConfigType": self.operation_config_type.as_str(),
-            "operationConfigs": configs,
+            .collect()
+    }
+
+    fn quota(&self) -> Option<&OperationQuota> {
+        self.quota.as_ref()
+    }
+
+    fn attributes(&self) -> &Attributes {
+        &self.attributes
+    }
+}
+
+impl SourceConfig for GraphqlOperationConfig {
+    fn api_source(&self) -> &str {
+        &self.api_source
+    }
+
+    fn operations_json(&self) -> Vec<Value> {
+        self.operations
+            .iter()
+            .map(|op| {
+                let types: Vec<&str> = op.operation_types.iter().map(|t| t.as_str()).collect();
+                let mut o = json!({ "operationTypes": types });
+                if !op.operation.is_empty() {
+                    o["operation"] = json!(op.operation);
+                }
+                o
+            })
+            .collect()
+    }
+
+    fn quota(&self) -> Option<&OperationQuota> {
+        self.quota.as_ref()
+    }
+
+    fn attributes(&self) -> &Attributes {
+        &self.attributes
+    }
+}
+
+/// A group in the platform's JSON form.
+fn group_json<C: SourceConfig>(config_type: OperationConfigType, configs: &[C]) -> Value {
+    let configs: Vec<Value> = configs
+        .iter()
+        .map(|c| {
+            let mut o = json!({"apiSource": c.api_source(), "operations": c.operations_json()});
+            if let Some(q) = c.quota() {
+                o["quota"] = quota_json(q);
+            }
+            if !c.attributes().is_empty() {
+                o["attributes"] = attributes_json(c.attributes());
+            }
+            o
         })
+        .collect();
+    json!({
+        "operationConfigType": config_type.as_str(),
+        "operationConfigs": configs,
+    })
+}
+
+impl OperationGroup {
+    /// The platform's JSON form.
+    pub fn to_platform_json(&self) -> Value {
+        group_json(self.operation_config_type, &self.operation_configs)
     }
 
     /// Reads the platform's JSON form leniently (numbers as strings or numbers, lists
@@ -288,35 +351,7 @@ impl OperationGroup {
 impl GraphqlOperationGroup {
     /// The platform's JSON form.
     pub fn to_platform_json(&self) -> Value {
-        let configs: Vec<Value> = self
-            .operation_configs
-            .iter()
-            .map(|c| {
-                let mut o = json!({
-                    "apiSource": c.api_source,
-                    "operations": c.operations.iter().map(|op| {
-                        let mut o = json!({
-                            "operationTypes": op.operation_types.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-                        });
-                        if !op.operation.is_empty() {
-                            o["operation"] = json!(op.operation);
-                        }
-                        o
-                    }).collect::<Vec<_>>(),
-                });
-                if let Some(q) = &c.quota {
-                    o["quota"] = quota_json(q);
-                }
-                if !c.attributes.is_empty() {
-                    o["attributes"] = attributes_json(&c.attributes);
-                }
-                o
-            })
-            .collect();
-        json!({
-            "operationConfigType": self.operation_config_type.as_str(),
-            "operationConfigs": configs,
-        })
+        group_json(self.operation_config_type, &self.operation_configs)
     }
 
     /// Reads the platform's JSON form leniently; unknown operation types are left out.

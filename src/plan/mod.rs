@@ -5,6 +5,7 @@
 //! A plan is plain serde data. Keys appear only by credential id and fingerprint.
 
 pub mod diff;
+pub mod drift;
 pub mod matching;
 pub mod planfile;
 pub mod render;
@@ -15,11 +16,14 @@ use serde_json::Value;
 
 pub use crate::model::{Address, Kind};
 use crate::op::Op;
+pub use drift::DriftClass;
 
 /// Version of the plan's JSON format (`plan --format json`, `plan --out`). Bumped on any
 /// incompatible change. 2: addresses and key references carry typed parts (`developer`,
 /// `app`, `credential`, `fingerprint`) beside the `path`; operations carry whole credentials;
-/// every field is camelCase.
+/// every field is camelCase. Fields added since without a bump (older readers ignore them,
+/// older plans read without them): drift `class` on fields and changes, `removed`, `secrets`,
+/// `restamp`, `keyStamps`, and the `drift` list of `plan --format json`.
 pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// What a change does. A closed set; each maps to one backend [`Op`].
@@ -77,6 +81,10 @@ pub struct FieldChange {
     /// Value after.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub after: Option<Value>,
+    /// How the difference came about, where the resource's `registrar-applied` stamp tells
+    /// ([`drift`]); absent: `config`, or the change's own class.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub class: Option<DriftClass>,
 }
 
 /// What must still hold when a saved plan is applied.
@@ -150,8 +158,18 @@ pub struct Change {
     /// Why, for people (never read by apply).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
+    /// The drift class of the whole change where it has one (`removed` for a pruned
+    /// resource, `unmanaged` for an undeclared key's removal); fields carry their own.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub class: Option<DriftClass>,
     /// The operation apply executes.
     pub op: Op,
+    /// An update apply sends after `op` succeeds only to record what was applied in the
+    /// `registrar-applied` stamp ([`drift::stamp`]): a status change is its own call, which
+    /// does not write the stamp. It changes no field (the resource is written as it stands)
+    /// and is not shown; if it fails, apply warns and the stamp stays as it was.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub restamp: Option<Op>,
     /// What apply of a saved plan re-checks first.
     pub precondition: Precondition,
 }
@@ -169,6 +187,8 @@ impl Change {
         Change {
             mints: matches!(op, Op::CreateApp { .. } | Op::MintKey { .. }),
             flags: Vec::new(),
+            class: None,
+            restamp: None,
             address,
             action,
             fields,
@@ -218,12 +238,23 @@ pub struct Plan {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub stores: Vec<SecretToStore>,
     /// Live keys on apps this config owns that it does not declare (without `--prune`):
-    /// drift apply leaves alone, which `--prune` revokes and deletes.
+    /// drift apply leaves alone, which `--prune` revokes and deletes; and apps nobody owns
+    /// under developers this config declares.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub unmanaged: Vec<Note>,
+    /// Resources this config owns and no longer declares, left alone without `--prune`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub removed: Vec<Note>,
+    /// Where the secrets store and the platform disagree: stored keys the platform no longer
+    /// has, secrets changed on the platform.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub secrets: Vec<Note>,
     /// Notes.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub notes: Vec<Note>,
+    /// The stamps apply records for the credentials it changes (in the secrets store).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub key_stamps: Vec<drift::keys::KeyStamp>,
 }
 
 impl Plan {
@@ -232,10 +263,14 @@ impl Plan {
         !self.changes.is_empty() || !self.stores.is_empty()
     }
 
-    /// Whether the platform and the store differ from the config in any way: changes, or
-    /// unmanaged keys (what `plan --detailed-exitcode` reports with 2).
+    /// Whether the platform and the store differ from the config in any way: changes,
+    /// unmanaged keys or apps, removed resources, secrets out of step (what
+    /// `plan --detailed-exitcode` reports with 2).
     pub fn differs(&self) -> bool {
-        self.has_changes() || !self.unmanaged.is_empty()
+        self.has_changes()
+            || !self.unmanaged.is_empty()
+            || !self.removed.is_empty()
+            || !self.secrets.is_empty()
     }
 
     /// Counts per action group: (create/mint, update-like, delete).
@@ -259,7 +294,14 @@ impl Plan {
             }
         }
         c.store = self.stores.len();
-        c.unmanaged = self.unmanaged.len();
+        c.unmanaged = self
+            .unmanaged
+            .iter()
+            .filter(|n| n.address.kind() == Kind::Key)
+            .count();
+        c.unmanaged_apps = self.unmanaged.len() - c.unmanaged;
+        c.removed = self.removed.len();
+        c.secrets = self.secrets.len();
         c
     }
 }
@@ -290,6 +332,15 @@ pub struct Counts {
     /// Unmanaged live keys (omitted from JSON when 0).
     #[serde(skip_serializing_if = "is_zero")]
     pub unmanaged: usize,
+    /// Unmanaged apps under managed developers (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unmanaged_apps: usize,
+    /// Owned resources no longer declared, kept without `--prune` (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub removed: usize,
+    /// Keys the store and the platform disagree on (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub secrets: usize,
 }
 
 fn is_zero(n: &usize) -> bool {

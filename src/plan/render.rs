@@ -43,7 +43,7 @@ fn value(v: &Option<Value>) -> String {
 }
 
 /// Lines describing one field change; multi-line strings are shown as a line diff.
-fn field_lines(f: &FieldChange) -> Vec<String> {
+pub(crate) fn field_lines(f: &FieldChange) -> Vec<String> {
     let multi = |v: &Option<Value>| {
         v.as_ref()
             .and_then(Value::as_str)
@@ -166,24 +166,46 @@ pub fn live_clause(c: Counts) -> String {
     }
 }
 
-/// `, N secret(s) to store` when the store lacks keys, `, N unmanaged key(s)` when managed
-/// apps hold keys the config does not declare, else nothing.
+/// `, N secret(s) to store` when the store lacks keys, `, N unmanaged key(s)`/`app(s)` when
+/// managed parents hold what the config does not declare, `, N removed from the config` when
+/// owned resources are no longer declared, `, N secret(s) out of step` when the store and the
+/// platform disagree; else nothing.
 fn stores_clause(c: Counts) -> String {
-    let mut s = match c.store {
-        0 => String::new(),
-        1 => ", 1 secret to store".into(),
-        n => format!(", {n} secrets to store"),
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!(", 1 {one}")
+        } else {
+            format!(", {n} {many}")
+        }
     };
-    match c.unmanaged {
-        0 => {}
-        1 => s.push_str(", 1 unmanaged key"),
-        n => s.push_str(&format!(", {n} unmanaged keys")),
+    let mut s = String::new();
+    for (n, one, many) in [
+        (c.store, "secret to store", "secrets to store"),
+        (c.unmanaged, "unmanaged key", "unmanaged keys"),
+        (c.unmanaged_apps, "unmanaged app", "unmanaged apps"),
+        (
+            c.removed,
+            "removed from the config (kept without `--prune`)",
+            "removed from the config (kept without `--prune`)",
+        ),
+        (c.secrets, "secret out of step", "secrets out of step"),
+    ] {
+        if n > 0 {
+            s.push_str(&plural(n, one, many));
+        }
     }
     s
 }
 
-/// Why keys are listed under "Unmanaged keys".
-const UNMANAGED_WHY: &str = "live keys on apps this config owns that it does not declare: `--prune` revokes and deletes them";
+/// The plan's drift: every entry of its report but the `config` ones.
+fn drift_entries(plan: &Plan) -> Vec<super::drift::Entry> {
+    let mut entries = super::drift::report(plan).entries;
+    entries.retain(|e| e.class != super::DriftClass::Config);
+    entries
+}
+
+/// Why entries are listed under "Drift".
+const DRIFT_WHY: &str = "changed outside registrar since the last apply, or no longer in the config; the changes below revert what the config manages";
 
 /// Why a secret is listed under "Secrets to store".
 const STORES_WHY: &str =
@@ -212,9 +234,31 @@ pub fn write_text(out: &mut impl std::fmt::Write, plan: &Plan, color: bool) {
         Escaped(&plan.backend),
         Escaped(&plan.owner)
     );
+    let drift = drift_entries(plan);
+    if !drift.is_empty() {
+        let _ = writeln!(out, "\nDrift ({DRIFT_WHY}):");
+        for e in &drift {
+            let class = paint(
+                &format!("{:<9}", e.class.as_str()),
+                super::drift::render::class_style(e.class),
+            );
+            let what: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+            let what = if what.is_empty() {
+                e.message.as_deref().map(|m| format!("  # {}", Escaped(m)))
+            } else {
+                Some(format!("  ({})", Escaped(&what.join(", "))))
+            };
+            let _ = writeln!(
+                out,
+                "  ! {class} {}{}",
+                Escaped(&e.address),
+                what.unwrap_or_default()
+            );
+        }
+    }
     if !plan.differs() {
         let _ = writeln!(out, "\nNo changes. The platform matches the config.");
-    } else if plan.changes.is_empty() && plan.unmanaged.is_empty() {
+    } else if plan.changes.is_empty() && plan.unmanaged.is_empty() && plan.removed.is_empty() {
         let _ = writeln!(out, "\nThe platform matches the config.");
     } else if plan.changes.is_empty() {
         let _ = writeln!(out, "\nNothing to change without `--prune`.");
@@ -241,13 +285,6 @@ pub fn write_text(out: &mut impl std::fmt::Write, plan: &Plan, color: bool) {
         for st in &plan.stores {
             let line = format!("+ {}  (store {})", st.address, st.consumer_key_fingerprint);
             let _ = writeln!(out, "  {}", paint(&line, style(Action::Create)));
-        }
-    }
-    if !plan.unmanaged.is_empty() {
-        let _ = writeln!(out, "\nUnmanaged keys ({UNMANAGED_WHY}):");
-        for u in &plan.unmanaged {
-            let line = format!("! {}", Escaped(&u.address));
-            let _ = writeln!(out, "  {}", paint(&line, style(Action::Delete)));
         }
     }
     if !plan.notes.is_empty() {
@@ -277,17 +314,21 @@ pub fn json(plan: &Plan) -> String {
         #[serde(flatten)]
         plan: &'a Plan,
         summary: Counts,
+        /// The plan's drift: `registrar drift`'s entries of every class but `config`.
+        drift: Vec<super::drift::Entry>,
     }
     let mut s = serde_json::to_string_pretty(&Doc {
         plan,
         summary: plan.counts(),
+        drift: drift_entries(plan),
     })
     .expect("plans serialize");
     s.push('\n');
     s
 }
 
-fn md_escape(s: &str) -> String {
+/// Escapes a value for markdown text and table cells.
+pub(crate) fn md_escape(s: &str) -> String {
     escape(s).replace('|', "\\|").replace('`', "'")
 }
 
@@ -331,6 +372,27 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
                 if c.mints == 1 { "s" } else { "" }
             );
         }
+    }
+    let drift: Vec<String> = drift_entries(plan)
+        .iter()
+        .map(|e| {
+            let what: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+            let what = if what.is_empty() {
+                e.message.clone().unwrap_or_default()
+            } else {
+                what.join(", ")
+            };
+            format!(
+                "- **{}** `{}`: {}\n",
+                e.class.as_str(),
+                md_escape(&e.address.to_string()),
+                md_escape(&what)
+            )
+        })
+        .collect();
+    md_list(&mut head, "Drift", DRIFT_WHY, &drift, limit);
+    if !drift.is_empty() {
+        head.push('\n');
     }
     let mut table = String::new();
     let mut details = String::new();
@@ -414,12 +476,6 @@ fn markdown_limited(plan: &Plan, limit: usize) -> String {
         })
         .collect();
     md_list(&mut out, "Secrets to store", STORES_WHY, &stores, limit);
-    let unmanaged: Vec<String> = plan
-        .unmanaged
-        .iter()
-        .map(|u| format!("- `{}`\n", md_escape(&u.address.to_string())))
-        .collect();
-    md_list(&mut out, "Unmanaged keys", UNMANAGED_WHY, &unmanaged, limit);
     if !plan.notes.is_empty() {
         let mut notes = format!(
             "\n<details><summary>Notes ({})</summary>\n\n",
@@ -494,10 +550,13 @@ mod tests {
                         field: "firstName".into(),
                         before: None,
                         after: Some(json!("Dev")),
+                        class: None,
                     }],
                     mints: false,
                     flags: vec![],
                     reason: None,
+                    class: None,
+                    restamp: None,
                     op: Op::CreateDeveloper {
                         developer: Developer {
                             email,
@@ -520,7 +579,10 @@ mod tests {
             changes,
             stores: vec![],
             unmanaged: vec![],
+            removed: vec![],
+            secrets: vec![],
             notes: vec![],
+            key_stamps: vec![],
         }
     }
 
@@ -539,6 +601,7 @@ mod tests {
             field: "description".into(),
             before: Some(json!("a\nb\n")),
             after: Some(json!("a\nc\n")),
+            class: None,
         };
         assert_eq!(
             field_lines(&f),
@@ -580,11 +643,13 @@ mod tests {
                 field: format!("attributes.{evil}"),
                 before: Some(json!("y \u{1b}[2J\u{7}\u{202e}\r")),
                 after: None,
+                class: None,
             },
             FieldChange {
                 field: "description".into(),
                 before: Some(json!("a\nb\u{1b}]0;title\u{7}\n")),
                 after: Some(json!("a\n")),
+                class: None,
             },
         ];
         p.notes = vec![Note {

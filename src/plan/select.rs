@@ -1,7 +1,8 @@
 //! `--select`: which addresses a plan keeps. A pattern matches whole addresses: `KIND PATH`
 //! (`app alice@example.com/checkout-web`), a bare `PATH` of any kind, or a bare `KIND` (every
 //! resource of that kind); `*` (any run of characters) and `?` (one character) are wildcards
-//! only where written (`app */checkout-*`, `key alice@example.com/web/*`).
+//! only where written (`app */checkout-*`, `key alice@example.com/web/*`). apaleo's clients
+//! are `client CODE`.
 
 use crate::model::{Address, Kind};
 
@@ -23,6 +24,7 @@ impl Selector {
             ("product", Kind::Product),
             ("app", Kind::App),
             ("key", Kind::Key),
+            ("client", Kind::Client),
         ];
         let kind_of = |word: &str| kinds.iter().find(|(w, _)| *w == word).map(|(_, k)| *k);
         let (kind, path) = match trimmed.split_once(' ') {

@@ -10,8 +10,8 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Error, Kind, Registry, Result, now_ms, random_alnum};
-use crate::apaleo::model::Client;
 use crate::model::Secret;
+use crate::model::apaleo::Client;
 
 const TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS apaleo_records (
@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS apaleo_clients (
 );
 CREATE TABLE IF NOT EXISTS apaleo_client_secrets (
     id TEXT PRIMARY KEY,
-    code TEXT NOT NULL REFERENCES apaleo_clients(code) ON DELETE CASCADE,
+    code TEXT NOT NULL COLLATE NOCASE REFERENCES apaleo_clients(code) ON DELETE CASCADE,
     description TEXT NOT NULL,
     secret TEXT NOT NULL,
     created_at INTEGER NOT NULL
@@ -198,7 +198,7 @@ impl Registry {
         self.apaleo_tables()?;
         let tx = self.conn.unchecked_transaction()?;
         tx.execute(
-            "DELETE FROM apaleo_client_secrets WHERE code = ?1",
+            "DELETE FROM apaleo_client_secrets WHERE code = ?1 COLLATE NOCASE",
             params![code],
         )?;
         let n = tx.execute("DELETE FROM apaleo_clients WHERE code = ?1", params![code])?;
@@ -211,9 +211,11 @@ impl Registry {
 
     /// Stand-in: generates a secret for client `code`; returns its id and value (shown once).
     pub fn apaleo_add_secret(&self, code: &str, description: &str) -> Result<(String, Secret)> {
-        if self.apaleo_client(code)?.is_none() {
+        // Filed under the client's own spelling of its code (codes compare without case).
+        let Some(found) = self.apaleo_client(code)? else {
             return Err(not_found(code));
-        }
+        };
+        let code = found.client.code;
         let id = random_alnum(12).to_ascii_lowercase();
         let value = random_alnum(40);
         self.conn.execute(
@@ -227,7 +229,7 @@ impl Registry {
     pub fn apaleo_secrets(&self, code: &str) -> Result<Vec<StandInSecret>> {
         self.apaleo_tables()?;
         let mut stmt = self.conn.prepare(
-            "SELECT id, description, created_at FROM apaleo_client_secrets WHERE code = ?1 ORDER BY created_at, id",
+            "SELECT id, description, created_at FROM apaleo_client_secrets WHERE code = ?1 COLLATE NOCASE ORDER BY created_at, id",
         )?;
         let rows = stmt.query_map(params![code], |r| {
             Ok(StandInSecret {
@@ -243,7 +245,7 @@ impl Registry {
     pub fn apaleo_delete_secret(&self, code: &str, id: &str) -> Result<()> {
         self.apaleo_tables()?;
         let n = self.conn.execute(
-            "DELETE FROM apaleo_client_secrets WHERE code = ?1 AND id = ?2",
+            "DELETE FROM apaleo_client_secrets WHERE code = ?1 COLLATE NOCASE AND id = ?2",
             params![code, id],
         )?;
         if n == 0 {
@@ -261,7 +263,7 @@ impl Registry {
         self.apaleo_tables()?;
         let mut stmt = self
             .conn
-            .prepare("SELECT secret FROM apaleo_client_secrets WHERE code = ?1")?;
+            .prepare("SELECT secret FROM apaleo_client_secrets WHERE code = ?1 COLLATE NOCASE")?;
         let values = stmt.query_map(params![code], |r| r.get::<_, String>(0))?;
         let mut found = false;
         for v in values {
@@ -288,7 +290,7 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apaleo::model::{ClientKind, SecretDecl};
+    use crate::model::apaleo::{ClientKind, SecretDecl};
 
     fn client(code: &str) -> Client {
         Client {
@@ -303,7 +305,23 @@ mod tests {
                 id: "primary".into(),
                 description: "ci".into(),
             }],
+            unconfirmed: vec![],
         }
+    }
+
+    #[test]
+    fn stand_in_secrets_follow_their_client_whatever_the_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Registry::open(dir.path().join("r.db")).unwrap();
+        db.apaleo_create_client("DEMO", &client("bot")).unwrap();
+        let (id, secret) = db.apaleo_add_secret("BOT", "ci").unwrap();
+        // The client `bot` is found as `BOT`, and so are its secrets.
+        assert!(db.apaleo_secret_matches("bot", &secret).unwrap());
+        assert!(db.apaleo_secret_matches("Bot", &secret).unwrap());
+        assert_eq!(db.apaleo_secrets("bot").unwrap().len(), 1);
+        assert_eq!(db.apaleo_secrets("BOT").unwrap().len(), 1);
+        db.apaleo_delete_secret("bOt", &id).unwrap();
+        assert!(db.apaleo_secrets("bot").unwrap().is_empty());
     }
 
     #[test]

@@ -153,7 +153,8 @@ impl SecretStore {
                 Address::Developer { email } => {
                     developers.insert(email.as_str());
                 }
-                Address::Product { .. } => {}
+                // Products hold no keys; apaleo clients are forgotten by apaleo's apply.
+                Address::Product { .. } | Address::Client { .. } => {}
             }
         }
         if fingerprints.is_empty() && apps.is_empty() && developers.is_empty() {

@@ -7,6 +7,7 @@
 //! <secrets.dir>/
 //!   index.yaml                                      plaintext index, no secret material
 //!   index.journal                                   keys stored since index.yaml was written
+//!   applied.json                                    what apply last set on each key (hashes)
 //!   <developer>/<app>/<id>.age                      the active key of credential <id>
 //!   <developer>/<app>/<id>.retiring-<issuedAt>.age  an old key during a rotation's overlap
 //! ```
@@ -61,6 +62,7 @@
 //! # }
 //! ```
 
+pub mod applied;
 pub mod crypto;
 pub mod drift;
 pub mod error;

@@ -129,6 +129,9 @@ pub(crate) struct Sent {
     pub maybe_applied_before: bool,
 }
 
+/// How a request that got no answer in time is described (the start of its message).
+pub(crate) const TIMED_OUT: &str = "timed out";
+
 /// The shared HTTP client of one backend.
 pub(crate) struct Client {
     http: reqwest::Client,
@@ -252,6 +255,19 @@ impl Client {
         why: &str,
     ) {
         let delay = self.policy.delay(attempt, retry_after, retry::jitter());
+        crate::feedback::retry();
+        // Silence is worse than noise: the first time a server accepts and does not answer,
+        // say so (once per run; every retry is in the debug log).
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if why.starts_with(TIMED_OUT) && !WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "no answer from the server in {} ({} {}); trying again, up to {} attempts per request",
+                humantime::format_duration(self.timeout),
+                req.method,
+                req.path.redacted(),
+                self.policy.max_attempts
+            );
+        }
         tracing::debug!(
             method = %req.method,
             path = %req.path.redacted(),
@@ -268,6 +284,7 @@ impl Client {
             limiter.acquire().await;
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
+        crate::feedback::attempt();
         if let Some(t) = tally {
             t.fetch_add(1, Ordering::Relaxed);
         }
@@ -294,6 +311,9 @@ impl Client {
             }
         };
         let (status, outcome) = self.receive(req, builder.send().await).await;
+        if status == Some(429) {
+            crate::feedback::rate_limited();
+        }
         tracing::debug!(
             method = %req.method,
             path = %req.path.redacted(),
@@ -358,7 +378,7 @@ impl Client {
         }
         let what = if timed_out {
             format!(
-                "timed out after {}",
+                "{TIMED_OUT} after {}",
                 humantime::format_duration(self.timeout)
             )
         } else if connect {

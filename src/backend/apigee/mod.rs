@@ -28,7 +28,7 @@ mod page;
 mod ratelimit;
 mod read;
 mod redact;
-mod retry;
+pub(super) mod retry;
 mod wire;
 
 use std::fmt;
@@ -108,6 +108,11 @@ fn display_url(raw: &str) -> String {
     }
 }
 
+/// How long one request may take by default: a management API answers in well under a
+/// second, and a server that accepts but never answers should be found out in a minute, not
+/// in three (6 attempts).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How to reach one Apigee organization.
 #[derive(Clone)]
 pub struct ApigeeConfig {
@@ -129,7 +134,8 @@ pub struct ApigeeConfig {
 }
 
 impl ApigeeConfig {
-    /// The defaults for `flavor`: public URL, 80% of the quota, 30 s timeout, 6 attempts.
+    /// The defaults for `flavor`: public URL, 80% of the quota, [`DEFAULT_TIMEOUT`], 6
+    /// attempts.
     pub fn new(flavor: Flavor, org: impl Into<String>, auth: Auth) -> ApigeeConfig {
         ApigeeConfig {
             flavor,
@@ -137,7 +143,7 @@ impl ApigeeConfig {
             org: org.into(),
             auth,
             rate_limit_per_sec: None,
-            timeout: Duration::from_secs(30),
+            timeout: DEFAULT_TIMEOUT,
             max_attempts: 6,
         }
     }
@@ -172,6 +178,14 @@ impl ApigeeConfig {
     /// Sets the request budget (see [`ApigeeConfig::rate_limit_per_sec`]).
     pub fn with_rate_limit(mut self, per_sec: Option<f64>) -> ApigeeConfig {
         self.rate_limit_per_sec = per_sec;
+        self
+    }
+
+    /// With a per-request timeout (`None`: keep [`DEFAULT_TIMEOUT`]).
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> ApigeeConfig {
+        if let Some(t) = timeout {
+            self.timeout = t;
+        }
         self
     }
 

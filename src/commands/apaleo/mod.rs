@@ -3,6 +3,7 @@
 //! with what the token endpoint proves of the stored secrets; apply is a guided checklist
 //! ([`walk`] on a terminal; without one, the checklist and [`EXIT_PENDING`]).
 
+mod drift;
 mod walk;
 
 use std::path::PathBuf;
@@ -10,14 +11,17 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::apaleo::STORE_DEVELOPER;
-use crate::apaleo::model::{Client, Rotation, SecretCheck, StoredSecret};
 use crate::apaleo::plan::{self as aplan, Action, Plan};
 use crate::apaleo::render;
+use crate::backend::BackendError;
 use crate::backend::apaleo::{Endpoints, Verifier};
 use crate::cli::{ApplyArgs, PlanArgs, PlanFormat, PlanOptions};
 use crate::config::Desired;
 use crate::error::{EXIT_CHANGES, EXIT_PENDING, hinted};
+use crate::model::Address;
+use crate::model::apaleo::STORE_DEVELOPER;
+use crate::model::apaleo::{Client, Rotation, SecretCheck, StoredSecret};
+use crate::plan::select::Selector;
 use crate::registry::Registry;
 use crate::secrets::Identity;
 use crate::secrets::index::KeyState;
@@ -38,6 +42,29 @@ pub(crate) struct Session {
     pub identity: std::cell::OnceCell<Identity>,
     /// The local identity to load when it appears (no `secrets.recipients`).
     pub local_identity: Option<PathBuf>,
+}
+
+/// Which clients a plan covers and what it may delete: `--select`, `--prune`,
+/// `--max-deletes`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Scope<'a> {
+    /// `--select` patterns (none: every client).
+    pub select: &'a [String],
+    /// `--prune`.
+    pub prune: bool,
+    /// `--max-deletes`.
+    pub max_deletes: Option<usize>,
+}
+
+impl Scope<'_> {
+    /// The scope the plan flags give.
+    pub fn of(opts: &PlanOptions) -> Scope<'_> {
+        Scope {
+            select: &opts.select,
+            prune: opts.prune,
+            max_deletes: opts.max_deletes,
+        }
+    }
 }
 
 /// Refuses apaleo clients in a config planned against another platform, which would
@@ -71,7 +98,10 @@ impl Session {
     pub fn open(opts: &PlanOptions, desired: &Desired, target: &Target) -> anyhow::Result<Session> {
         check_config(desired)?;
         let store = super::target::open_secrets(&target.secrets, false)?;
-        let verifier = Verifier::new(Endpoints::new(target.platform.url.as_deref()))?;
+        let verifier = Verifier::new(
+            Endpoints::new(target.platform.url.as_deref()),
+            target.platform.timeout,
+        )?;
         let registry = opts
             .backend
             .db
@@ -147,39 +177,33 @@ impl Session {
         };
         let cred = self.store.read_entry(identity, entry)?;
         if cred.consumer_key.expose() != client.code {
-            return Ok(Some(SecretCheck::Unexpected {
-                detail: format!(
-                    "nothing: the stored client id is not `{}` (stored with the wrong client?)",
-                    client.code
-                ),
-            }));
+            return Ok(Some(SecretCheck::StoredForAnother));
         }
         let check = self
             .verifier
-            .check(client.kind, &client.code, &cred.consumer_secret, &client.scopes)
+            .check(
+                client.kind,
+                &client.code,
+                &cred.consumer_secret,
+                &client.verifiable_scopes(),
+            )
             .await
-            .map_err(anyhow::Error::new)
-            .with_context(|| {
-                format!(
-                    "failed to verify `{}` at {}/connect/token",
-                    client.code,
-                    self.verifier.endpoints().identity
-                )
-            })
-            .map_err(|e| {
-                let msg = e.to_string();
-                e.context(crate::error::Hinted::new(
-                    msg,
-                    "is the identity server reachable? Check `--url` (a local stand-in: `registrar serve --flavor apaleo`)",
-                ))
-            })?;
+            .map_err(|e| verify_error(&client.code, &self.verifier, e))?;
         Ok(Some(check))
     }
 
-    /// Makes the plan: record, store and verification.
-    pub async fn plan(&self, desired: &Desired, prune: bool) -> anyhow::Result<Plan> {
-        let wanted: Vec<Client> = desired.clients.iter().map(|c| c.value.client()).collect();
-        let recorded = self.recorded()?;
+    /// Makes the plan: record, store and verification, of the clients `--select` names
+    /// (all without it), deleting recorded clients no longer declared with `--prune`, at most
+    /// `--max-deletes` of them.
+    pub async fn plan(&self, desired: &Desired, opts: &Scope<'_>) -> anyhow::Result<Plan> {
+        let mut wanted: Vec<Client> = desired.clients.iter().map(|c| c.value.client()).collect();
+        let mut recorded = self.recorded()?;
+        if !opts.select.is_empty() {
+            let keep = select(opts.select, &wanted, &recorded)?;
+            wanted.retain(|c| keep(&c.code));
+            recorded.retain(|c| keep(&c.code));
+        }
+        let prune = opts.prune;
         let mut stored = Vec::new();
         let mut any_stored = false;
         for client in wanted.iter().chain(
@@ -212,7 +236,7 @@ impl Session {
             })
             .collect();
         let endpoint = format!("{}/connect/token", self.verifier.endpoints().identity);
-        Ok(aplan::plan(aplan::Input {
+        let plan = aplan::plan(aplan::Input {
             account: &self.account,
             token_endpoint: &endpoint,
             desired: &wanted,
@@ -226,32 +250,58 @@ impl Session {
             },
             prune,
             now_ms: crate::units::now_ms(),
-        }))
+        });
+        if let Some(max) = opts.max_deletes {
+            let deletes: Vec<&str> = plan
+                .clients
+                .iter()
+                .filter(|c| c.action == Action::Delete)
+                .map(|c| c.code.as_str())
+                .collect();
+            if deletes.len() > max {
+                return Err(hinted(
+                    format!(
+                        "the plan deletes {} client{}, more than --max-deletes {max}: {}",
+                        deletes.len(),
+                        if deletes.len() == 1 { "" } else { "s" },
+                        deletes
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    "check that the config still declares them; raise `--max-deletes`, or narrow the plan with `--select client CODE`",
+                ));
+            }
+        }
+        Ok(plan)
     }
 
-    /// What needs no person: records clients that verification proves, forgets old
-    /// secrets (after the overlap) that apaleo now refuses, as the checklist asked.
-    /// Returns lines saying what it did.
+    /// What needs no person: records what verification proves of unrecorded clients (the
+    /// client, its verified secrets and, for simple clients, its scopes; the fields it cannot
+    /// see stay unconfirmed, a step for a person), forgets old secrets (after the overlap)
+    /// that apaleo now refuses, as the checklist asked. Returns lines saying what it did.
     pub fn tidy(&self, plan: &Plan) -> anyhow::Result<Vec<String>> {
         let mut done = Vec::new();
         let mut registry = None;
         for c in &plan.clients {
-            if c.action == Action::Confirm
-                && let Some(d) = &c.desired
-            {
+            if let Some(record) = &c.record {
                 let r = match &registry {
                     Some(r) => r,
                     None => registry.insert(self.open_registry()?),
                 };
-                r.apaleo_record(&self.account, d)?;
+                r.apaleo_record(&self.account, record)?;
+                let unconfirmed: Vec<&str> =
+                    record.unconfirmed.iter().map(|f| f.as_str()).collect();
                 done.push(format!(
-                    "Recorded `{}` as applied (verification proves it).",
-                    c.code
+                    "Recorded what verification proves of `{}`; {} await{} a person's confirmation.",
+                    c.code,
+                    unconfirmed.join(", "),
+                    if unconfirmed.len() == 1 { "s" } else { "" }
                 ));
             }
-            for s in c.secrets.iter().filter(|s| s.retiring) {
-                let due = s.revoke_after.is_none_or(|t| t <= crate::units::now_ms());
-                if due && s.check == Some(SecretCheck::Refused) {
+            for s in c.secrets.iter() {
+                if s.overlap_over(crate::units::now_ms()) && s.check == Some(SecretCheck::Refused) {
                     for e in self.store.retiring() {
                         if e.developer == STORE_DEVELOPER
                             && e.app == c.code
@@ -270,6 +320,27 @@ impl Session {
         }
         Ok(done)
     }
+}
+
+/// The error of a verification that learned nothing (an outage, a rate limit, a reply that
+/// is not the token endpoint's): never drift, always exit 1, with what to do.
+fn verify_error(code: &str, verifier: &Verifier, e: BackendError) -> anyhow::Error {
+    let hint = match &e {
+        BackendError::Transient { .. } => {
+            "nothing was verified: apaleo's identity server is unreachable, failing or rate-limiting. Try again later; `--timeout` sets how long one request may take; `--url` where it is (a local stand-in: `registrar serve --flavor apaleo`)"
+        }
+        _ => {
+            "nothing was verified: is `--url` apaleo's identity server (a local stand-in: `registrar serve --flavor apaleo`)?"
+        }
+    };
+    crate::error::Hinted::new(
+        format!(
+            "cannot verify `{code}` at {}/connect/token: {e}",
+            verifier.endpoints().identity
+        ),
+        hint,
+    )
+    .into()
 }
 
 /// What `registrar rotate` says of an apaleo secret: the steps the rotation brings.
@@ -310,6 +381,78 @@ fn rendered(plan: &Plan, format: PlanFormat) -> String {
     }
 }
 
+/// `--select` over apaleo clients: whole addresses (`client booking-engine`, or the bare
+/// code), `*` and `?` only where written ([`Selector`]); a pattern that matches no declared
+/// or recorded client is an error. Returns whether to keep a client code.
+fn select(
+    patterns: &[String],
+    wanted: &[Client],
+    recorded: &[Client],
+) -> anyhow::Result<impl Fn(&str) -> bool + use<>> {
+    let selectors: Vec<Selector> = patterns.iter().map(|p| Selector::parse(p)).collect();
+    let known: Vec<Address> = wanted
+        .iter()
+        .chain(recorded)
+        .map(|c| Address::client(&c.code))
+        .collect();
+    let unmatched: Vec<String> = selectors
+        .iter()
+        .filter(|s| !known.iter().any(|a| s.matches(a)))
+        .map(|s| format!("`{}`", s.pattern))
+        .collect();
+    if !unmatched.is_empty() {
+        return Err(hinted(
+            format!(
+                "`--select` matches nothing: {} (no declared or recorded apaleo client)",
+                unmatched.join(", ")
+            ),
+            "an apaleo client is addressed `client CODE` (e.g. `--select 'client booking-engine'`); `*` and `?` are wildcards only where written",
+        ));
+    }
+    Ok(move |code: &str| {
+        let a = Address::client(code);
+        selectors.iter().any(|s| s.matches(&a))
+    })
+}
+
+/// Flags of `apply` that mean nothing on apaleo, whose apply is a checklist a person
+/// follows (nothing runs concurrently, nothing is rate-limited or locked, nothing is
+/// approved in one go): refused, not ignored.
+fn refuse_apply_flags(args: &ApplyArgs) -> anyhow::Result<()> {
+    let given: Vec<&str> = [
+        (args.auto_approve, "--auto-approve"),
+        (args.parallelism != 8, "--parallelism"),
+        (args.rate_limit.is_some(), "--rate-limit"),
+        (!args.lock, "--lock"),
+        (args.lock_timeout != "0", "--lock-timeout"),
+    ]
+    .into_iter()
+    .filter_map(|(set, flag)| set.then_some(flag))
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(hinted(
+        format!(
+            "{} {} nothing on apaleo: its apply is a checklist a person follows in the dashboard",
+            given
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if given.len() == 1 { "means" } else { "mean" }
+        ),
+        "drop them: on a terminal `registrar apply` walks the steps; without one it prints the checklist and exits 3",
+    ))
+}
+
+/// The stderr warning of a plan that left clients unverified.
+fn warn_unverified(plan: &Plan) {
+    if let Some(line) = render::unverified_line(plan) {
+        eprintln!("warning: {line}: the plan does not know whether they still work");
+    }
+}
+
 /// Runs `registrar plan` on apaleo.
 pub fn cmd_plan(args: &PlanArgs, desired: &Desired, target: Target) -> anyhow::Result<ExitCode> {
     if args.out.is_some() {
@@ -320,8 +463,9 @@ pub fn cmd_plan(args: &PlanArgs, desired: &Desired, target: Target) -> anyhow::R
     }
     let rt = super::runtime()?;
     let session = Session::open(&args.options, desired, &target)?;
-    let plan = rt.block_on(session.plan(desired, args.options.prune))?;
+    let plan = rt.block_on(session.plan(desired, &Scope::of(&args.options)))?;
     print!("{}", rendered(&plan, args.options.format));
+    warn_unverified(&plan);
     Ok(if args.detailed_exitcode && plan.has_changes() {
         ExitCode::from(EXIT_CHANGES)
     } else {
@@ -329,19 +473,43 @@ pub fn cmd_plan(args: &PlanArgs, desired: &Desired, target: Target) -> anyhow::R
     })
 }
 
+/// Runs `registrar drift` on apaleo: the plan, reported by drift class ([`drift`]).
+pub fn cmd_drift(
+    options: &PlanOptions,
+    desired: &Desired,
+    target: Target,
+) -> anyhow::Result<ExitCode> {
+    let rt = super::runtime()?;
+    let session = Session::open(options, desired, &target)?;
+    let plan = rt.block_on(session.plan(desired, &Scope::of(options)))?;
+    let report = drift::report(&plan, &desired.settings().owner);
+    let out = match options.format {
+        PlanFormat::Text => crate::plan::drift::render::text(&report, crate::output::color()),
+        PlanFormat::Json => crate::plan::drift::render::json(&report),
+        PlanFormat::Markdown => crate::plan::drift::render::markdown(&report),
+    };
+    print!("{out}");
+    warn_unverified(&plan);
+    Ok(ExitCode::from(report.exit_code()))
+}
+
 /// Runs `registrar apply` on apaleo: on a terminal, step by step; otherwise the checklist
 /// and [`EXIT_PENDING`].
 pub fn cmd_apply(args: &ApplyArgs, desired: &Desired, target: Target) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
+    refuse_apply_flags(args)?;
     let rt = super::runtime()?;
     let session = Session::open(&args.options, desired, &target)?;
-    let plan = rt.block_on(session.plan(desired, args.options.prune))?;
+    let plan = rt.block_on(session.plan(desired, &Scope::of(&args.options)))?;
     for line in session.tidy(&plan)? {
         eprintln!("{line}");
     }
-    if !plan.has_changes() {
+    warn_unverified(&plan);
+    if !plan.has_steps() {
         if args.options.format == PlanFormat::Json {
             print!("{}", render::json(&plan));
+        } else if plan.summary.drift > 0 || plan.summary.unverified > 0 {
+            print!("{}", render::text(&plan));
         } else {
             println!("No changes: every declared apaleo client is in sync.");
         }
@@ -355,9 +523,14 @@ pub fn cmd_apply(args: &ApplyArgs, desired: &Desired, target: Target) -> anyhow:
         };
         print!("{text}");
         eprintln!(
-            "{} manual step{} pending (exit code {EXIT_PENDING}): follow them in the apaleo dashboard, store each issued secret with `registrar secrets set CLIENT --key ID`, then run `registrar plan`.",
+            "{} manual step{} pending (exit code {EXIT_PENDING}): follow them in the apaleo dashboard, store each issued secret with `registrar secrets set CLIENT --key ID`, then run `registrar plan`{}.",
             plan.summary.steps,
-            if plan.summary.steps == 1 { "" } else { "s" }
+            if plan.summary.steps == 1 { "" } else { "s" },
+            if plan.summary.confirm > 0 {
+                "; fields registrar cannot read back are confirmed by `registrar apply` on a terminal"
+            } else {
+                ""
+            }
         );
         return Ok(ExitCode::from(EXIT_PENDING));
     }

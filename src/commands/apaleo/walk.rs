@@ -1,6 +1,7 @@
 //! `apply` on apaleo at a terminal: the checklist step by step. Each step is shown; the
 //! person confirms it, skips it or stops. A step that issues a secret reads it without echo
-//! (a bare line, or a `CLIENT_SECRET=…` line as `secrets set` takes), stores it encrypted at
+//! (a bare line, or a `CLIENT_SECRET=…` line as `secrets set` takes, after a `CLIENT_ID=…`
+//! line if one is pasted too), stores it encrypted at
 //! once, verifies it at the token endpoint and says what to check when that fails. A client
 //! whose steps are all done and verified is recorded as applied.
 
@@ -9,12 +10,12 @@ use std::io::{BufRead, Write};
 use zeroize::Zeroizing;
 
 use super::Session;
-use crate::apaleo::STORE_DEVELOPER;
-use crate::apaleo::model::SecretCheck;
 use crate::apaleo::plan::{Action, ClientPlan, Plan};
 use crate::apaleo::steps::{Step, StepAction};
 use crate::escape::Escaped;
 use crate::model::Secret;
+use crate::model::apaleo::STORE_DEVELOPER;
+use crate::model::apaleo::SecretCheck;
 use crate::secrets::store::StoredCredential;
 
 /// What the person answered to a step.
@@ -34,7 +35,8 @@ pub trait Prompt {
     fn say(&mut self, text: &str);
     /// Asks whether a step is done.
     fn ask(&mut self, question: &str) -> anyhow::Result<Reply>;
-    /// Reads a line without echo: the pasted secret ([`parse_pasted`] reads it).
+    /// Reads a pasted secret without echo: a line, and the next one too when the first
+    /// assigns a client id ([`is_id_line`]); [`parse_pasted`] reads them.
     fn secret(&mut self, question: &str) -> anyhow::Result<Zeroizing<String>>;
 }
 
@@ -47,38 +49,73 @@ pub struct Outcome {
     pub pending: usize,
 }
 
-/// A secret from a pasted line: the line itself, or the value of a `CLIENT_SECRET=…` (also
-/// `client_secret`, `CONSUMER_SECRET`, `consumerSecret`, `export …`) line.
-pub fn parse_pasted(line: &str) -> Option<Secret> {
+/// A `NAME=value` line (after an optional `export `) naming a client id or secret, with
+/// the name lowercased and its `_` dropped, and the value unquoted; `None` for any other
+/// line (a base64 secret's `=` padding is no assignment).
+fn assignment(line: &str) -> Option<(String, &str)> {
     let line = line.trim();
     let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-    if line.is_empty() {
-        return None;
-    }
-    if let Some((name, value)) = line.split_once('=') {
-        let n: String = name
-            .chars()
-            .filter(|c| *c != '_')
-            .collect::<String>()
-            .to_ascii_lowercase();
-        if matches!(n.as_str(), "clientsecret" | "consumersecret") {
-            let v = value.trim().trim_matches(|c| c == '\'' || c == '"');
-            return (!v.is_empty()).then(|| Secret::new(v));
-        }
-    }
-    Some(Secret::new(line))
+    let (name, value) = line.split_once('=')?;
+    let n: String = name
+        .chars()
+        .filter(|c| *c != '_')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    const NAMES: [&str; 4] = ["clientsecret", "consumersecret", "clientid", "consumerkey"];
+    NAMES
+        .contains(&n.as_str())
+        .then(|| (n, value.trim().trim_matches(|c| c == '\'' || c == '"')))
 }
 
-fn steps_text(step: &Step) -> String {
-    let mut out = String::new();
-    let pad = " ".repeat(step.number.to_string().len() + 2);
-    for (i, l) in step.instructions.iter().enumerate() {
-        if i == 0 {
-            out.push_str(&format!("  {}. {}\n", step.number, Escaped(l)));
-        } else {
-            out.push_str(&format!("  {pad}{}\n", Escaped(l)));
+/// Whether a pasted line assigns a client id (`CLIENT_ID=…`, `client_id`, `CONSUMER_KEY`,
+/// `consumerKey`, `export …`): the secret is on the next line.
+pub fn is_id_line(line: &str) -> bool {
+    assignment(line).is_some_and(|(n, _)| n == "clientid" || n == "consumerkey")
+}
+
+/// The secret of client `code` from what was pasted: a bare line, or the value of a
+/// `CLIENT_SECRET=…` (also `client_secret`, `CONSUMER_SECRET`, `consumerSecret`,
+/// `export …`) line, after an optional client id line, which must name `code`. `Ok(None)`:
+/// nothing pasted; `Err`: what is wrong with the paste (never showing it).
+pub fn parse_pasted(text: &str, code: &str) -> Result<Option<Secret>, String> {
+    let mut secret = None;
+    let mut id_only = false;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match assignment(line) {
+            Some((n, v)) if n == "clientid" || n == "consumerkey" => {
+                if v != code {
+                    return Err(format!(
+                        "the pasted client id is not `{code}`: paste the secret of `{code}`"
+                    ));
+                }
+                id_only = true;
+            }
+            Some((_, v)) if secret.is_none() => {
+                if v.is_empty() {
+                    return Err("the pasted `CLIENT_SECRET=` line has no value".into());
+                }
+                secret = Some(Secret::new(v));
+            }
+            None if secret.is_none() => {
+                let bare = line.strip_prefix("export ").map_or(line, str::trim_start);
+                secret = Some(Secret::new(bare));
+            }
+            _ => return Err("more than one secret was pasted: paste one".into()),
         }
     }
+    match secret {
+        Some(s) => Ok(Some(s)),
+        None if id_only => Err(
+            "only a client id was pasted: paste the secret (alone, or the `CLIENT_SECRET=…` line after the id)".into(),
+        ),
+        None => Ok(None),
+    }
+}
+
+/// One step as the walk shows it (the same lines as the plan's).
+fn step_lines(step: &Step) -> String {
+    let mut out = String::new();
+    crate::apaleo::render::step_text(&mut out, step, "  ");
     out
 }
 
@@ -91,6 +128,9 @@ fn advice(check: &SecretCheck, code: &str) -> String {
         SecretCheck::MissingScopes { scopes } => format!(
             "the secret works, but these scopes are not granted: {}; tick them in the app and save",
             scopes.join(", ")
+        ),
+        SecretCheck::StoredForAnother => format!(
+            "it was stored with another client id than `{code}`: paste the secret of `{code}`"
         ),
         SecretCheck::Unexpected { detail } => {
             format!("the token endpoint answered {detail}; check the app's kind and settings")
@@ -124,13 +164,13 @@ pub async fn walk(
             c.kind.as_str()
         ));
         for p in &c.problems {
-            prompt.say(&format!("  problem: {}\n", Escaped(p)));
+            prompt.say(&format!("  problem: {}\n", Escaped(&p.message)));
         }
         // Whether every step without a secret was confirmed: then the client is recorded,
         // with the secrets that verify.
         let mut confirmed = true;
         for (si, step) in c.steps.iter().enumerate() {
-            prompt.say(&steps_text(step));
+            prompt.say(&step_lines(step));
             let optional = matches!(
                 step.action,
                 StepAction::CreateClient {
@@ -148,7 +188,7 @@ pub async fn walk(
                 };
                 match prompt.ask(question)? {
                     Reply::Done => {
-                        effect(session, c, step)?;
+                        effect(session, step)?;
                         true
                     }
                     Reply::Skip if optional => true,
@@ -202,8 +242,13 @@ async fn capture(
         Escaped(code),
         Escaped(id)
     ))?;
-    let Some(secret) = parse_pasted(&line) else {
-        return Ok(false);
+    let secret = match parse_pasted(&line, code) {
+        Ok(Some(secret)) => secret,
+        Ok(None) => return Ok(false),
+        Err(why) => {
+            prompt.say(&format!("  Not stored: {why}.\n"));
+            return Ok(false);
+        }
     };
     let cred = StoredCredential {
         consumer_key: Secret::new(code),
@@ -255,7 +300,7 @@ async fn capture(
 }
 
 /// What registrar does once a step without a secret is confirmed.
-fn effect(session: &Session, c: &ClientPlan, step: &Step) -> anyhow::Result<()> {
+fn effect(session: &Session, step: &Step) -> anyhow::Result<()> {
     let store = &session.store;
     match &step.action {
         StepAction::DeleteSecret {
@@ -285,7 +330,6 @@ fn effect(session: &Session, c: &ClientPlan, step: &Step) -> anyhow::Result<()> 
             session
                 .open_registry()?
                 .apaleo_forget(&session.account, code)?;
-            let _ = c;
         }
         _ => {}
     }
@@ -382,10 +426,40 @@ impl Terminal {
     }
 }
 
-/// Echo off on a file descriptor until dropped.
+/// Echo off on a file descriptor until dropped. A signal that ends the process meanwhile
+/// (SIGINT from Ctrl-C, SIGTERM, SIGHUP, SIGQUIT) restores the terminal first: a handler
+/// puts the saved settings back and re-raises the signal with its previous disposition.
 struct NoEcho {
     fd: i32,
     saved: libc::termios,
+    previous: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+/// The signals that restore the terminal before ending the process.
+const RESTORE_ON: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// The descriptor the signal handler restores (-1: nothing). Set after [`RESTORE_COPY`] is
+/// written and before the handler is installed; cleared on drop.
+static RESTORE_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+/// The settings the handler puts back, readable without a lock (written before RESTORE_FD).
+static mut RESTORE_COPY: std::mem::MaybeUninit<libc::termios> = std::mem::MaybeUninit::uninit();
+
+extern "C" fn restore_and_reraise(sig: libc::c_int) {
+    let fd = RESTORE_FD.swap(-1, std::sync::atomic::Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: RESTORE_COPY was written before RESTORE_FD was set (SeqCst) and is not
+        // written while RESTORE_FD is set; tcsetattr is async-signal-safe.
+        unsafe {
+            let t = std::ptr::addr_of!(RESTORE_COPY).cast::<libc::termios>();
+            libc::tcsetattr(fd, libc::TCSANOW, t);
+        }
+    }
+    // SAFETY: signal and raise are async-signal-safe; the default disposition ends the
+    // process as the signal would have.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
 }
 
 impl NoEcho {
@@ -397,21 +471,50 @@ impl NoEcho {
             return None;
         }
         let saved = t;
+        // SAFETY: no handler reads RESTORE_COPY while RESTORE_FD is -1, which it is: one
+        // guard at a time (the walk reads one secret at a time), cleared on drop.
+        unsafe {
+            std::ptr::addr_of_mut!(RESTORE_COPY).write(std::mem::MaybeUninit::new(saved));
+        }
+        RESTORE_FD.store(fd, std::sync::atomic::Ordering::SeqCst);
+        let mut previous = Vec::new();
+        for sig in RESTORE_ON {
+            // SAFETY: sigaction structs are plain data; the handler is async-signal-safe.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = restore_and_reraise as *const () as libc::sighandler_t;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &action, &mut old) == 0 {
+                    previous.push((sig, old));
+                }
+            }
+        }
         t.c_lflag &= !libc::ECHO;
         t.c_lflag |= libc::ECHONL;
+        let guard = NoEcho {
+            fd,
+            saved,
+            previous,
+        };
         // SAFETY: as above; t is a valid termios.
         if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) } != 0 {
             return None;
         }
-        Some(NoEcho { fd, saved })
+        Some(guard)
     }
 }
 
 impl Drop for NoEcho {
     fn drop(&mut self) {
-        // SAFETY: restores the settings read in `new` on the same descriptor.
+        // SAFETY: restores the settings read in `new` on the same descriptor, then the
+        // signal dispositions `new` replaced.
         unsafe {
             libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved);
+            RESTORE_FD.store(-1, std::sync::atomic::Ordering::SeqCst);
+            for (sig, old) in &self.previous {
+                libc::sigaction(*sig, old, std::ptr::null_mut());
+            }
         }
     }
 }
@@ -445,7 +548,13 @@ impl Prompt for Terminal {
         if guard.is_none() {
             anyhow::bail!("cannot turn the terminal's echo off: refusing to read a secret");
         }
-        let line = self.line()?;
+        let mut line = self.line()?;
+        // A `CLIENT_ID=…` line first: the secret is on the next one, read with echo still off.
+        if is_id_line(&line) {
+            self.say("  (client id read; now the secret): ");
+            let next = self.line()?;
+            line.push_str(&next);
+        }
         drop(guard);
         Ok(line)
     }
@@ -455,18 +564,43 @@ impl Prompt for Terminal {
 mod tests {
     use super::*;
 
+    fn pasted(text: &str) -> Option<String> {
+        parse_pasted(text, "bot")
+            .unwrap()
+            .map(|s| s.expose().to_string())
+    }
+
     #[test]
     fn pasted_lines_take_the_secrets_set_formats() {
-        assert_eq!(parse_pasted("  abc \n").unwrap().expose(), "abc");
-        assert_eq!(parse_pasted("CLIENT_SECRET=xyz").unwrap().expose(), "xyz");
-        assert_eq!(
-            parse_pasted("export client_secret='x y'").unwrap().expose(),
-            "x y"
-        );
-        assert_eq!(parse_pasted("consumerSecret=s").unwrap().expose(), "s");
+        assert_eq!(pasted("  abc \n").as_deref(), Some("abc"));
+        assert_eq!(pasted("CLIENT_SECRET=xyz").as_deref(), Some("xyz"));
+        assert_eq!(pasted("export client_secret='x y'").as_deref(), Some("x y"));
+        assert_eq!(pasted("consumerSecret=s").as_deref(), Some("s"));
         // A base64 secret with `=` padding is a secret, not an assignment.
-        assert_eq!(parse_pasted("YWJj=").unwrap().expose(), "YWJj=");
-        assert!(parse_pasted("\n").is_none());
+        assert_eq!(pasted("YWJj=").as_deref(), Some("YWJj="));
+        assert_eq!(pasted("\n"), None);
+    }
+
+    #[test]
+    fn a_two_line_paste_stores_the_secret_not_the_id() {
+        assert!(is_id_line("CLIENT_ID=bot"));
+        assert!(is_id_line("export consumerKey=bot"));
+        assert!(!is_id_line("CLIENT_SECRET=s"));
+        assert!(!is_id_line("YWJj="));
+        assert_eq!(
+            pasted("CLIENT_ID=bot\nCLIENT_SECRET=the-secret\n").as_deref(),
+            Some("the-secret")
+        );
+        assert_eq!(
+            pasted("export CONSUMER_KEY=\"bot\"\nexport CONSUMER_SECRET='s2'").as_deref(),
+            Some("s2")
+        );
+        // Another client's id, an id alone, two secrets: refused, never shown.
+        let e = parse_pasted("CLIENT_ID=other\nCLIENT_SECRET=s", "bot").unwrap_err();
+        assert!(e.contains("`bot`") && !e.contains("other"), "{e}");
+        assert!(parse_pasted("CLIENT_ID=bot", "bot").is_err());
+        let e = parse_pasted("CLIENT_SECRET=s1\nCLIENT_SECRET=s2", "bot").unwrap_err();
+        assert!(!e.contains("s1") && !e.contains("s2"), "{e}");
     }
 }
 

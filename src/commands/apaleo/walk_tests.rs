@@ -4,8 +4,8 @@ use std::collections::VecDeque;
 use std::path::Path;
 
 use super::*;
-use crate::apaleo::model::{Client, ClientKind};
 use crate::backend::apaleo::{Endpoints, Verifier};
+use crate::model::apaleo::{Client, ClientKind};
 use crate::registry::Registry;
 use crate::secrets::{Identity, SecretStore};
 
@@ -56,7 +56,7 @@ async fn session(dir: &Path, url: &str) -> Session {
     let store = SecretStore::open(dir.join("secrets"), &[id.to_public().to_string()]).unwrap();
     Session {
         account: "DEMO".into(),
-        verifier: Verifier::new(Endpoints::new(Some(url))).unwrap(),
+        verifier: Verifier::new(Endpoints::new(Some(url)), None).unwrap(),
         store,
         registry: dir.join("records.db"),
         identity: Identity::from_file(&path).unwrap().into(),
@@ -67,6 +67,11 @@ async fn session(dir: &Path, url: &str) -> Session {
 /// The stand-in in-process, with client `bot` created and one secret added (as the
 /// person does in the dashboard); returns its URL and the secret.
 async fn stand_in(dir: &Path) -> (String, String) {
+    stand_in_with(dir, &["reports.read"]).await
+}
+
+/// [`stand_in`] with client `bot` granted `scopes`.
+async fn stand_in_with(dir: &Path, scopes: &[&str]) -> (String, String) {
     let db = Registry::open(dir.join("stand-in.db")).unwrap();
     let client = Client {
         code: "bot".into(),
@@ -75,8 +80,9 @@ async fn stand_in(dir: &Path) -> (String, String) {
         logo_url: None,
         redirect_uris: vec![],
         pii: Some(false),
-        scopes: vec!["reports.read".into()],
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
         secrets: vec![],
+        unconfirmed: vec![],
     };
     db.apaleo_create_client("DEMO", &client).unwrap();
     let (_, secret) = db.apaleo_add_secret("bot", "ci").unwrap();
@@ -96,7 +102,10 @@ async fn a_walk_stores_verifies_and_records() {
     let desired =
         crate::config::load_valid(&[dir.path().join("registry.yaml")], &Default::default())
             .unwrap();
-    let plan = s.plan(&desired, false).await.unwrap();
+    let plan = s
+        .plan(&desired, &super::super::Scope::default())
+        .await
+        .unwrap();
     assert_eq!(plan.summary.steps, 2);
     let mut script = Script {
         answers: VecDeque::from(["y"]),
@@ -127,7 +136,12 @@ async fn a_walk_stores_verifies_and_records() {
     );
     assert!(!script.said.contains(&secret));
     assert_eq!(s.recorded().unwrap().len(), 1);
-    assert!(!s.plan(&desired, false).await.unwrap().has_changes());
+    assert!(
+        !s.plan(&desired, &super::super::Scope::default())
+            .await
+            .unwrap()
+            .has_changes()
+    );
 }
 
 #[tokio::test]
@@ -139,7 +153,10 @@ async fn a_wrong_secret_is_stored_but_not_verified_nor_recorded() {
     let desired =
         crate::config::load_valid(&[dir.path().join("registry.yaml")], &Default::default())
             .unwrap();
-    let plan = s.plan(&desired, false).await.unwrap();
+    let plan = s
+        .plan(&desired, &super::super::Scope::default())
+        .await
+        .unwrap();
     let mut script = Script {
         answers: VecDeque::from(["y"]),
         secrets: VecDeque::from(["not-the-secret".to_string()]),
@@ -194,7 +211,7 @@ async fn the_local_identity_made_by_the_first_secret_verifies_it() {
     let local = dir.path().join(".registrar/identity.txt");
     let s = Session {
         account: "DEMO".into(),
-        verifier: Verifier::new(Endpoints::new(Some(&url))).unwrap(),
+        verifier: Verifier::new(Endpoints::new(Some(&url)), None).unwrap(),
         store: SecretStore::open(dir.path().join("secrets"), &[])
             .unwrap()
             .with_local_identity(&local),
@@ -206,7 +223,10 @@ async fn the_local_identity_made_by_the_first_secret_verifies_it() {
     let desired =
         crate::config::load_valid(&[dir.path().join("registry.yaml")], &Default::default())
             .unwrap();
-    let plan = s.plan(&desired, false).await.unwrap();
+    let plan = s
+        .plan(&desired, &super::super::Scope::default())
+        .await
+        .unwrap();
     assert!(!local.exists());
     let mut script = Script {
         answers: VecDeque::from(["y"]),
@@ -224,4 +244,41 @@ async fn the_local_identity_made_by_the_first_secret_verifies_it() {
         script.said
     );
     assert!(local.exists());
+}
+
+/// A simple client declaring a sign-in scope: verification leaves it out of the token
+/// request (the identity server would refuse it), so the client verifies.
+#[tokio::test]
+async fn identity_scopes_are_left_out_of_the_token_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, secret) = stand_in_with(dir.path(), &["reports.read", "offline_access"]).await;
+    let s = session(dir.path(), &url).await;
+    std::fs::write(
+        dir.path().join("registry.yaml"),
+        CONFIG.replace("[reports.read]", "[reports.read, offline_access]"),
+    )
+    .unwrap();
+    let desired =
+        crate::config::load_valid(&[dir.path().join("registry.yaml")], &Default::default())
+            .unwrap();
+    let client = desired.clients[0].value.client();
+    let entry = s
+        .store
+        .store(
+            STORE_DEVELOPER,
+            "bot",
+            "primary",
+            &StoredCredential {
+                consumer_key: Secret::new("bot"),
+                consumer_secret: Secret::new(secret),
+                issued_at: 1,
+                expires_at: None,
+            },
+        )
+        .unwrap();
+    let check = s.check(&client, &entry).await.unwrap();
+    assert!(
+        matches!(&check, Some(SecretCheck::Granted { scopes, .. }) if scopes == &["reports.read"]),
+        "{check:?}"
+    );
 }

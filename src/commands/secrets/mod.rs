@@ -384,7 +384,7 @@ pub fn cmd_rotate(args: &RotateArgs) -> anyhow::Result<ExitCode> {
             .store
             .request_rotation(&developer, &args.app, id, overlap, now)?;
         let verb = if replaced { "Updated" } else { "Recorded" };
-        if developer == crate::apaleo::STORE_DEVELOPER {
+        if developer == crate::model::apaleo::STORE_DEVELOPER {
             out.push_str(&crate::commands::apaleo::rotation_message(
                 verb,
                 &req,

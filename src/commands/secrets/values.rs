@@ -211,7 +211,7 @@ pub fn cmd_set(args: &SecretsSetArgs) -> anyhow::Result<ExitCode> {
         issued_at: parsed.issued_at.unwrap_or_else(now_ms),
         expires_at: parsed.expires_at,
     };
-    if developer == crate::apaleo::STORE_DEVELOPER
+    if developer == crate::model::apaleo::STORE_DEVELOPER
         && ctx
             .store
             .index()

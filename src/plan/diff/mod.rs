@@ -22,7 +22,8 @@ use super::{
     Action, Address, Change, FieldChange, Flag, Note, PLAN_FORMAT_VERSION, Plan, Precondition,
 };
 use crate::model::{
-    Actual, Attributes, DesiredState, KIND_LEVELS, Key, OWNER_ATTRIBUTE, Observed, fingerprint,
+    APPLIED_ATTRIBUTE, Actual, Attributes, DesiredState, KIND_LEVELS, Key, OWNER_ATTRIBUTE,
+    Observed, fingerprint,
 };
 use crate::op::Op;
 use crate::secrets::index::RotationRequest;
@@ -55,6 +56,9 @@ pub struct Input<'a> {
     pub rotations: &'a [RotationRequest],
     /// The backend's description, for the plan header.
     pub backend: &'a str,
+    /// The stamps of keys recorded by earlier applies, by consumer key fingerprint
+    /// ([`crate::secrets::applied`]).
+    pub applied_keys: &'a std::collections::BTreeMap<String, String>,
     /// Options.
     pub options: &'a Options,
 }
@@ -118,6 +122,17 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
     if !conflicts.is_empty() {
         return Err(DiffError::Conflicts(conflicts));
     }
+    super::drift::classify(&mut changes, input.actual, input.desired);
+    super::drift::classify(&mut deletes, input.actual, input.desired);
+    let key_stamps = super::drift::keys::classify_keys(
+        &mut changes,
+        &input.desired.keys,
+        input.keys,
+        input.applied_keys,
+    );
+    let (mut removed, apps_unmanaged) =
+        super::drift::undeclared(input.desired, input.actual, &deletes);
+    unmanaged.extend(apps_unmanaged);
     let observed = observe(input.actual, input.keys);
     for c in changes.iter_mut().chain(deletes.iter_mut()) {
         c.precondition = observed
@@ -145,6 +160,7 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         changes.retain(|c| keep(&c.address));
         notes.retain(|n| keep(&n.address));
         unmanaged.retain(|n| keep(&n.address));
+        removed.retain(|n| keep(&n.address));
     }
     if let Some(max) = opts.max_deletes {
         let addresses: Vec<String> = changes
@@ -168,7 +184,10 @@ pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
         changes,
         stores: Vec::new(),
         unmanaged,
+        removed,
+        secrets: Vec::new(),
         notes,
+        key_stamps,
     })
 }
 
@@ -233,6 +252,7 @@ fn field(name: &str, before: Option<Value>, after: Option<Value>) -> FieldChange
         field: name.to_string(),
         before,
         after,
+        class: None,
     }
 }
 
@@ -254,7 +274,12 @@ fn list_field(fields: &mut Vec<FieldChange>, name: &str, before: &[String], afte
 
 /// One change per attribute that differs, as `attributes.NAME`.
 fn attr_fields(fields: &mut Vec<FieldChange>, before: &Attributes, after: &Attributes) {
-    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    // The applied stamp is registrar's record of the last apply, never a difference.
+    let names: BTreeSet<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|n| *n != APPLIED_ATTRIBUTE)
+        .collect();
     for n in names {
         let (b, a) = (before.get(n), after.get(n));
         if b != a {
@@ -390,4 +415,4 @@ pub fn observe(actual: &Actual, keys: &KeyMatch<'_>) -> HashMap<Address, Precond
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

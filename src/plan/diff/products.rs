@@ -6,10 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::{Differ, attr_fields, field, list_field, str_field};
-use crate::model::{
-    Address, Attributes, GraphqlOperationGroup, Observed, OperationConfigType, OperationGroup,
-    Product,
-};
+use crate::model::{Address, Attributes, Observed, OperationConfigType, Product, SourceConfig};
 use crate::op::Op;
 use crate::plan::FieldChange;
 
@@ -89,8 +86,11 @@ impl Differ<'_> {
                 group_fields(
                     &mut fields,
                     "operationGroup",
-                    have_group.map(|g| (g.operation_config_type, rest_sources(g))),
-                    (want_group.operation_config_type, rest_sources(want_group)),
+                    have_group.map(|g| (g.operation_config_type, sources(&g.operation_configs))),
+                    (
+                        want_group.operation_config_type,
+                        sources(&want_group.operation_configs),
+                    ),
                 );
             }
             if let Some(want_group) = &want.graphql_operation_group {
@@ -98,10 +98,10 @@ impl Differ<'_> {
                 group_fields(
                     &mut fields,
                     "graphqlOperationGroup",
-                    have_group.map(|g| (g.operation_config_type, graphql_sources(g))),
+                    have_group.map(|g| (g.operation_config_type, sources(&g.operation_configs))),
                     (
                         want_group.operation_config_type,
-                        graphql_sources(want_group),
+                        sources(&want_group.operation_configs),
                     ),
                 );
             }
@@ -149,51 +149,31 @@ struct Source {
     attributes: Attributes,
 }
 
-fn rest_sources(g: &OperationGroup) -> BTreeMap<String, Source> {
-    g.operation_configs
-        .iter()
-        .map(|c| {
-            let mut operations: Vec<Value> = c
-                .operations
-                .iter()
-                .map(|op| {
-                    let mut methods = op.methods.clone();
-                    methods.sort();
-                    json!({"resource": op.resource, "methods": methods})
-                })
-                .collect();
-            operations.sort_by_key(Value::to_string);
-            let source = Source {
-                operations,
-                quota: c.quota.as_ref().map(|q| json!(q)),
-                attributes: c.attributes.clone(),
-            };
-            (c.api_source.clone(), source)
-        })
-        .collect()
+/// An operation's JSON with its lists of names sorted (methods, operation types).
+fn normalized(mut op: Value) -> Value {
+    if let Value::Object(o) = &mut op {
+        for v in o.values_mut() {
+            if let Value::Array(items) = v {
+                items.sort_by_key(Value::to_string);
+            }
+        }
+    }
+    op
 }
 
-fn graphql_sources(g: &GraphqlOperationGroup) -> BTreeMap<String, Source> {
-    g.operation_configs
+fn sources<C: SourceConfig>(configs: &[C]) -> BTreeMap<String, Source> {
+    configs
         .iter()
         .map(|c| {
-            let mut operations: Vec<Value> = c
-                .operations
-                .iter()
-                .map(|op| {
-                    let mut types: Vec<&str> =
-                        op.operation_types.iter().map(|t| t.as_str()).collect();
-                    types.sort();
-                    json!({"operation": op.operation, "operationTypes": types})
-                })
-                .collect();
+            let mut operations: Vec<Value> =
+                c.operations_json().into_iter().map(normalized).collect();
             operations.sort_by_key(Value::to_string);
             let source = Source {
                 operations,
-                quota: c.quota.as_ref().map(|q| json!(q)),
-                attributes: c.attributes.clone(),
+                quota: c.quota().map(|q| json!(q)),
+                attributes: c.attributes().clone(),
             };
-            (c.api_source.clone(), source)
+            (c.api_source().to_string(), source)
         })
         .collect()
 }

@@ -20,7 +20,7 @@ fn attrs(pairs: &[(&str, &str)]) -> Attributes {
     a
 }
 
-fn desired() -> DesiredState {
+pub(crate) fn desired() -> DesiredState {
     let dev = Developer {
         email: "a@x.com".into(),
         first_name: "A".into(),
@@ -78,7 +78,7 @@ fn obs<T>(value: T) -> Observed<T> {
 }
 
 /// The platform as it looks right after applying `d`.
-fn mirror(d: &DesiredState) -> Actual {
+pub(crate) fn mirror(d: &DesiredState) -> Actual {
     let keys = d
         .keys
         .iter()
@@ -119,7 +119,7 @@ fn mirror(d: &DesiredState) -> Actual {
     }
 }
 
-fn run(
+pub(crate) fn run(
     d: &DesiredState,
     a: &Actual,
     stored: &[IndexEntry],
@@ -133,6 +133,7 @@ fn run(
         keys: &KeyMatch::new(a, stored, &declared),
         rotations,
         backend: "test",
+        applied_keys: &Default::default(),
         options: &opts,
     })
 }

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{St, Stand};
-use crate::apaleo::model::{Client, ClientKind};
 use crate::model::Secret;
+use crate::model::apaleo::{Client, ClientKind};
 use crate::registry;
 
 pub(super) fn admin_error(status: StatusCode, message: &str) -> Response {
@@ -120,6 +120,7 @@ pub(super) async fn create_client(State(st): St, headers: HeaderMap, body: Bytes
         },
         scopes: input.scopes.unwrap_or_default(),
         secrets: vec![],
+        unconfirmed: vec![],
     };
     let account = input.account.unwrap_or_else(|| st.account.clone());
     match st

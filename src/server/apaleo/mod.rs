@@ -28,9 +28,9 @@ use serde_json::json;
 mod admin;
 
 use super::{BODY_LIMIT, conn, security};
-use crate::apaleo::model::ClientKind;
 use crate::error::HintExt;
 use crate::model::Secret;
+use crate::model::apaleo::{ClientKind, is_identity_scope};
 use crate::registry::{self, Registry};
 use admin::{
     add_secret, admin_error, create_client, delete_client, delete_secret, get_client, list_clients,
@@ -260,6 +260,14 @@ async fn token(State(st): St, headers: HeaderMap, body: Bytes) -> Response {
         .get("scope")
         .map(|s| s.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
+    // As an identity server does: sign-in scopes are not for the client-credentials grant.
+    if let Some(identity) = asked.iter().find(|s| is_identity_scope(s)) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            &format!("scope `{identity}` is not allowed for the client_credentials grant"),
+        );
+    }
     if let Some(missing) = asked.iter().find(|s| !found.client.scopes.contains(s)) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -273,13 +281,16 @@ async fn token(State(st): St, headers: HeaderMap, body: Bytes) -> Response {
         asked
     };
     let access = format!("ap-{}", uuid::Uuid::new_v4().simple());
-    st.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(
+    let now = crate::units::now_ms();
+    remember(
+        &mut st.tokens.lock().unwrap_or_else(|p| p.into_inner()),
         access.clone(),
         Issued {
             account: found.account,
             scopes: scopes.clone(),
-            expires_at: crate::units::now_ms() + (TOKEN_LIFETIME_S as i64) * 1000,
+            expires_at: now + (TOKEN_LIFETIME_S as i64) * 1000,
         },
+        now,
     );
     let mut r = (
         StatusCode::OK,
@@ -294,6 +305,13 @@ async fn token(State(st): St, headers: HeaderMap, body: Bytes) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+/// Keeps an issued token, forgetting the expired ones (a long-running stand-in would
+/// otherwise hold every token it ever issued).
+fn remember(tokens: &mut HashMap<String, Issued>, access: String, issued: Issued, now_ms: i64) {
+    tokens.retain(|_, t| t.expires_at > now_ms);
+    tokens.insert(access, issued);
 }
 
 async fn current_account(State(st): St, headers: HeaderMap) -> Response {
@@ -335,5 +353,22 @@ mod tests {
         let (id, secret) = basic_credentials(&h).unwrap();
         assert_eq!(id, "a b");
         assert_eq!(secret.expose(), "s:1");
+    }
+
+    #[test]
+    fn expired_tokens_are_forgotten() {
+        let issued = |expires_at| Issued {
+            account: "DEMO".into(),
+            scopes: vec![],
+            expires_at,
+        };
+        let mut tokens = HashMap::new();
+        remember(&mut tokens, "old".into(), issued(100), 50);
+        remember(&mut tokens, "live".into(), issued(1_000), 60);
+        assert_eq!(tokens.len(), 2);
+        remember(&mut tokens, "new".into(), issued(2_000), 500);
+        let mut left: Vec<&String> = tokens.keys().collect();
+        left.sort();
+        assert_eq!(left, ["live", "new"]);
     }
 }

@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The "developer" apaleo secrets are filed under in the secrets store
+/// (`<secrets.dir>/<account>/apaleo/<client code>/<secret id>.age`).
+pub const STORE_DEVELOPER: &str = "apaleo";
+
 /// The two kinds of apaleo OAuth client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -64,6 +68,58 @@ pub struct Client {
     pub scopes: Vec<String>,
     /// Secrets by id and description.
     pub secrets: Vec<SecretDecl>,
+    /// In a record only: the fields taken from the config that no person confirmed in the
+    /// dashboard (a client verification proved but nobody walked through). The plan asks a
+    /// person to confirm them; their values are not compared until then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unconfirmed: Vec<Field>,
+}
+
+/// OpenID Connect and refresh-token scopes: they belong to the authorization-code flow (a
+/// person signs in), not to apaleo's API. A client-credentials token request cannot ask for
+/// them, so verification leaves them out and they are declared-only.
+pub const IDENTITY_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+];
+
+/// Whether `scope` is an OpenID Connect / refresh-token scope ([`IDENTITY_SCOPES`]).
+pub fn is_identity_scope(scope: &str) -> bool {
+    IDENTITY_SCOPES.contains(&scope)
+}
+
+impl Client {
+    /// The scopes a client-credentials token request can prove: the declared ones but the
+    /// identity scopes.
+    pub fn verifiable_scopes(&self) -> Vec<String> {
+        self.scopes
+            .iter()
+            .filter(|s| !is_identity_scope(s))
+            .cloned()
+            .collect()
+    }
+
+    /// The declared identity scopes, which verification cannot prove.
+    pub fn identity_scopes(&self) -> Vec<String> {
+        self.scopes
+            .iter()
+            .filter(|s| is_identity_scope(s))
+            .cloned()
+            .collect()
+    }
+
+    /// The fields of this client that a token request cannot prove (declared-only).
+    pub fn declared_only(&self) -> Vec<Field> {
+        Field::of(self.kind)
+            .iter()
+            .copied()
+            .filter(|f| !f.verifiable(self.kind) && *f != Field::Account)
+            .collect()
+    }
 }
 
 /// One field of a client, as the plan names it.
@@ -159,6 +215,9 @@ pub enum SecretCheck {
     CredentialsAccepted,
     /// `invalid_client`: no such client, or the secret is not (or no longer) one of its secrets.
     Refused,
+    /// Not asked: the secret in the store was filed with another client id (a paste for
+    /// another client). The store is wrong, whatever apaleo holds.
+    StoredForAnother,
     /// The endpoint answered something else (an unexpected error or status).
     Unexpected {
         /// What it answered, without secrets.
@@ -198,6 +257,18 @@ pub struct StoredSecret {
     pub check: Option<SecretCheck>,
 }
 
+impl StoredSecret {
+    /// A retiring secret whose rotation overlap is over at `now_ms` (or had none).
+    pub fn overlap_over(&self, now_ms: i64) -> bool {
+        self.retiring && self.revoke_after.is_none_or(|t| t <= now_ms)
+    }
+
+    /// Whether verification proved it works.
+    pub fn works(&self) -> bool {
+        self.check.as_ref().is_some_and(SecretCheck::works)
+    }
+}
+
 /// A rotation `registrar rotate` asked for: a new secret to add.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -221,6 +292,46 @@ mod tests {
         assert!(Field::Secrets.verifiable(ClientKind::Connect));
         assert!(!Field::Name.verifiable(ClientKind::Simple));
         assert!(!Field::RedirectUris.verifiable(ClientKind::Connect));
+    }
+
+    #[test]
+    fn identity_scopes_are_left_out_of_verification() {
+        let c = Client {
+            code: "bot".into(),
+            kind: ClientKind::Simple,
+            name: "Bot".into(),
+            logo_url: None,
+            redirect_uris: vec![],
+            pii: None,
+            scopes: vec![
+                "openid".into(),
+                "reports.read".into(),
+                "offline_access".into(),
+            ],
+            secrets: vec![],
+            unconfirmed: vec![],
+        };
+        assert_eq!(c.verifiable_scopes(), ["reports.read"]);
+        assert_eq!(c.identity_scopes(), ["openid", "offline_access"]);
+        assert_eq!(c.declared_only(), [Field::Name, Field::Pii]);
+    }
+
+    #[test]
+    fn the_overlap_is_over_once_its_time_has_come() {
+        let mut s = StoredSecret {
+            code: "bot".into(),
+            id: "primary".into(),
+            retiring: true,
+            issued_at: 0,
+            revoke_after: Some(10),
+            check: None,
+        };
+        assert!(!s.overlap_over(9));
+        assert!(s.overlap_over(10));
+        s.revoke_after = None;
+        assert!(s.overlap_over(0));
+        s.retiring = false;
+        assert!(!s.overlap_over(100), "an active secret has no overlap");
     }
 
     #[test]
