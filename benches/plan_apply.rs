@@ -12,6 +12,10 @@
 //!    50ms` in each flavour, plain and with `--strict-paging` (figures: reading time, HTTP
 //!    requests as the plan counts them and as the server logged them, wall time, peak
 //!    memory) and from the local backend.
+//!    `registrar import` of the same org, over HTTP (`serve --flavor x --latency 50ms`) and
+//!    from the local backend: the read's requests (as import counts them and as the server
+//!    logged them), wall time and peak memory of the whole import (config written and checked,
+//!    10,000 secrets stored encrypted).
 //! 3. `registrar apply` of 1,000 app creations (plus 1 developer and 1 product) to an empty
 //!    `registrar serve --flavor x --latency 200ms` at `--parallelism 16`, compared with the
 //!    bound 1,003 x 200 ms / 16.
@@ -19,7 +23,8 @@
 //! Run with `cargo bench --bench plan_apply`. It prints figures and asserts nothing about time.
 //! Environment: `SIZES` (comma-separated app counts of part 1, default `1000,10000,50000`;
 //! `SIZES=1000,10000` skips the longest; `SIZES=` skips part 1), `RUNS` (plans per backend in
-//! part 2, default 3), `READS` (servers of part 2, default `x,edge,x-strict,edge-strict`).
+//! part 2, default 3), `READS` (servers of part 2, default `x,edge,x-strict,edge-strict`),
+//! `APPLY=0` (skips part 3).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -687,6 +692,81 @@ fn main() {
         println!("  {}", summary(&http_runs));
     }
 
+    // 2b. `registrar import` of the same org: the same bulk read, then the config written,
+    // checked, and every key's secret stored encrypted (to the generated local identity).
+    let import_on = |what: &str, dir: &str, target: &[&str], server: Option<&Server>| {
+        let out = cwd.join(dir);
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).expect("mkdir");
+        let before = server.map_or(0, |s| s.requests().0);
+        let mut args = vec![
+            "--log",
+            "info",
+            "--color",
+            "never",
+            "import",
+            "--owner",
+            "bench",
+            "--out",
+            "imported.yaml",
+        ];
+        args.extend_from_slice(target);
+        let r = run(&out, &args);
+        std::thread::sleep(Duration::from_millis(200));
+        let logged = server.map(|s| s.requests().0 - before);
+        let read = read_line(&r.stderr()).unwrap_or_default();
+        let phases: Vec<String> = r
+            .stderr()
+            .lines()
+            .filter_map(|l| l.split_once(" INFO ").map(|(_, m)| m.trim().to_string()))
+            .filter(|m| m.starts_with("import: "))
+            .collect();
+        println!(
+            "import {what}: {}",
+            if r.out.status.success() {
+                r.stdout().lines().next().unwrap_or_default().to_string()
+            } else {
+                format!("FAILED: {}", r.stderr())
+            }
+        );
+        println!(
+            "  {read}{}",
+            logged.map_or(String::new(), |n| format!(
+                "; {n} requests logged by the server (target <= 120)"
+            ))
+        );
+        for p in &phases {
+            println!("  {p}");
+        }
+        let yaml = std::fs::metadata(out.join("imported.yaml")).map_or(0, |m| m.len());
+        println!(
+            "  {}; config {:.1} MB (the whole import: read, config written and checked, {apps} secrets stored)",
+            summary(std::slice::from_ref(&r)),
+            yaml as f64 / 1e6
+        );
+    };
+    {
+        let server = Server::start_flavor(
+            &db,
+            &cwd.join("serve-import-x.log"),
+            "x",
+            &["--latency", "50ms"],
+        );
+        let url = server.url.clone();
+        import_on(
+            "over HTTP (serve --flavor x --latency 50ms)",
+            "import-x",
+            &["--backend", "apigee", "--url", &url, "--org", ORG],
+            Some(&server),
+        );
+    }
+    import_on(
+        "from the local backend",
+        "import-local",
+        &["--backend", "local", "--db", db_s, "--org", ORG],
+        None,
+    );
+
     let mut local_runs = Vec::new();
     for _ in 0..runs {
         local_runs.push(run(
@@ -719,6 +799,9 @@ fn main() {
     );
     println!("  {} (targets: <= 1 s, <= 150 MB)", summary(&local_runs));
 
+    if std::env::var("APPLY").is_ok_and(|v| v == "0") {
+        return;
+    }
     // 3. Apply of 1,000 app creations at 200 ms latency, parallelism 16.
     const APPS: usize = 1_000;
     const PARALLELISM: usize = 16;

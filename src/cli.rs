@@ -70,6 +70,13 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), or write one page per command with `--out-dir`.
     Man(ManArgs),
+    /// Write the config of an existing org, and store its keys' secrets encrypted.
+    ///
+    /// Reads the platform in bulk (as `plan` does), writes a config that declares what it
+    /// holds (developers, products, apps, keys) so that the next plan shows only `adopt` (the
+    /// owner stamp), and stores every key's consumer key and secret in the secrets store of
+    /// the target. What the config cannot express is listed, never dropped silently.
+    Import(ImportArgs),
 }
 
 /// Arguments of `init`.
@@ -173,6 +180,49 @@ pub struct BackendArgs {
     /// it is retried, e.g. `10s` (default 10s for Apigee, 30s for apaleo; 6 attempts).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+}
+
+/// How `import` splits the config into files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportLayout {
+    /// One file (`--out FILE`).
+    Single,
+    /// A directory (`--out DIR`): settings, developers, products and apps each in a file.
+    ByKind,
+    /// A directory (`--out DIR`): settings, products, and one file per developer with its apps.
+    ByDeveloper,
+}
+
+/// Arguments of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Backend to read.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// The owner the config stamps on what it manages (its `owner:`).
+    #[arg(long, value_name = "NAME")]
+    pub owner: String,
+    /// Import only resources whose address matches (repeatable), e.g. `app alice@example.com/*`;
+    /// an app's keys come with it.
+    #[arg(long, value_name = "ADDRESS")]
+    pub select: Vec<String>,
+    /// Where to write the config: a file (`--layout single`) or a directory.
+    #[arg(long, value_name = "FILE|DIR", default_value = "registry.yaml")]
+    pub out: PathBuf,
+    /// How to split the config into files.
+    #[arg(long, value_enum, default_value_t = ImportLayout::Single)]
+    pub layout: ImportLayout,
+    /// age recipient that can decrypt the stored secrets (repeatable; written to
+    /// `secrets.recipients`). None: a local identity `.registrar/identity.txt` beside the config.
+    #[arg(long = "recipient", value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+    /// Replace files an earlier import wrote.
+    #[arg(long)]
+    pub force: bool,
+    /// In CI (`CI` set), encrypt to a generated local identity when no `--recipient` is given
+    /// (refused by default: nobody could decrypt it after the runner is gone).
+    #[arg(long)]
+    pub allow_local_identity: bool,
 }
 
 /// Output format of plans.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod escape;
 pub mod feedback;
+pub mod import;
 pub mod json;
 pub mod lock;
 pub mod model;
@@ -45,5 +46,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => commands::init::cmd_init(&args),
         Command::Completions(args) => commands::completions::cmd_completions(&args),
         Command::Man(args) => commands::completions::cmd_man(&args),
+        Command::Import(args) => commands::import::cmd_import(&args),
     }
 }

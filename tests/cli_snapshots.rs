@@ -424,6 +424,7 @@ fn help_of_every_command() {
         &["secrets", "rekey"],
         &["rotate"],
         &["force-unlock"],
+        &["import"],
         &["init"],
         &["completions"],
         &["man"],
@@ -629,6 +630,53 @@ fn apply_against_serve_x() {
 #[test]
 fn apply_against_serve_edge() {
     apply_against_serve("edge");
+}
+
+// --- import ---------------------------------------------------------------------------------
+
+/// The example applied to `serve` by one team, then imported in another directory: the
+/// summary (with what the config cannot say: the pending grants of a manual product), the
+/// config written, the refusal to overwrite a config import did not write, and the plan of
+/// the imported config (nothing: the owner stamps are already there).
+#[test]
+fn import_of_an_applied_org() {
+    let server = Server::start("x", &[]);
+    let first = Work::http(&server, "x");
+    first.ok(&["apply", "--auto-approve"]);
+    let w = Work::http(&server, "x");
+    let out = w.snap_on_backend(
+        "import_refuses_a_foreign_file",
+        &[
+            "import",
+            "--owner",
+            "payments-platform",
+            "--out",
+            "registry.yaml",
+        ],
+    );
+    assert!(!out.status.success());
+    let out = w.snap_on_backend(
+        "import_summary",
+        &[
+            "import",
+            "--owner",
+            "payments-platform",
+            "--out",
+            "imported.yaml",
+        ],
+    );
+    assert!(out.status.success());
+    let config = std::fs::read_to_string(w.path("imported.yaml")).unwrap();
+    let filters = w.filters();
+    let filters: Vec<(&str, &str)> = filters
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    insta::with_settings!({filters => filters, omit_expression => true}, {
+        insta::assert_snapshot!("import_config", config);
+    });
+    let out = w.snap_on_backend("import_then_plan", &["plan", "-f", "imported.yaml"]);
+    assert!(out.status.success());
 }
 
 // --- saved plans ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ pub mod apply;
 mod apply_json;
 pub mod completions;
 pub mod drift;
+pub mod import;
 pub mod init;
 pub mod lock;
 pub mod plan;

@@ -10,10 +10,10 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use super::model::{
-    AppConfig, BackendConfig, ConfigFile, DeveloperConfig, ProductConfig, SecretsConfig,
+    AppConfig, BackendConfig, ConfigFile, DeveloperConfig, Patches, ProductConfig, SecretsConfig,
 };
 use super::yaml::{self, Env, Limits, Node, Pos};
-use super::{Code, Diagnostic};
+use super::{Code, Diagnostic, Related};
 
 /// One YAML document of one file.
 #[derive(Debug)]
@@ -54,6 +54,22 @@ pub struct Desired {
     pub apps: Vec<Sourced<AppConfig>>,
     /// apaleo clients, in file order.
     pub clients: Vec<Sourced<super::clients::ClientConfig>>,
+    /// The fields that patches set, for diagnostics: by the declaration's part, list
+    /// (`developers`, `products`, `apps`), index and field, the last patch that set it.
+    pub overrides: HashMap<(usize, &'static str, usize, String), PatchAt>,
+}
+
+/// Where a patch set a field of a declared resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchAt {
+    /// The patch's part.
+    pub part: usize,
+    /// Its index in the part's `patches.<kind>` list.
+    pub index: usize,
+    /// The resource, for messages: `app alice@example.com/web`.
+    pub resource: String,
+    /// For `attributes`: the names the patch set.
+    pub names: Vec<String>,
 }
 
 impl Desired {
@@ -69,7 +85,8 @@ impl Desired {
         }
     }
 
-    /// A diagnostic at `path` in part `part` (at the key itself when `key`).
+    /// A diagnostic at `path` in part `part` (at the key itself when `key`). A field that a
+    /// patch set is reported at the patch, with the declaration as a related place.
     pub fn at<S: AsRef<str>>(
         &self,
         part: usize,
@@ -78,8 +95,80 @@ impl Desired {
         code: Code,
         message: String,
     ) -> Diagnostic {
+        if let Some(d) = self.at_patch(part, path, key, code, &message) {
+            return d;
+        }
         let p = &self.parts[part];
         Diagnostic::new(&p.path, p.doc.locate(path, key), code, message)
+    }
+
+    /// The diagnostic at the patch that set the field at `path`, if one did.
+    fn at_patch<S: AsRef<str>>(
+        &self,
+        part: usize,
+        path: &[S],
+        key: bool,
+        code: Code,
+        message: &str,
+    ) -> Option<Diagnostic> {
+        let [list, index, field, rest @ ..] = path else {
+            return None;
+        };
+        let list = ["developers", "products", "apps"]
+            .into_iter()
+            .find(|l| *l == list.as_ref())?;
+        let index: usize = index.as_ref().parse().ok()?;
+        let field = field.as_ref();
+        let at = self
+            .overrides
+            .get(&(part, list, index, field.to_string()))?;
+        if field == "attributes"
+            && let Some(name) = rest.first()
+            && !at.names.iter().any(|n| n == name.as_ref())
+        {
+            return None;
+        }
+        let mut patch_path: Vec<String> = vec![
+            "patches".into(),
+            list.into(),
+            at.index.to_string(),
+            field.into(),
+        ];
+        patch_path.extend(rest.iter().map(|s| s.as_ref().to_string()));
+        let key_field = if list == "developers" {
+            "email"
+        } else {
+            "name"
+        };
+        let declared = self.related(
+            part,
+            &[list, &index.to_string(), key_field],
+            format!("{} declared here", at.resource),
+        );
+        let p = &self.parts[at.part];
+        let mut d = Diagnostic::new(
+            &p.path,
+            p.doc.locate(&patch_path, key),
+            code,
+            format!(
+                "{message} (set by the patch of {} declared at {declared})",
+                at.resource
+            ),
+        );
+        d.related.push(declared);
+        Some(d)
+    }
+
+    /// A related place: the node at `path` in part `part`.
+    pub fn related<S: AsRef<str>>(&self, part: usize, path: &[S], message: String) -> Related {
+        let p = &self.parts[part];
+        let pos = p.doc.locate(path, false);
+        Related {
+            file: p.path.display().to_string(),
+            line: pos.line,
+            column: pos.col,
+            message,
+        }
     }
 
     /// `file:line:col` of a node, for messages that point at a second place.
@@ -678,6 +767,160 @@ fn merge(desired: &mut Desired, part: usize, file: ConfigFile, diags: &mut Vec<D
             .enumerate()
             .map(|(index, value)| Sourced { value, part, index }),
     );
+    apply_patches(desired, part, file.patches, diags);
+}
+
+/// Applies the patches of part `part` to the resources earlier parts declared.
+fn apply_patches(
+    desired: &mut Desired,
+    part: usize,
+    patches: Patches,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (i, p) in patches.developers.into_iter().enumerate() {
+        let resource = format!("developer `{}`", p.email);
+        let found = desired
+            .developers
+            .iter()
+            .rposition(|d| d.part < part && d.value.email == p.email);
+        patch_one(
+            desired,
+            part,
+            "developers",
+            i,
+            found,
+            resource,
+            &p,
+            &["email"],
+            diags,
+            |d| &mut d.developers,
+        );
+    }
+    for (i, p) in patches.products.into_iter().enumerate() {
+        let resource = format!("product `{}`", p.name);
+        let found = desired
+            .products
+            .iter()
+            .rposition(|d| d.part < part && d.value.name == p.name);
+        patch_one(
+            desired,
+            part,
+            "products",
+            i,
+            found,
+            resource,
+            &p,
+            &["name"],
+            diags,
+            |d| &mut d.products,
+        );
+    }
+    for (i, p) in patches.apps.into_iter().enumerate() {
+        let resource = format!("app `{}/{}`", p.developer, p.name);
+        let found = desired.apps.iter().rposition(|a| {
+            a.part < part && a.value.developer == p.developer && a.value.name == p.name
+        });
+        patch_one(
+            desired,
+            part,
+            "apps",
+            i,
+            found,
+            resource,
+            &p,
+            &["developer", "name"],
+            diags,
+            |d| &mut d.apps,
+        );
+    }
+}
+
+/// Applies one patch (at `patches.<list>[index]` of part `part`) to the declaration `found`
+/// of `list`, or reports that no earlier file declares the resource.
+#[allow(clippy::too_many_arguments)]
+fn patch_one<T, P>(
+    desired: &mut Desired,
+    part: usize,
+    list: &'static str,
+    index: usize,
+    found: Option<usize>,
+    resource: String,
+    patch: &P,
+    address: &[&str],
+    diags: &mut Vec<Diagnostic>,
+    items: fn(&mut Desired) -> &mut Vec<Sourced<T>>,
+) where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    P: serde::Serialize,
+{
+    let Some(found) = found else {
+        let later = format!(
+            "patch of {resource}, which no earlier file declares: a patch changes a resource declared in a file given before it (`-f base.yaml -f overlay.yaml`); check the address and the order of the files"
+        );
+        diags.push(desired.at(
+            part,
+            &["patches", list, &index.to_string()],
+            false,
+            Code::Patch,
+            later,
+        ));
+        return;
+    };
+    let Ok(Value::Object(fields)) = serde_json::to_value(patch) else {
+        return;
+    };
+    let target = &mut items(desired)[found];
+    let (decl_part, decl_index) = (target.part, target.index);
+    let Ok(Value::Object(mut value)) = serde_json::to_value(&target.value) else {
+        return;
+    };
+    let mut set = Vec::new();
+    for (name, v) in fields {
+        if address.contains(&name.as_str()) {
+            continue;
+        }
+        let mut names = Vec::new();
+        if name == "attributes"
+            && let Value::Object(add) = v
+        {
+            let attrs = value
+                .entry("attributes")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(attrs) = attrs {
+                for (k, val) in add {
+                    names.push(k.clone());
+                    attrs.insert(k, val);
+                }
+            }
+        } else {
+            value.insert(name.clone(), v);
+        }
+        set.push((name, names));
+    }
+    match serde_json::from_value::<T>(Value::Object(value)) {
+        Ok(patched) => target.value = patched,
+        Err(e) => {
+            diags.push(desired.at(
+                part,
+                &["patches", list, &index.to_string()],
+                false,
+                Code::Schema,
+                format!("the patch of {resource} does not make a valid resource: {e}"),
+            ));
+            return;
+        }
+    }
+    for (field, names) in set {
+        desired.overrides.insert(
+            (decl_part, list, decl_index, field),
+            PatchAt {
+                part,
+                index,
+                resource: resource.clone(),
+                names,
+            },
+        );
+    }
 }
 
 /// An environment made of fixed pairs (tests, and `${VAR}` defaults).
@@ -716,6 +959,79 @@ mod tests {
         assert_eq!(
             suggest("alcie@example.com", &people).as_deref(),
             Some("alice@example.com")
+        );
+    }
+
+    fn load_files(files: &[(&str, &str)]) -> (Desired, Vec<Diagnostic>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for (name, text) in files {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            paths.push(p);
+        }
+        let mut diags = Vec::new();
+        let d = load(&paths, &env_from(&[]), &mut diags);
+        (d, diags)
+    }
+
+    const BASE: &str = "version: 1\nowner: o\ndevelopers:\n  - {email: a@x.io, firstName: A, lastName: B, attributes: {k1: v1, k2: v2}}\nproducts:\n  - {name: p, scopes: [s], quota: {limit: 1, timeUnit: minute}}\napps:\n  - {name: w, developer: a@x.io, callbackUrl: https://a.x.io/cb, apiProducts: [p]}\n";
+
+    #[test]
+    fn patches_replace_fields_and_merge_attributes() {
+        let overlay = "version: 1\npatches:\n  developers:\n    - {email: a@x.io, lastName: C, attributes: {k2: new, k3: v3}}\n  products:\n    - {name: p, quota: {limit: 9, timeUnit: hour}}\n  apps:\n    - {developer: a@x.io, name: w, callbackUrl: https://b.x.io/cb}\n";
+        let (d, diags) = load_files(&[("a.yaml", BASE), ("b.yaml", overlay)]);
+        assert!(diags.is_empty(), "{diags:?}");
+        let dev = &d.developers[0].value;
+        assert_eq!(
+            (dev.first_name.as_str(), dev.last_name.as_str()),
+            ("A", "C")
+        );
+        let attrs: Vec<(&str, &str)> = dev
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(attrs, [("k1", "v1"), ("k2", "new"), ("k3", "v3")]);
+        assert_eq!(d.products[0].value.quota.as_ref().unwrap().limit, 9);
+        assert_eq!(d.products[0].value.scopes, ["s"], "fields not patched stay");
+        assert_eq!(
+            d.apps[0].value.callback_url.as_deref(),
+            Some("https://b.x.io/cb")
+        );
+        // Diagnostics about a patched field point at the patch, with the declaration related.
+        let at = d.at(
+            0,
+            &["apps", "0", "callbackUrl"],
+            false,
+            Code::CallbackUrl,
+            "bad".into(),
+        );
+        assert!(at.file.ends_with("b.yaml"), "{at:?}");
+        assert_eq!(at.related.len(), 1);
+        assert!(at.related[0].file.ends_with("a.yaml"));
+        // An attribute the patch did not set stays at the declaration.
+        let at = d.at(
+            0,
+            &["developers", "0", "attributes", "k1"],
+            true,
+            Code::Attribute,
+            "x".into(),
+        );
+        assert!(at.file.ends_with("a.yaml"), "{at:?}");
+    }
+
+    #[test]
+    fn a_patch_applies_only_to_earlier_files() {
+        let overlay =
+            "version: 1\npatches:\n  apps:\n    - {developer: a@x.io, name: w, notes: n}\n";
+        let (_, diags) = load_files(&[("a.yaml", overlay), ("b.yaml", BASE)]);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].code, Code::Patch);
+        assert!(
+            diags[0].message.contains("no earlier file declares"),
+            "{}",
+            diags[0].message
         );
     }
 

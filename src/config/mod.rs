@@ -76,6 +76,8 @@ pub enum Code {
     /// A warning: an OpenID Connect or refresh-token scope on a simple (client-credentials)
     /// apaleo client, which cannot use it.
     IdentityScope,
+    /// A patch of a resource that no earlier file declares.
+    Patch,
 }
 
 impl Code {
@@ -107,6 +109,29 @@ pub struct Diagnostic {
     pub code: Code,
     /// What is wrong and, where it helps, what to do.
     pub message: String,
+    /// Other places the problem involves: the declaration a patch changes, the first of two
+    /// declarations. Its message says what each is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Related>,
+}
+
+/// A second place a diagnostic involves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Related {
+    /// File.
+    pub file: String,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+    /// What is there, e.g. `app alice@example.com/web declared here`.
+    pub message: String,
+}
+
+impl std::fmt::Display for Related {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", Escaped(&self.file), self.line, self.column)
+    }
 }
 
 impl Diagnostic {
@@ -118,6 +143,7 @@ impl Diagnostic {
             column: pos.col,
             code,
             message,
+            related: Vec::new(),
         }
     }
 

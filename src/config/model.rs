@@ -41,6 +41,137 @@ pub struct ConfigFile {
     /// apaleo OAuth clients (`backend.kind: apaleo`): connect and simple clients.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clients: Vec<super::clients::ClientConfig>,
+    /// Changes to resources declared in an earlier file (an overlay over a base): each patch
+    /// names its resource and sets only the fields it lists; `attributes` are merged by name,
+    /// every other field is replaced. Files apply in the order given.
+    #[serde(default, skip_serializing_if = "Patches::is_empty")]
+    pub patches: Patches,
+}
+
+/// Patches of resources declared in earlier files, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Patches {
+    /// Patches of developers, by email.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub developers: Vec<DeveloperPatch>,
+    /// Patches of API products, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<ProductPatch>,
+    /// Patches of apps, by developer and name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<AppPatch>,
+}
+
+impl Patches {
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.developers.is_empty() && self.products.is_empty() && self.apps.is_empty()
+    }
+}
+
+/// Changes to a developer declared in an earlier file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeveloperPatch {
+    /// Email of the developer to change (as declared).
+    pub email: String,
+    /// Given name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Family name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// User name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// `active` or `inactive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<DeveloperStatus>,
+    /// Attributes to set (merged by name into the declared ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// Changes to an API product declared in an earlier file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProductPatch {
+    /// Name of the product to change (as declared).
+    pub name: String,
+    /// Name shown to people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `auto` or `manual`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_type: Option<ApprovalType>,
+    /// `public`, `private` or `internal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// Environments (replaces the declared list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<Vec<String>>,
+    /// API proxies (replaces the declared list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxies: Option<Vec<String>>,
+    /// Resource paths (replaces the declared list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_resources: Option<Vec<String>>,
+    /// OAuth scopes (replaces the declared list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Request quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaConfig>,
+    /// Attributes to set (merged by name into the declared ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, String>>,
+    /// Apigee X only: the REST operation group (replaces the declared one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_group: Option<OperationGroup>,
+    /// Apigee X only: the GraphQL operation group (replaces the declared one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql_operation_group: Option<GraphqlOperationGroup>,
+}
+
+/// Changes to an app declared in an earlier file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AppPatch {
+    /// Email of the app's developer (as declared).
+    pub developer: String,
+    /// Name of the app to change (as declared).
+    pub name: String,
+    /// Name shown to people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// OAuth redirect URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// Products of the app's keys (replaces the declared list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_products: Option<Vec<String>>,
+    /// Scopes of the app's keys (replaces the declared list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Lifetime of newly minted keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_expires_in: Option<String>,
+    /// `approved` or `revoked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ClientStatus>,
+    /// Attributes to set (merged by name into the declared ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, String>>,
+    /// The app's keys (replaces the declared list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Vec<CredentialConfig>>,
 }
 
 /// The encrypted store of issued keys and secrets.

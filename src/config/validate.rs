@@ -98,6 +98,10 @@ pub fn check(d: &Desired, known: &Known, references: bool, diags: &mut Vec<Diagn
     );
 }
 
+/// Said after a duplicate: how an overlay changes a declared resource instead.
+const OVERRIDE_HINT: &str =
+    "; to change fields of a resource declared in an earlier file, list them under `patches:`";
+
 fn check_developers(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashSet<String> {
     let mut seen: HashMap<&str, &Sourced<_>> = HashMap::new();
     for dev in &d.developers {
@@ -141,13 +145,19 @@ fn check_developers(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashSet<String>
                     "email".to_string(),
                 ],
             );
-            diags.push(d.at(
+            let mut diag = d.at(
                 dev.part,
                 &at("email"),
                 false,
                 Code::Duplicate,
-                format!("duplicate developer `{email}` (also declared at {first})"),
+                format!("duplicate developer `{email}` (also declared at {first}){OVERRIDE_HINT}"),
+            );
+            diag.related.push(d.related(
+                prev.part,
+                &["developers", &prev.index.to_string(), "email"],
+                format!("developer `{email}` first declared here"),
             ));
+            diags.push(diag);
         }
         check_attributes(
             d,
@@ -179,13 +189,19 @@ fn check_products(d: &Desired, diags: &mut Vec<Diagnostic>) -> HashMap<String, V
                     "name".to_string(),
                 ],
             );
-            diags.push(d.at(
+            let mut diag = d.at(
                 p.part,
                 &["products", &idx, "name"],
                 false,
                 Code::Duplicate,
-                format!("duplicate product `{name}` (also declared at {first})"),
+                format!("duplicate product `{name}` (also declared at {first}){OVERRIDE_HINT}"),
+            );
+            diag.related.push(d.related(
+                prev.part,
+                &["products", &prev.index.to_string(), "name"],
+                format!("product `{name}` first declared here"),
             ));
+            diags.push(diag);
         }
         check_operation_groups(d, p, diags);
         let own = 2 + usize::from(p.value.access.is_some());
@@ -354,16 +370,22 @@ fn check_apps(
                     "name".to_string(),
                 ],
             );
-            diags.push(d.at(
+            let mut diag = d.at(
                 app.part,
                 &at(&["name"]),
                 false,
                 Code::Duplicate,
                 format!(
-                    "duplicate app `{}` of developer `{}` (also declared at {first})",
+                    "duplicate app `{}` of developer `{}` (also declared at {first}){OVERRIDE_HINT}",
                     a.name, a.developer
                 ),
+            );
+            diag.related.push(d.related(
+                prev.part,
+                &["apps", &prev.index.to_string(), "name"],
+                format!("app `{}/{}` first declared here", a.developer, a.name),
             ));
+            diags.push(diag);
         }
         let resolve = |name: &str| products.get(name).or_else(|| known.products.get(name));
         for (i, p) in a.api_products.iter().enumerate() {
