@@ -101,25 +101,36 @@ fn to_backend_error(e: registry::Error) -> BackendError {
 /// Reads every page of a list: `startKey` is inclusive, so each later page repeats the last
 /// item of the one before.
 fn all_pages<T>(
-    mut fetch: impl FnMut(&Page) -> registry::Result<Vec<T>>,
+    fetch: impl FnMut(&Page) -> registry::Result<Vec<T>>,
     key: impl Fn(&T) -> String,
 ) -> registry::Result<Vec<T>> {
-    let mut out: Vec<T> = fetch(&Page::first(PAGE))?;
-    let mut last = out.len();
-    while last == PAGE {
-        let start = key(out.last().expect("a full page"));
-        let mut page = fetch(&Page::from(start, PAGE))?;
-        if page.is_empty() {
-            break;
-        }
-        let fresh = page.split_off(1);
-        last = fresh.len() + 1;
-        if fresh.is_empty() {
-            break;
-        }
-        out.extend(fresh);
-    }
+    let mut out = Vec::new();
+    each_item(fetch, key, |item| out.push(item))?;
     Ok(out)
+}
+
+/// Hands every item of a list to `each`, a page at a time, so that a caller converting them
+/// never holds the whole list (the repeated first item of a later page is skipped).
+fn each_item<T>(
+    mut fetch: impl FnMut(&Page) -> registry::Result<Vec<T>>,
+    key: impl Fn(&T) -> String,
+    mut each: impl FnMut(T),
+) -> registry::Result<()> {
+    let mut page = fetch(&Page::first(PAGE))?;
+    let mut skip = 0;
+    loop {
+        let next = (page.len() == PAGE).then(|| key(page.last().expect("a full page")));
+        page.into_iter().skip(skip).for_each(&mut each);
+        let Some(start) = next else {
+            return Ok(());
+        };
+        page = fetch(&Page::from(start, PAGE))?;
+        // Empty, or only the item it starts from: the list ended with the page before.
+        if page.len() <= 1 {
+            return Ok(());
+        }
+        skip = 1;
+    }
 }
 
 /// The consumer key of the key an operation is about, as read before apply.
@@ -214,9 +225,15 @@ impl Backend for LocalBackend {
                     .collect();
             }
             if scope.apps {
-                let apps = all_pages(|p| s.list_org_apps(org, p), |a| a.app_id.clone())?;
-                actual.keys = apps.iter().flat_map(AppRecord::keys).collect();
-                actual.apps = apps.iter().map(AppRecord::observed).collect();
+                // Converted a page at a time: the records are never all held at once.
+                each_item(
+                    |p| s.list_org_apps(org, p),
+                    |a| a.app_id.clone(),
+                    |a: AppRecord| {
+                        actual.keys.extend(a.keys());
+                        actual.apps.push(a.observed());
+                    },
+                )?;
             }
             Ok(actual)
         })
@@ -502,5 +519,27 @@ mod tests {
         assert_ne!(default.consumer_key, rotated.consumer_key);
         let keys = b.read(ReadScope::ALL).await.unwrap().keys;
         assert_eq!(keys.len(), 3, "default, its replacement, backup");
+    }
+
+    /// Pages of a sorted list of numbers as the registry serves them: `startKey` inclusive.
+    fn serve(all: &[u32], page: &Page) -> registry::Result<Vec<u32>> {
+        let from = page
+            .start_key
+            .as_deref()
+            .map_or(0, |k| all.partition_point(|n| n.to_string().as_str() < k));
+        Ok(all.iter().skip(from).take(page.count).copied().collect())
+    }
+
+    #[test]
+    fn every_item_once_across_inclusive_pages() {
+        for len in [0, 1, PAGE - 1, PAGE, PAGE + 1, 2 * PAGE, 2 * PAGE + 7] {
+            // Keys that sort as strings in numeric order.
+            let all: Vec<u32> = (0..len as u32).map(|n| 100_000 + n).collect();
+            let mut got = Vec::new();
+            each_item(|p| serve(&all, p), |n| n.to_string(), |n| got.push(n)).unwrap();
+            assert_eq!(got, all, "{len} items");
+            let pages = all_pages(|p| serve(&all, p), |n| n.to_string()).unwrap();
+            assert_eq!(pages, all, "{len} items");
+        }
     }
 }

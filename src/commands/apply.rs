@@ -113,8 +113,11 @@ pub fn cmd_apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             let secrets = target.secrets.clone();
             let backend = AnyBackend::for_platform(&target.platform, rate)?;
             let owner = desired.settings().owner;
+            // The plan needs the normalized state only: the config goes now.
+            let state = desired.state();
+            drop(desired);
             (
-                Source::Fresh(Box::new((desired, target))),
+                Source::Fresh(Box::new((state, target))),
                 secrets,
                 backend,
                 owner,
@@ -147,7 +150,7 @@ enum Source {
     /// A saved plan (re-checked against the platform).
     Saved(Box<SavedPlan>),
     /// The config, planned now.
-    Fresh(Box<(crate::config::Desired, Target)>),
+    Fresh(Box<(crate::model::DesiredState, Target)>),
 }
 
 /// The part of apply that runs under the lock: plan (or re-check), approve, execute.
@@ -167,14 +170,9 @@ fn run_locked(
             planned
         }
         Source::Fresh(fresh) => {
-            let (desired, target) = *fresh;
-            let planned = rt.block_on(make_plan(
-                &*backend,
-                &args.options,
-                &desired,
-                target,
-                &store,
-            ))?;
+            let (state, target) = *fresh;
+            let planned =
+                rt.block_on(make_plan(&*backend, &args.options, state, target, &store))?;
             if json {
                 // stdout is for the one JSON document: the plan goes to stderr, for people.
                 eprint!("{}", crate::plan::render::text(&planned.plan, false));

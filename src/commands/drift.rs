@@ -32,7 +32,9 @@ pub fn cmd_drift(args: &DriftArgs) -> anyhow::Result<ExitCode> {
     super::apaleo::refuse_clients_elsewhere(&desired, &target)?;
     let store = open_secrets(&target.secrets, false)?;
     let backend = backend::AnyBackend::for_reading(&target.platform)?;
-    let planned = rt.block_on(make_plan(&backend, &options, &desired, target, &store))?;
+    let state = desired.state();
+    drop(desired);
+    let planned = rt.block_on(make_plan(&backend, &options, state, target, &store))?;
     let report = drift::report(&planned.plan);
     let out = match args.format {
         PlanFormat::Text => render::text(&report, crate::output::color()),

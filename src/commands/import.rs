@@ -15,7 +15,7 @@ use crate::cli::{ConfigArgs, ImportArgs, ImportLayout, PlanFormat, PlanOptions};
 use crate::config::load::{Desired, Part, Sourced};
 use crate::config::model::{BackendConfig, SecretsConfig};
 use crate::config::validate::Known;
-use crate::config::yaml::{self, Node, Pos};
+use crate::config::yaml;
 use crate::config::{self, Diagnostic};
 use crate::error::{HintExt, hinted};
 use crate::escape::Escaped;
@@ -112,13 +112,7 @@ impl Out {
 /// the secrets go) before anything is written.
 fn skeleton(out: &Out, recipients: &[String]) -> Desired {
     let mut d = Desired::default();
-    d.parts.push(Part {
-        path: out.first(),
-        doc: Node {
-            pos: Pos { line: 1, col: 1 },
-            kind: yaml::Kind::Null,
-        },
-    });
+    d.parts.push(Part::empty(out.first()));
     if !recipients.is_empty() {
         d.secrets = Some(Sourced {
             value: SecretsConfig {

@@ -98,15 +98,15 @@ pub(super) struct Planned {
     pub keys: Vec<(Address, Key)>,
 }
 
-/// Reads the platform and makes the plan.
+/// Reads the platform and makes the plan of `state` (the config's [`Desired::state`]: the
+/// callers drop the config itself first, so that it is not held through the read).
 pub(super) async fn make_plan<B: Backend>(
     backend: &B,
     opts: &PlanOptions,
-    desired: &Desired,
+    state: DesiredState,
     target: Target,
     store: &SecretStore,
 ) -> anyhow::Result<Planned> {
-    let state = desired.state();
     let scope = read_scope(&state, opts);
     let started = std::time::Instant::now();
     let actual = backend
@@ -293,12 +293,15 @@ pub fn cmd_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     super::apaleo::refuse_clients_elsewhere(&desired, &target)?;
     let store = open_secrets(&target.secrets, false)?;
     let backend = backend::AnyBackend::for_reading(&target.platform)?;
-    let planned = rt.block_on(make_plan(&backend, &args.options, &desired, target, &store))?;
+    let base_dir = desired.base_dir();
+    let state = desired.state();
+    drop(desired);
+    let planned = rt.block_on(make_plan(&backend, &args.options, state, target, &store))?;
     print_plan(&planned.plan, args.options.format);
     if let Some(out) = &args.out {
         SavedPlan {
             kind: PLAN_KIND.into(),
-            target: planned.target.clone().relative_to(&desired.base_dir()),
+            target: planned.target.clone().relative_to(&base_dir),
             credentials: planned.credentials.clone(),
             plan: planned.plan.clone(),
         }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use jsonschema::Validator;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
@@ -16,12 +16,78 @@ use super::yaml::{self, Env, Limits, Node, Pos};
 use super::{Code, Diagnostic, Related};
 
 /// One YAML document of one file.
+///
+/// Its tree (positions for diagnostics) is not kept: at tens of thousands of resources the
+/// trees are the larger part of the config in memory. The file's text and the `${VAR}` values
+/// its reading used are kept instead, and the tree is built again, once per file, the first
+/// time a diagnostic needs a position in it (a valid config never does).
 #[derive(Debug)]
 pub struct Part {
     /// The file, as the user named it (or as found in a named directory).
     pub path: PathBuf,
-    /// The document's tree, for positions.
-    pub doc: Node,
+    /// Where the document starts.
+    pub start: Pos,
+    /// Which document of the file it is, from 0.
+    index: usize,
+    /// What its tree is built again from; `None` once released.
+    source: Option<Arc<Source>>,
+}
+
+/// The text of one file and what reading it again needs.
+#[derive(Debug)]
+struct Source {
+    text: String,
+    /// The variables the first reading found set, with their values.
+    env: HashMap<String, String>,
+    limits: Limits,
+    /// The file's documents, built on first use.
+    docs: OnceLock<Vec<Node>>,
+}
+
+impl Part {
+    /// A part of no document (settings made in code, such as `import`'s): every position
+    /// is its file's start.
+    pub fn empty(path: PathBuf) -> Part {
+        Part {
+            path,
+            start: Pos { line: 1, col: 1 },
+            index: 0,
+            source: None,
+        }
+    }
+
+    /// The document's tree, built again from its file's text on first use; `None` once the
+    /// positions were released.
+    pub fn tree(&self) -> Option<&Node> {
+        let source = self.source.as_ref()?;
+        let docs = source
+            .docs
+            .get_or_init(|| yaml::parse_limited(&source.text, &source.env, &source.limits).0);
+        docs.get(self.index)
+    }
+
+    /// The position of `path` in the document (see [`Node::locate`]), or its start when the
+    /// tree is gone.
+    pub fn locate<S: AsRef<str>>(&self, path: &[S], key: bool) -> Pos {
+        self.tree().map_or(self.start, |t| t.locate(path, key))
+    }
+}
+
+/// An [`Env`] that remembers the variables read and found set, so that a file can be read
+/// again exactly as it was.
+struct Recording<'a> {
+    env: &'a dyn Env,
+    seen: std::cell::RefCell<HashMap<String, String>>,
+}
+
+impl Env for Recording<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        let value = self.env.var(name);
+        if let Some(v) = &value {
+            self.seen.borrow_mut().insert(name.to_string(), v.clone());
+        }
+        value
+    }
 }
 
 /// A value and where it was declared: `part` indexes [`Desired::parts`], `index` the list.
@@ -73,15 +139,12 @@ pub struct PatchAt {
 }
 
 impl Desired {
-    /// Frees the documents' trees once the config is known valid: they serve positions for
-    /// diagnostics only, and at tens of thousands of resources they are the larger part of
-    /// the config in memory. A diagnostic made afterwards points at its document's start.
+    /// Frees what positions are found from (the files' text, and trees a diagnostic built)
+    /// once the config is known valid. A diagnostic made afterwards points at its document's
+    /// start.
     pub fn release_positions(&mut self) {
         for p in &mut self.parts {
-            p.doc = Node {
-                pos: p.doc.pos,
-                kind: yaml::Kind::Null,
-            };
+            p.source = None;
         }
     }
 
@@ -99,7 +162,7 @@ impl Desired {
             return d;
         }
         let p = &self.parts[part];
-        Diagnostic::new(&p.path, p.doc.locate(path, key), code, message)
+        Diagnostic::new(&p.path, p.locate(path, key), code, message)
     }
 
     /// The diagnostic at the patch that set the field at `path`, if one did.
@@ -148,7 +211,7 @@ impl Desired {
         let p = &self.parts[at.part];
         let mut d = Diagnostic::new(
             &p.path,
-            p.doc.locate(&patch_path, key),
+            p.locate(&patch_path, key),
             code,
             format!(
                 "{message} (set by the patch of {} declared at {declared})",
@@ -162,7 +225,7 @@ impl Desired {
     /// A related place: the node at `path` in part `part`.
     pub fn related<S: AsRef<str>>(&self, part: usize, path: &[S], message: String) -> Related {
         let p = &self.parts[part];
-        let pos = p.doc.locate(path, false);
+        let pos = p.locate(path, false);
         Related {
             file: p.path.display().to_string(),
             line: pos.line,
@@ -174,7 +237,7 @@ impl Desired {
     /// `file:line:col` of a node, for messages that point at a second place.
     pub fn place<S: AsRef<str>>(&self, part: usize, path: &[S]) -> String {
         let p = &self.parts[part];
-        let pos = p.doc.locate(path, false);
+        let pos = p.locate(path, false);
         format!("{}:{}:{}", p.path.display(), pos.line, pos.col)
     }
 
@@ -320,7 +383,11 @@ pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> D
                 continue;
             }
         };
-        let (docs, problems) = yaml::parse_limited(&src, env, &limits);
+        let recording = Recording {
+            env,
+            seen: Default::default(),
+        };
+        let (docs, problems) = yaml::parse_limited(&src, &recording, &limits);
         for p in problems {
             diags.push(Diagnostic::new(&path, p.pos, p.code, p.message));
         }
@@ -332,12 +399,21 @@ pub fn load(inputs: &[PathBuf], env: &dyn Env, diags: &mut Vec<Diagnostic>) -> D
                 "the file is empty: start it with `version: 1`".into(),
             ));
         }
-        for doc in docs {
+        let source = Arc::new(Source {
+            text: src,
+            env: recording.seen.into_inner(),
+            limits,
+            docs: OnceLock::new(),
+        });
+        for (index, doc) in docs.into_iter().enumerate() {
             let json = doc.to_json();
             desired.parts.push(Part {
                 path: path.clone(),
-                doc,
+                start: doc.pos,
+                index,
+                source: Some(source.clone()),
             });
+            drop(doc);
             let part = desired.parts.len() - 1;
             let before = diags.len();
             schema_check(&desired, part, &json, diags);

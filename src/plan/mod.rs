@@ -180,10 +180,12 @@ impl Change {
     pub fn new(
         address: Address,
         action: Action,
-        fields: Vec<FieldChange>,
+        mut fields: Vec<FieldChange>,
         reason: Option<String>,
         op: Op,
     ) -> Change {
+        // Kept for the whole run, one per change: no room to grow.
+        fields.shrink_to_fit();
         Change {
             mints: matches!(op, Op::CreateApp { .. } | Op::MintKey { .. }),
             flags: Vec::new(),

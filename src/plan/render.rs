@@ -199,9 +199,7 @@ fn stores_clause(c: Counts) -> String {
 
 /// The plan's drift: every entry of its report but the `config` ones.
 fn drift_entries(plan: &Plan) -> Vec<super::drift::Entry> {
-    let mut entries = super::drift::report(plan).entries;
-    entries.retain(|e| e.class != super::DriftClass::Config);
-    entries
+    super::drift::report_of(plan, |class| class != super::DriftClass::Config).entries
 }
 
 /// Why entries are listed under "Drift".

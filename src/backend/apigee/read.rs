@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use crate::backend::BackendError;
 use crate::error::Hinted;
-use crate::model::{Actual, GroupApp, ReadScope};
+use crate::model::{Actual, App, GroupApp, Key, Observed, ReadScope};
 use crate::target::Flavor;
 
 use super::client::{Client, Request};
@@ -376,16 +376,18 @@ fn apps_request(status: &str, key_status: &str, expand: bool, size_param: &'stat
     req.query("status", status).query("keyStatus", key_status)
 }
 
-/// X: the apps of one filter combination, paged by `pageSize`/`pageToken`. `None` when the
-/// platform answered a full page with neither a next token nor a total (a hybrid before
-/// 1.10 does not page by token): whether more follow cannot be told from the reply.
+/// X: the apps of one filter combination, paged by `pageSize`/`pageToken`, each page handed
+/// to `pages` as it comes. `false` (nothing handed on) when the platform answered a full page
+/// with neither a next token nor a total (a hybrid before 1.10 does not page by token):
+/// whether more follow cannot be told from the reply.
 async fn x_apps(
     client: &Client,
     tally: &AtomicUsize,
     status: &str,
     key_status: &str,
-) -> Result<Option<Vec<WireApp>>, BackendError> {
-    let mut all = Vec::new();
+    pages: &Pages,
+) -> Result<bool, BackendError> {
+    let mut count = 0;
     let mut tokens: HashSet<String> = HashSet::new();
     let mut token: Option<String> = None;
     let total = loop {
@@ -395,8 +397,14 @@ async fn x_apps(
         }
         let body = client.send_tracked(&req, Some(tally)).await.result?;
         let page = parse::<AppList>(body, "apps")?;
-        all.extend(page.app);
-        if page.next_page_token.is_empty() {
+        let last = page.next_page_token.is_empty();
+        if last && token.is_none() && page.total_size.is_none() && page.app.len() >= PAGE_SIZE {
+            return Ok(false);
+        }
+        count += page.app.len();
+        // A closed receiver means the read failed elsewhere; that error is the one reported.
+        let _ = pages.send(page.app);
+        if last {
             break page.total_size;
         }
         if !tokens.insert(page.next_page_token.clone()) {
@@ -407,22 +415,18 @@ async fn x_apps(
         }
         token = Some(page.next_page_token);
     };
-    if token.is_none() && total.is_none() && all.len() >= PAGE_SIZE {
-        return Ok(None);
-    }
     if let Some(total) = total
-        && usize::try_from(total).is_ok_and(|t| t > all.len())
+        && usize::try_from(total).is_ok_and(|t| t > count)
     {
         return Err(incomplete(
             "app",
             &format!(
                 "the list of {status} apps with {key_status} keys reports {total} apps, \
-                 its pages held {}",
-                all.len()
+                 its pages held {count}"
             ),
         ));
     }
-    Ok(Some(all))
+    Ok(true)
 }
 
 /// Edge (and X without page tokens): the apps of one filter combination. The list is one `startKey` chain, so its pages
@@ -577,64 +581,127 @@ fn app_ids(body: Option<Value>) -> Result<Vec<String>, BackendError> {
         .collect()
 }
 
-/// Merges app lists that may overlap (the same app under several filters, each showing the
-/// keys its `keyStatus` lets through): one app per id, the union of its keys.
-fn merge_apps(lists: Vec<Vec<WireApp>>) -> Vec<WireApp> {
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut all: Vec<WireApp> = Vec::new();
-    for app in lists.into_iter().flatten() {
-        match index.get(&app.app_id) {
-            Some(&i) => {
-                let known: HashSet<String> = all[i]
-                    .credentials
-                    .iter()
-                    .map(|c| c.consumer_key.clone())
-                    .collect();
-                let new: Vec<_> = app
-                    .credentials
-                    .into_iter()
-                    .filter(|c| !known.contains(&c.consumer_key))
-                    .collect();
-                all[i].credentials.extend(new);
-            }
-            None => {
-                index.insert(app.app_id.clone(), all.len());
-                all.push(app);
-            }
-        }
-    }
-    all
+/// Where the pages of org apps go as the status chains read them: each page is decoded (and
+/// its wire form freed) as it comes, so the read never holds the org's apps twice.
+type Pages = tokio::sync::mpsc::UnboundedSender<Vec<WireApp>>;
+
+/// Where an app id read went.
+enum Slot {
+    /// `apps[i]`, with its keys at these indexes of `keys`.
+    App(usize, Vec<usize>),
+    /// `group_apps[i]`.
+    Group(usize),
+    /// Not managed and not reported: a company's app, or one without a known developer.
+    Skipped,
 }
 
-/// Every app of the org, under every status filter.
+/// The org's apps decoded as their pages come, merged by app id: the same app under several
+/// filters (each showing the keys its `keyStatus` lets through) is kept once, with the union
+/// of its keys (by consumer key).
+#[derive(Default)]
+struct Merged {
+    apps: Vec<Observed<App>>,
+    keys: Vec<Key>,
+    group_apps: Vec<GroupApp>,
+    slots: HashMap<String, Slot>,
+    /// `(developer email, app name)` of the apps not decoded whose developer is known: with
+    /// `apps`, what the developers' own app lists are checked against.
+    others: HashSet<(String, String)>,
+}
+
+impl Merged {
+    /// Decodes and merges one page.
+    fn add(&mut self, page: Vec<WireApp>, emails_by_id: &HashMap<String, String>) {
+        for w in page {
+            if let Some(slot) = self.slots.get_mut(&w.app_id) {
+                match slot {
+                    Slot::App(i, held) => {
+                        let app = &self.apps[*i].value;
+                        for c in &w.credentials {
+                            let known = held
+                                .iter()
+                                .any(|&k| self.keys[k].consumer_key.expose() == c.consumer_key);
+                            if !known {
+                                held.push(self.keys.len());
+                                self.keys.push(decode::key(c, &app.developer, &app.name));
+                            }
+                        }
+                    }
+                    Slot::Group(i) => {
+                        let g = &mut self.group_apps[*i];
+                        g.products.extend(group_app(&w).products);
+                        g.products.sort();
+                        g.products.dedup();
+                    }
+                    Slot::Skipped => {}
+                }
+                continue;
+            }
+            let slot = if !w.app_group.is_empty() {
+                self.group_apps.push(group_app(&w));
+                Slot::Group(self.group_apps.len() - 1)
+            } else if let Some(owner) = decode::app_owner(&w, emails_by_id) {
+                let app = decode::app(&w, &owner);
+                let held = (self.keys.len()..self.keys.len() + w.credentials.len()).collect();
+                for c in &w.credentials {
+                    self.keys.push(decode::key(c, &owner, &app.value.name));
+                }
+                self.apps.push(app);
+                Slot::App(self.apps.len() - 1, held)
+            } else {
+                tracing::debug!(app = %w.name, "skipping an app without a known developer");
+                Slot::Skipped
+            };
+            if !matches!(slot, Slot::App(..)) {
+                let email = if w.developer_email.is_empty() {
+                    emails_by_id.get(&w.developer_id).cloned()
+                } else {
+                    Some(w.developer_email.clone())
+                };
+                if let Some(email) = email {
+                    self.others.insert((email, w.name.clone()));
+                }
+            }
+            self.slots.insert(w.app_id, slot);
+        }
+    }
+
+    /// `(developer email, app name)` of every app read whose developer is known.
+    fn read(&self) -> HashSet<(&str, &str)> {
+        self.apps
+            .iter()
+            .map(|a| (a.value.developer.as_str(), a.value.name.as_str()))
+            .chain(self.others.iter().map(|(e, n)| (e.as_str(), n.as_str())))
+            .collect()
+    }
+}
+
+/// Every app of the org, under every status filter, handed to `pages` a page (X) or a chain
+/// (Edge) at a time.
 async fn apps(
     client: &Arc<Client>,
     tally: &Arc<AtomicUsize>,
-) -> Result<Vec<WireApp>, BackendError> {
+    pages: Pages,
+) -> Result<(), BackendError> {
     let slots = Arc::new(Semaphore::new(EXPANDED_IN_FLIGHT));
-    let mut chains: JoinSet<Result<Vec<WireApp>, BackendError>> = JoinSet::new();
+    let mut chains: JoinSet<Result<(), BackendError>> = JoinSet::new();
     for (status, key_status) in APP_STATUSES {
-        let (c, t, slots) = (client.clone(), tally.clone(), slots.clone());
+        let (c, t, slots, pages) = (client.clone(), tally.clone(), slots.clone(), pages.clone());
         chains.spawn(async move {
-            if c.flavor() == Flavor::X
-                && let Some(apps) = x_apps(&c, &t, status, key_status).await?
-            {
-                return Ok(apps);
+            if c.flavor() == Flavor::X && x_apps(&c, &t, status, key_status, &pages).await? {
+                return Ok(());
             }
-            edge_apps(&c, &t, &slots, status, key_status).await
+            let _ = pages.send(edge_apps(&c, &t, &slots, status, key_status).await?);
+            Ok(())
         });
     }
-    let mut lists = Vec::new();
     while let Some(done) = chains.join_next().await {
-        match done.map_err(|e| BackendError::Other(format!("a list task failed: {e}")))? {
-            Ok(list) => lists.push(list),
-            Err(e) => {
-                chains.abort_all();
-                return Err(e);
-            }
+        if let Err(e) = done.map_err(|e| BackendError::Other(format!("a list task failed: {e}")))? {
+            chains.abort_all();
+            return Err(e);
         }
     }
-    Ok(merge_apps(lists))
+    Ok(())
 }
 
 /// Apps the developers name that no list returned, read one by one. A developer's `apps`
@@ -643,20 +710,8 @@ async fn missing_apps(
     client: &Arc<Client>,
     tally: &Arc<AtomicUsize>,
     developers: &[WireDeveloper],
-    apps: &[WireApp],
-    emails_by_id: &HashMap<String, String>,
+    read: &HashSet<(&str, &str)>,
 ) -> Result<Vec<WireApp>, BackendError> {
-    let read: HashSet<(&str, &str)> = apps
-        .iter()
-        .filter_map(|a| {
-            let email = if a.developer_email.is_empty() {
-                emails_by_id.get(&a.developer_id)?.as_str()
-            } else {
-                a.developer_email.as_str()
-            };
-            Some((email, a.name.as_str()))
-        })
-        .collect();
     let missing: Vec<(String, Request)> = developers
         .iter()
         .flat_map(|d| {
@@ -713,29 +768,45 @@ fn group_app(w: &WireApp) -> GroupApp {
 }
 
 /// Reads the kinds in `scope` (developers too when apps are read, to name their owners).
+/// App pages are decoded as they come, once the developers are known.
 pub(crate) async fn read(client: &Arc<Client>, scope: ReadScope) -> Result<Actual, BackendError> {
     let tally = Arc::new(AtomicUsize::new(0));
     let need_developers = scope.developers || scope.apps;
-    let (wire_developers, wire_products, mut wire_apps) = tokio::try_join!(
-        async {
-            match need_developers {
-                true => developers(client, &tally).await,
-                false => Ok(Vec::new()),
-            }
-        },
-        async {
-            match scope.products {
-                true => products(client, &tally).await,
-                false => Ok(Vec::new()),
-            }
-        },
-        async {
-            match scope.apps {
-                true => apps(client, &tally).await,
-                false => Ok(Vec::new()),
-            }
-        },
-    )?;
+    let (pages, mut arriving) = tokio::sync::mpsc::unbounded_channel();
+    let listing = async {
+        match scope.apps {
+            true => apps(client, &tally, pages).await,
+            false => Ok(()),
+        }
+    };
+    let decoding = async {
+        let (wire_developers, wire_products) = tokio::try_join!(
+            async {
+                match need_developers {
+                    true => developers(client, &tally).await,
+                    false => Ok(Vec::new()),
+                }
+            },
+            async {
+                match scope.products {
+                    true => products(client, &tally).await,
+                    false => Ok(Vec::new()),
+                }
+            },
+        )?;
+        let emails_by_id: HashMap<String, String> = wire_developers
+            .iter()
+            .filter(|d| !d.developer_id.is_empty())
+            .map(|d| (d.developer_id.clone(), d.email.clone()))
+            .collect();
+        let mut merged = Merged::default();
+        while let Some(page) = arriving.recv().await {
+            merged.add(page, &emails_by_id);
+        }
+        Ok::<_, BackendError>((wire_developers, wire_products, emails_by_id, merged))
+    };
+    let ((wire_developers, wire_products, emails_by_id, mut merged), ()) =
+        tokio::try_join!(decoding, listing)?;
 
     let mut actual = Actual {
         // registrar's lock products are never part of a diff (so `--prune` never sees one).
@@ -747,40 +818,26 @@ pub(crate) async fn read(client: &Arc<Client>, scope: ReadScope) -> Result<Actua
         ..Actual::default()
     };
     drop(wire_products);
-    let emails_by_id: HashMap<String, String> = wire_developers
-        .iter()
-        .filter(|d| !d.developer_id.is_empty())
-        .map(|d| (d.developer_id.clone(), d.email.clone()))
-        .collect();
     if scope.apps {
-        let more =
-            missing_apps(client, &tally, &wire_developers, &wire_apps, &emails_by_id).await?;
-        wire_apps.extend(more);
+        let more = missing_apps(client, &tally, &wire_developers, &merged.read()).await?;
+        merged.others.clear();
+        merged.add(more, &emails_by_id);
     }
     if scope.developers {
         actual.developers = wire_developers.iter().map(decode::developer).collect();
     }
     drop(wire_developers);
-    // By value: each app's wire form is freed once decoded.
-    for w in wire_apps {
-        let w = &w;
-        if !w.app_group.is_empty() {
-            actual.group_apps.push(group_app(w));
-            continue;
-        }
-        let Some(owner) = decode::app_owner(w, &emails_by_id) else {
-            tracing::debug!(app = %w.name, "skipping an app without a known developer");
-            continue;
-        };
-        let app = decode::app(w, &owner);
-        for c in &w.credentials {
-            let key = decode::key(c, &owner, &app.value.name);
-            client.learn(&key.consumer_key);
-            client.learn(&key.consumer_secret);
-            actual.keys.push(key);
-        }
-        actual.apps.push(app);
+    let Merged {
+        apps,
+        keys,
+        group_apps,
+        ..
+    } = merged;
+    for key in &keys {
+        client.learn(&key.consumer_key);
+        client.learn(&key.consumer_secret);
     }
+    (actual.apps, actual.keys, actual.group_apps) = (apps, keys, group_apps);
     actual.requests = tally.load(Ordering::Relaxed);
     Ok(actual)
 }
@@ -829,6 +886,7 @@ mod tests {
         let body = serde_json::json!({
             "appId": id,
             "name": id,
+            "developerEmail": "a@x.io",
             "credentials": keys.iter().map(|k| serde_json::json!({"consumerKey": k})).collect::<Vec<_>>(),
         });
         serde_json::from_value(body).unwrap()
@@ -836,18 +894,37 @@ mod tests {
 
     #[test]
     fn merged_apps_keep_every_key_once() {
-        let merged = merge_apps(vec![
-            vec![app("a", &["k1"]), app("b", &["k2"])],
-            vec![app("a", &["k1", "k3"])],
-            vec![app("c", &[])],
-        ]);
-        let ids: Vec<&str> = merged.iter().map(|a| a.app_id.as_str()).collect();
-        assert_eq!(ids, ["a", "b", "c"]);
-        let keys: Vec<&str> = merged[0]
-            .credentials
+        let mut merged = Merged::default();
+        let none = HashMap::new();
+        merged.add(vec![app("a", &["k1"]), app("b", &["k2"])], &none);
+        merged.add(vec![app("a", &["k1", "k3"])], &none);
+        let mut orphan = app("c", &["k4"]);
+        orphan.developer_email.clear();
+        orphan.developer_id = "d1".into();
+        let mut group = app("g", &[]);
+        group.app_group = "team".into();
+        merged.add(vec![orphan, group], &none);
+        let ids: Vec<&str> = merged.apps.iter().map(|a| a.value.name.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        let keys: Vec<(&str, &str)> = merged
+            .keys
             .iter()
-            .map(|c| c.consumer_key.as_str())
+            .map(|k| (k.app.as_str(), k.consumer_key.expose()))
             .collect();
-        assert_eq!(keys, ["k1", "k3"]);
+        assert_eq!(keys, [("a", "k1"), ("b", "k2"), ("a", "k3")]);
+        assert_eq!(merged.group_apps.len(), 1);
+        // The app without a known developer is skipped, and not counted as read.
+        let read = merged.read();
+        assert!(read.contains(&("a@x.io", "a")) && read.contains(&("a@x.io", "g")));
+        assert_eq!(read.len(), 3);
+        // Once its developer is known, the same id is still the app first seen.
+        let mut again = app("c", &["k5"]);
+        again.developer_email.clear();
+        again.developer_id = "d1".into();
+        merged.add(
+            vec![again],
+            &HashMap::from([("d1".into(), "b@x.io".into())]),
+        );
+        assert_eq!(merged.apps.len(), 2);
     }
 }

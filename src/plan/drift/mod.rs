@@ -393,6 +393,13 @@ type Touch = (usize, Option<Action>, Option<FieldChange>, Option<String>);
 
 /// The classified differences of `plan`.
 pub fn report(plan: &Plan) -> Report {
+    report_of(plan, |_| true)
+}
+
+/// The classified differences of `plan` in the classes `keep` accepts: what is left out is
+/// never built (a plan's text shows the drift of a large first apply, none of its `config`
+/// entries, which would otherwise copy every change).
+pub fn report_of(plan: &Plan, keep: impl Fn(DriftClass) -> bool) -> Report {
     let mut entries: Vec<Entry> = Vec::new();
     let mut at: HashMap<(Address, DriftClass), usize> = HashMap::new();
     let mut entry = |address: &Address, class: DriftClass| -> usize {
@@ -410,7 +417,7 @@ pub fn report(plan: &Plan) -> Report {
     let mut touched: Vec<Touch> = Vec::new();
     for c in &plan.changes {
         let own = c.class.unwrap_or_default();
-        if c.fields.is_empty() {
+        if c.fields.is_empty() && keep(own) {
             touched.push((
                 entry(&c.address, own),
                 Some(c.action),
@@ -420,6 +427,9 @@ pub fn report(plan: &Plan) -> Report {
         }
         for f in &c.fields {
             let class = f.class.unwrap_or(own);
+            if !keep(class) {
+                continue;
+            }
             let field = FieldChange {
                 class: None,
                 ..f.clone()
@@ -427,7 +437,7 @@ pub fn report(plan: &Plan) -> Report {
             touched.push((entry(&c.address, class), Some(c.action), Some(field), None));
         }
     }
-    for s in &plan.stores {
+    for s in plan.stores.iter().filter(|_| keep(DriftClass::Secret)) {
         let message = format!(
             "the platform's key {} is not in the secrets store: apply stores it",
             s.consumer_key_fingerprint
@@ -445,6 +455,9 @@ pub fn report(plan: &Plan) -> Report {
         (&plan.removed, DriftClass::Removed),
     ];
     for (list, class) in notes {
+        if !keep(class) {
+            continue;
+        }
         for n in list {
             touched.push((
                 entry(&n.address, class),

@@ -437,3 +437,15 @@ fn key_changes_are_classified_against_the_recorded_stamp() {
         stamp::stamp(&stamp::desired_key_fields(&c.keys[0]))
     );
 }
+
+#[test]
+fn a_report_of_some_classes_is_the_report_without_the_others() {
+    for prune in [false, true] {
+        let p = everything(prune);
+        let mut all = report(&p).entries;
+        all.retain(|e| e.class != DriftClass::Config);
+        let some = report_of(&p, |c| c != DriftClass::Config).entries;
+        assert!(!some.is_empty());
+        assert_eq!(some, all);
+    }
+}
