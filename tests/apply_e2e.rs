@@ -132,13 +132,7 @@ impl Work {
         for (label, out) in &self.outputs {
             c.check_output(label, out);
         }
-        // The local registry is the platform: it holds issued keys by design.
-        let db: Vec<PathBuf> = ["registry.db", "registry.db-wal", "registry.db-shm"]
-            .iter()
-            .map(|f| self.path(".registrar").join(f))
-            .collect();
-        let excluded: Vec<&Path> = db.iter().map(PathBuf::as_path).collect();
-        c.scan_dir_excluding(self.dir.path(), &excluded);
+        c.scan_work_dir(self.dir.path());
     }
 }
 

@@ -7,7 +7,7 @@
 mod canary;
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use canary::Canary;
@@ -128,12 +128,7 @@ impl Work {
         for (label, out) in &self.outputs {
             c.check_output(label, out);
         }
-        let db: Vec<PathBuf> = ["registry.db", "registry.db-wal", "registry.db-shm"]
-            .iter()
-            .map(|f| self.path(".registrar").join(f))
-            .collect();
-        let excluded: Vec<&Path> = db.iter().map(PathBuf::as_path).collect();
-        c.scan_dir_excluding(self.dir.path(), &excluded);
+        c.scan_work_dir(self.dir.path());
     }
 }
 

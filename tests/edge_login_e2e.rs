@@ -102,20 +102,12 @@ async fn token(
 
 #[test]
 fn apply_logs_in_at_the_edge_login_service_and_renews_once() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let sso = format!("http://{}", listener.local_addr().unwrap());
     let record = Arc::new(Mutex::new(Record::default()));
     let app = Router::new()
         .route("/oauth/token", post(token))
         .with_state(record.clone());
-    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let login = common::StandIn::bind().serve(app);
+    let sso = login.url.clone();
     let server = Server::start("edge", &["--token", TOKEN]);
 
     let dir = tempfile::tempdir().unwrap();
@@ -172,20 +164,12 @@ fn apply_logs_in_at_the_edge_login_service_and_renews_once() {
 
 #[test]
 fn a_refused_login_is_an_error_with_a_hint_and_no_password() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let sso = format!("http://{}", listener.local_addr().unwrap());
     let record = Arc::new(Mutex::new(Record::default()));
     let app = Router::new()
         .route("/oauth/token", post(token))
         .with_state(record.clone());
-    // Serves until the test process ends.
-    std::thread::spawn(move || rt.block_on(async move { axum::serve(listener, app).await }));
+    let login = common::StandIn::bind().serve(app);
+    let sso = login.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let mut canary = Canary::new();
     canary.add("wrong-password-value");

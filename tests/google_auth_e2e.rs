@@ -129,16 +129,9 @@ async fn token(State(st): State<Arc<StandIn>>, body: String) -> (StatusCode, Jso
 }
 
 /// Starts the stand-in on an ephemeral port; returns its state and the token URI.
-fn start_stand_in(pem: &str) -> (Arc<StandIn>, tokio::runtime::Runtime) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let token_uri = format!("http://{}/token", listener.local_addr().unwrap());
+fn start_stand_in(pem: &str) -> (Arc<StandIn>, common::StandIn) {
+    let http = common::StandIn::bind();
+    let token_uri = format!("{}/token", http.url);
     let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
     let st = Arc::new(StandIn {
         key: VerifyingKey::new(private.to_public_key()),
@@ -148,8 +141,7 @@ fn start_stand_in(pem: &str) -> (Arc<StandIn>, tokio::runtime::Runtime) {
     let app = Router::new()
         .route("/token", post(token))
         .with_state(st.clone());
-    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (st, rt)
+    (st, http.serve(app))
 }
 
 #[test]
@@ -296,21 +288,13 @@ async fn impersonate(
 
 #[test]
 fn plan_with_workload_identity_federation_and_impersonation() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let record = Arc::new(Mutex::new(Federation::default()));
     let app = Router::new()
         .route("/v1/token", post(sts))
         .route("/v1/sa:generateAccessToken", post(impersonate))
         .with_state(record.clone());
-    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let _stand_in = common::StandIn::bind().serve(app);
+    let base = _stand_in.url.clone();
     let server = Server::start("x", &["--token", TOKEN]);
 
     let dir = tempfile::tempdir().unwrap();

@@ -19,6 +19,7 @@ use registrar::config::{load_and_check, validate::Known, yaml::ProcessEnv};
 use registrar::model::{self as m, DEFAULT_CREDENTIAL_ID};
 use registrar::registry::{AppInput, Registry};
 
+mod common;
 #[path = "../benches/common/generate.rs"]
 mod generate;
 
@@ -90,21 +91,11 @@ fn config_with_statuses(devs: usize, products: usize, apps: usize) -> String {
 
 /// A counting HTTP proxy in front of `serve` that drops the query parameters `drop`.
 struct Proxy {
-    url: String,
     requests: Arc<AtomicUsize>,
-    _rt: tokio::runtime::Runtime,
+    http: common::StandIn,
 }
 
 fn proxy(upstream: &str, drop: &'static [&'static str]) -> Proxy {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
     let (count, upstream) = (requests.clone(), upstream.to_string());
     let client = reqwest::Client::new();
@@ -141,11 +132,9 @@ fn proxy(upstream: &str, drop: &'static [&'static str]) -> Proxy {
             response
         }
     });
-    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
     Proxy {
-        url,
         requests,
-        _rt: rt,
+        http: common::StandIn::bind().serve(app),
     }
 }
 
@@ -190,7 +179,7 @@ fn read_all(
         .unwrap();
     let url = line.trim().trim_start_matches("listening on ").to_string();
     let through = drop.map(|d| proxy(&url, d));
-    let url = through.as_ref().map_or(url, |p| p.url.clone());
+    let url = through.as_ref().map_or(url, |p| p.http.url.clone());
     let out = Command::new(BIN)
         .args(["--log", "info", "--color", "never", "plan", "-f"])
         .arg(&cfg)

@@ -152,6 +152,19 @@ impl Canary {
         self.scan_dir_excluding(dir, &[]);
     }
 
+    /// [`Canary::scan_dir`] of a config's directory, skipping the local registry
+    /// (`.registrar/registry.db` and its `-wal`/`-shm`), which is the platform and holds the
+    /// issued keys by design.
+    pub fn scan_work_dir(&self, dir: &Path) {
+        let registry: Vec<std::path::PathBuf> =
+            ["registry.db", "registry.db-wal", "registry.db-shm"]
+                .iter()
+                .map(|f| dir.join(".registrar").join(f))
+                .collect();
+        let excluded: Vec<&Path> = registry.iter().map(|p| p.as_path()).collect();
+        self.scan_dir_excluding(dir, &excluded);
+    }
+
     /// Like [`Canary::scan_dir`], skipping the given files or directories: e.g. the local
     /// backend's `.registrar/registry.db`, which *is* the platform and holds issued keys.
     pub fn scan_dir_excluding(&self, dir: &Path, excluded: &[&Path]) {

@@ -272,3 +272,41 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A stand-in HTTP service on 127.0.0.1 (a token endpoint, a counting proxy) with a runtime
+/// of its own, so that a test driving the binary synchronously can run it beside it. Bind
+/// first (the URL may go into the service's own state), then [`StandIn::serve`]; the service
+/// lives as long as the value.
+pub struct StandIn {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    rt: tokio::runtime::Runtime,
+    listener: Option<tokio::net::TcpListener>,
+}
+
+impl StandIn {
+    /// Binds an ephemeral port.
+    pub fn bind() -> StandIn {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        StandIn {
+            url: format!("http://{}", listener.local_addr().unwrap()),
+            rt,
+            listener: Some(listener),
+        }
+    }
+
+    /// Serves `app` on the bound port.
+    pub fn serve(mut self, app: axum::Router) -> StandIn {
+        let listener = self.listener.take().expect("served once");
+        self.rt
+            .spawn(async move { axum::serve(listener, app).await.unwrap() });
+        self
+    }
+}
