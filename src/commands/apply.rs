@@ -283,29 +283,16 @@ fn resolve_saved(saved: Target, opts: &PlanOptions) -> anyhow::Result<Target> {
 
 /// Flags that shape a plan mean nothing with a saved one: refused, not ignored.
 fn refuse_plan_flags(opts: &PlanOptions) -> anyhow::Result<()> {
-    let given: Vec<&str> = [
-        (!opts.select.is_empty(), "--select"),
-        (opts.prune, "--prune"),
-        (opts.max_deletes.is_some(), "--max-deletes"),
-    ]
-    .into_iter()
-    .filter_map(|(set, flag)| set.then_some(flag))
-    .collect();
-    if given.is_empty() {
-        return Ok(());
-    }
-    Err(hinted(
-        format!(
-            "{} {} a plan, and a saved plan is applied as it was made",
-            given
-                .iter()
-                .map(|f| format!("`{f}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if given.len() == 1 { "shapes" } else { "shape" }
-        ),
+    super::refuse_flags(
+        &[
+            (!opts.select.is_empty(), "--select"),
+            (opts.prune, "--prune"),
+            (opts.max_deletes.is_some(), "--max-deletes"),
+        ],
+        ("shapes", "shape"),
+        "a plan, and a saved plan is applied as it was made",
         "pass them to `registrar plan --out FILE` instead, or apply without a plan file",
-    ))
+    )
 }
 
 fn check_flags_match(opts: &PlanOptions, t: &Target) -> anyhow::Result<()> {

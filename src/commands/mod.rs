@@ -25,3 +25,26 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()
         .context("failed to start the async runtime")
 }
+
+/// Refuses the flags of `given` that were set: "`--a`, `--b` {plural or singular verb}
+/// {what}", with `hint`. Flags a context makes meaningless are refused, never ignored.
+fn refuse_flags(
+    given: &[(bool, &str)],
+    (singular, plural): (&str, &str),
+    what: &str,
+    hint: &str,
+) -> anyhow::Result<()> {
+    let set: Vec<String> = given
+        .iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, flag)| format!("`{flag}`"))
+        .collect();
+    if set.is_empty() {
+        return Ok(());
+    }
+    let verb = if set.len() == 1 { singular } else { plural };
+    Err(crate::error::hinted(
+        format!("{} {verb} {what}", set.join(", ")),
+        hint,
+    ))
+}

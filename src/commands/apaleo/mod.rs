@@ -419,31 +419,18 @@ fn select(
 /// follows (nothing runs concurrently, nothing is rate-limited or locked, nothing is
 /// approved in one go): refused, not ignored.
 fn refuse_apply_flags(args: &ApplyArgs) -> anyhow::Result<()> {
-    let given: Vec<&str> = [
-        (args.auto_approve, "--auto-approve"),
-        (args.parallelism != 8, "--parallelism"),
-        (args.rate_limit.is_some(), "--rate-limit"),
-        (!args.lock, "--lock"),
-        (args.lock_timeout != "0", "--lock-timeout"),
-    ]
-    .into_iter()
-    .filter_map(|(set, flag)| set.then_some(flag))
-    .collect();
-    if given.is_empty() {
-        return Ok(());
-    }
-    Err(hinted(
-        format!(
-            "{} {} nothing on apaleo: its apply is a checklist a person follows in the dashboard",
-            given
-                .iter()
-                .map(|f| format!("`{f}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if given.len() == 1 { "means" } else { "mean" }
-        ),
+    crate::commands::refuse_flags(
+        &[
+            (args.auto_approve, "--auto-approve"),
+            (args.parallelism != 8, "--parallelism"),
+            (args.rate_limit.is_some(), "--rate-limit"),
+            (!args.lock, "--lock"),
+            (args.lock_timeout != "0", "--lock-timeout"),
+        ],
+        ("means", "mean"),
+        "nothing on apaleo: its apply is a checklist a person follows in the dashboard",
         "drop them: on a terminal `registrar apply` walks the steps; without one it prints the checklist and exits 3",
-    ))
+    )
 }
 
 /// The stderr warning of a plan that left clients unverified.
