@@ -22,6 +22,7 @@
 //!   requestedAt: 1767312000000
 //! ```
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -138,6 +139,10 @@ impl RotationRequest {
     }
 }
 
+/// The files of an [`Index`] that have an active entry ([`Index::active_files`]).
+#[derive(Debug, Clone, Default)]
+pub struct ActiveFiles(HashSet<String>);
+
 /// The whole index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,11 +208,27 @@ impl Index {
     }
 
     /// Sorts deterministically and writes `<dir>/index.yaml` atomically and durably.
+    ///
+    /// The YAML is streamed to the file: at 50,000 keys a text of it in memory would be the
+    /// largest allocation of an apply's end.
     pub fn save(&mut self, dir: &Path) -> Result<()> {
+        use std::io::Write as _;
         self.sort();
-        let body = serde_yaml::to_string(self).map_err(Error::IndexSerialize)?;
-        let text = format!("{HEADER}{body}");
-        fsutil::write_bytes_atomic(&dir.join(INDEX_FILE), text.as_bytes())
+        let mut failed = None;
+        let written = fsutil::write_atomic(&dir.join(INDEX_FILE), |f| {
+            let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+            w.write_all(HEADER.as_bytes())?;
+            if let Err(e) = serde_yaml::to_writer(&mut w, &*self) {
+                let io = std::io::Error::other("the index could not be serialized");
+                failed = Some(e);
+                return Err(io);
+            }
+            w.flush()
+        });
+        match failed {
+            Some(e) => Err(Error::IndexSerialize(e)),
+            None => written,
+        }
     }
 
     /// Sorts keys and rotations into their canonical order.
@@ -217,11 +238,36 @@ impl Index {
             .sort_by(|a, b| (&a.developer, &a.app, &a.id).cmp(&(&b.developer, &b.app, &b.id)));
     }
 
-    /// Makes `entry` the active entry of its file, replacing the one there was.
+    /// Makes `entry` the active entry of its file, replacing the one there was. O(keys): for
+    /// many entries in a row, use [`Index::put_active_with`].
     pub fn put_active(&mut self, entry: &IndexEntry) {
         self.keys
             .retain(|e| !(e.state == KeyState::Active && e.file == entry.file));
         self.keys.push(entry.clone());
+    }
+
+    /// The files that have an active entry now, for [`Index::put_active_with`].
+    pub fn active_files(&self) -> ActiveFiles {
+        ActiveFiles(
+            self.keys
+                .iter()
+                .filter(|e| e.state == KeyState::Active)
+                .map(|e| e.file.clone())
+                .collect(),
+        )
+    }
+
+    /// [`Index::put_active`] in O(1) when `active` says the file has no active entry yet
+    /// (a new key: every key of a first apply). `active` must have been made by
+    /// [`Index::active_files`] from this index, and every entry made active since must have
+    /// gone through here; an entry that stopped being active since only costs the scan.
+    pub fn put_active_with(&mut self, entry: &IndexEntry, active: &mut ActiveFiles) {
+        if active.0.contains(&entry.file) {
+            self.put_active(entry);
+        } else {
+            active.0.insert(entry.file.clone());
+            self.keys.push(entry.clone());
+        }
     }
 
     /// The active entry of a credential, if stored.

@@ -115,10 +115,11 @@ pub fn fold(dir: &Path, index: &mut Index, replay: &Replay) -> Folded {
         damaged: replay.damaged,
         ..Folded::default()
     };
+    let mut active = index.active_files();
     for r in &replay.records {
         let holds = std::fs::read(dir.join(&r.entry.file)).is_ok_and(|b| digest(&b) == r.sha256);
         if holds {
-            index.put_active(&r.entry);
+            index.put_active_with(&r.entry, &mut active);
             folded.applied += 1;
         } else {
             folded.dropped.push(r.entry.file.clone());

@@ -7,13 +7,14 @@
 //! journal is folded into `index.yaml`, records whose file never arrived are dropped, and
 //! temp files of interrupted writes are removed. None of that needs an identity.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use super::crypto::{self, DecryptFailure, Identity, Recipient};
 use super::error::{Error, Result};
 use super::fsutil;
-use super::index::{Index, IndexEntry, KeyState};
+use super::index::{ActiveFiles, Index, IndexEntry, KeyState};
 use super::journal::{self, Folded};
 use crate::error::Hinted;
 use crate::model::Secret;
@@ -80,6 +81,8 @@ pub struct SecretStore {
 /// A batch: the secrets dir stays locked against other processes until it ends.
 struct Batch {
     _dir_lock: Option<std::fs::File>,
+    /// The index's files with an active entry, so that storing a key costs O(1).
+    active: ActiveFiles,
 }
 
 /// What [`SecretStore::begin_batch`] (opening the store for writing) tidied.
@@ -316,7 +319,15 @@ impl SecretStore {
     ) -> Result<()> {
         self.journal_appender().append(&self.dir, record)?;
         fsutil::persist(tmp, &self.dir.join(&record.entry.file))?;
-        index.put_active(&record.entry);
+        match self
+            .batch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            Some(batch) => index.put_active_with(&record.entry, &mut batch.active),
+            None => index.put_active(&record.entry),
+        }
         Ok(())
     }
 
@@ -339,14 +350,15 @@ impl SecretStore {
     pub fn begin_batch(&self) -> Result<Reconciled> {
         let mut index = self.lock();
         if !self.dir.is_dir() {
-            *self.batch.lock().unwrap_or_else(|p| p.into_inner()) = Some(Batch { _dir_lock: None });
+            *self.batch.lock().unwrap_or_else(|p| p.into_inner()) = Some(Batch {
+                _dir_lock: None,
+                active: index.active_files(),
+            });
             return Ok(Reconciled::default());
         }
         // A run that holds the dir already ([`SecretStore::hold`]) does not lock it again.
         let (dir_lock, folded) = self.lock_and_fold(&mut index)?;
-        let mut found = Vec::new();
-        let mut temps = Vec::new();
-        walk(&self.dir, "", &mut found, &mut temps)?;
+        let (found, temps) = list_files(&self.dir)?;
         for t in &temps {
             let path = self.dir.join(t);
             match std::fs::remove_file(&path) {
@@ -356,12 +368,14 @@ impl SecretStore {
             }
             tracing::info!("removed `{}`, left by an interrupted write", path.display());
         }
+        let indexed: HashSet<&str> = index.keys.iter().map(|e| e.file.as_str()).collect();
         let unindexed: Vec<String> = found
             .into_iter()
-            .filter(|f| !index.keys.iter().any(|e| e.file == *f))
+            .filter(|f| !indexed.contains(f.as_str()))
             .collect();
         *self.batch.lock().unwrap_or_else(|p| p.into_inner()) = Some(Batch {
             _dir_lock: dir_lock,
+            active: index.active_files(),
         });
         Ok(Reconciled {
             folded,
@@ -632,30 +646,29 @@ impl SecretStore {
     /// Compares the index with the files on disk (no decryption).
     pub fn verify(&self) -> Result<Consistency> {
         let index = self.lock();
-        let mut found = Vec::new();
-        let mut temps = Vec::new();
-        walk(&self.dir, "", &mut found, &mut temps)?;
+        let (found, temps) = list_files(&self.dir)?;
         let mut c = Consistency {
             temp_files: temps,
             ..Consistency::default()
         };
+        let on_disk: HashSet<&str> = found.iter().map(String::as_str).collect();
         for e in &index.keys {
-            if !found.contains(&e.file) {
+            if !on_disk.contains(e.file.as_str()) {
                 c.missing_files.push(e.clone());
             }
         }
-        for f in found {
-            if !index.keys.iter().any(|e| e.file == f) {
-                c.unindexed_files.push(f);
-            }
-        }
-        for (i, e) in index.keys.iter().enumerate() {
-            let dup = index.keys[..i].iter().any(|o| {
-                o.state == KeyState::Active
-                    && e.state == KeyState::Active
-                    && o.address() == e.address()
-            });
-            if dup && !c.duplicate_active.contains(&e.address()) {
+        let indexed: HashSet<&str> = index.keys.iter().map(|e| e.file.as_str()).collect();
+        c.unindexed_files = found
+            .iter()
+            .filter(|f| !indexed.contains(f.as_str()))
+            .cloned()
+            .collect();
+        // Each address with more than one active entry, once, in index order.
+        let mut active: HashMap<String, usize> = HashMap::new();
+        for e in index.keys.iter().filter(|e| e.state == KeyState::Active) {
+            let seen = active.entry(e.address()).or_default();
+            *seen += 1;
+            if *seen == 2 {
                 c.duplicate_active.push(e.address());
             }
         }
@@ -701,6 +714,17 @@ fn lock_dir(dir: &Path) -> Result<Option<std::fs::File>> {
 }
 
 /// Collects `.age` files and temp debris under `dir` as `/`-separated relative paths.
+/// The key files (`.age`) and leftover temporary files under `dir`, relative to it with `/`
+/// separators, each list sorted. A missing `dir` holds none.
+fn list_files(dir: &Path) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut files, mut temps) = (Vec::new(), Vec::new());
+    walk(dir, "", &mut files, &mut temps)?;
+    // Sorted once here: sorting in `walk` would sort the whole list again per directory.
+    files.sort_unstable();
+    temps.sort_unstable();
+    Ok((files, temps))
+}
+
 fn walk(dir: &Path, rel: &str, files: &mut Vec<String>, temps: &mut Vec<String>) -> Result<()> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
@@ -732,8 +756,6 @@ fn walk(dir: &Path, rel: &str, files: &mut Vec<String>, temps: &mut Vec<String>)
             files.push(path);
         }
     }
-    files.sort();
-    temps.sort();
     Ok(())
 }
 

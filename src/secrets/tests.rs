@@ -509,6 +509,32 @@ fn a_batch_journals_each_key_and_writes_the_index_at_its_end() {
 }
 
 #[test]
+fn a_key_stored_again_in_a_batch_replaces_the_active_entry_of_its_file() {
+    // The batch tracks which files have an active entry, so that a new key costs O(1): one
+    // stored before the batch, and one stored twice in it, must still be replaced.
+    let f = Fixture::new();
+    let store = f.open();
+    store.store("a@x.com", "old", "default", &cred(1)).unwrap();
+    store.begin_batch().unwrap();
+    store.store("a@x.com", "old", "default", &cred(2)).unwrap();
+    store.store("a@x.com", "new", "default", &cred(3)).unwrap();
+    store.store("a@x.com", "new", "default", &cred(4)).unwrap();
+    let active = |app: &str| {
+        store
+            .entries()
+            .into_iter()
+            .filter(|e| e.app == app && e.state == index::KeyState::Active)
+            .map(|e| e.consumer_secret_fingerprint)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(active("old"), [cred(2).consumer_secret.fingerprint()]);
+    assert_eq!(active("new"), [cred(4).consumer_secret.fingerprint()]);
+    store.end_batch().unwrap();
+    assert_eq!(index::Index::load(&f.dir()).unwrap().keys.len(), 2);
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
 fn opening_for_writing_reconciles_what_a_killed_batch_left() {
     let f = Fixture::new();
     let store = f.open();
@@ -706,4 +732,25 @@ fn forget_removes_the_keys_of_every_deleted_resource_at_once() {
     let exists: Vec<bool> = files.iter().map(|p| f.dir().join(p).exists()).collect();
     assert_eq!(exists, vec![false, true, false, true]);
     store.forget(&[]).unwrap();
+}
+
+#[test]
+fn verify_names_each_credential_with_two_active_keys_once() {
+    let f = Fixture::new();
+    let store = f.open();
+    store.store("a@x.com", "app", "default", &cred(1)).unwrap();
+    store.store("a@x.com", "other", "default", &cred(2)).unwrap();
+    let mut index = index::Index::load(&f.dir()).unwrap();
+    let first = index.keys[0].clone();
+    for n in 2..4 {
+        index.keys.push(index::IndexEntry {
+            file: format!("a@x.com/app/default-{n}.age"),
+            ..first.clone()
+        });
+    }
+    index.save(&f.dir()).unwrap();
+    let c = f.open().verify().unwrap();
+    assert_eq!(c.duplicate_active, ["a@x.com/app/default"]);
+    assert_eq!(c.missing_files.len(), 2, "{c:?}");
+    assert!(c.unindexed_files.is_empty(), "{c:?}");
 }
