@@ -386,7 +386,7 @@ impl Desired {
             .map(|o| o.value.clone())
             .unwrap_or_default();
         let stamp = |attrs: &std::collections::BTreeMap<String, String>| {
-            let mut a = attrs.clone();
+            let mut a: m::Attributes = attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             a.insert(OWNER_ATTRIBUTE.into(), owner.clone());
             a
         };

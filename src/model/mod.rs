@@ -7,19 +7,17 @@
 mod actual;
 mod address;
 pub mod apaleo;
+mod attributes;
 
 pub use actual::{Actual, GroupApp, Observed, ReadScope};
 pub use address::{Address, AppId, KIND_LEVELS, KeyId, Kind};
+pub use attributes::Attributes;
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-/// Custom attributes of an entity, by name. Sorted so that diffs and renders are stable.
-pub type Attributes = BTreeMap<String, String>;
 
 /// Attribute stamped on every resource registrar manages; its value is the config's `owner`.
 pub const OWNER_ATTRIBUTE: &str = "registrar-owner";

@@ -555,7 +555,7 @@ mod tests {
                     reason: None,
                     class: None,
                     restamp: None,
-                    op: Op::CreateDeveloper {
+                    op: Box::new(Op::CreateDeveloper {
                         developer: Developer {
                             email,
                             first_name: "Dev".into(),
@@ -564,7 +564,7 @@ mod tests {
                             status: DeveloperStatus::Active,
                             attributes: Default::default(),
                         },
-                    },
+                    }),
                     precondition: Precondition::Absent,
                 }
             })

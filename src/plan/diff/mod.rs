@@ -98,9 +98,13 @@ pub fn declared(desired: &DesiredState) -> Vec<Declared> {
 
 /// Builds the plan.
 pub fn diff(input: Input<'_>) -> Result<Plan, DiffError> {
+    // Room for a change per declared resource (a first apply), so that the list of a large
+    // plan is not copied as it grows.
+    let declared =
+        input.desired.developers.len() + input.desired.products.len() + input.desired.apps.len();
     let mut d = Differ {
         input,
-        changes: Vec::new(),
+        changes: Vec::with_capacity(declared),
         deletes: Vec::new(),
         notes: Vec::new(),
         unmanaged: Vec::new(),

@@ -348,7 +348,7 @@ fn from_nothing_creates_in_order_and_flags_mints() {
             .iter()
             .all(|c| c.precondition == Precondition::Absent)
     );
-    match &plan.changes[3].op {
+    match &*plan.changes[3].op {
         Op::CreateApp { credential, .. } => {
             assert_eq!(credential.id, DEFAULT_CREDENTIAL_ID);
             assert_eq!(credential.products, vec!["p1".to_string()]);

@@ -38,7 +38,7 @@ pub(in crate::plan) fn classify_keys(
         .collect();
     let mut stamps: BTreeMap<Address, String> = BTreeMap::new();
     for c in changes.iter_mut() {
-        let address = match &c.op {
+        let address = match &*c.op {
             // The first credential is issued with its app.
             Op::CreateApp { credential, .. } => {
                 Address::credential(&credential.developer, &credential.app, &credential.id)

@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Action, Address, Change, FieldChange, Note, Plan};
 use crate::model::{
-    Actual, Attributes, DesiredState, DeveloperStatus, Kind, OWNER_ATTRIBUTE, Status,
+    Actual, App, Attributes, DesiredState, Developer, DeveloperStatus, Kind, OWNER_ATTRIBUTE,
+    Status,
 };
 use crate::op::Op;
 use stamp::Stamp;
@@ -146,16 +147,17 @@ pub(super) fn classify(changes: &mut [Change], actual: &Actual, desired: &Desire
         .iter()
         .filter(|c| {
             matches!(
-                c.op,
+                *c.op,
                 Op::SetDeveloperStatus { .. } | Op::SetAppStatus { .. }
             )
         })
         .map(|c| c.address.clone())
         .collect();
+    let declared = Declared::new(desired);
     for c in changes.iter_mut() {
         let pending_status = status_changed.contains(&c.address);
-        c.restamp = restamp(&c.op, desired);
-        match &mut c.op {
+        c.restamp = restamp(&c.op, &declared).map(Box::new);
+        match &mut *c.op {
             Op::CreateDeveloper { developer } => stamp::stamp_developer(developer),
             Op::UpdateDeveloper { developer } => {
                 let now = developer_status.get(developer.email.as_str()).copied();
@@ -201,24 +203,40 @@ pub(super) fn classify(changes: &mut [Change], actual: &Actual, desired: &Desire
     }
 }
 
-/// The stamped update that records a status change's result, for a status change.
-fn restamp(op: &Op, desired: &DesiredState) -> Option<Op> {
-    match op {
-        Op::SetDeveloperStatus { email, .. } => {
-            let mut developer = desired
+/// The declared developers and apps by identity, for [`restamp`]: a plan may change the
+/// status of every resource, so each lookup must not scan the config.
+struct Declared<'a> {
+    developers: HashMap<&'a str, &'a Developer>,
+    apps: HashMap<(&'a str, &'a str), &'a App>,
+}
+
+impl<'a> Declared<'a> {
+    fn new(desired: &'a DesiredState) -> Declared<'a> {
+        Declared {
+            developers: desired
                 .developers
                 .iter()
-                .find(|d| d.email == *email)?
-                .clone();
+                .map(|d| (d.email.as_str(), d))
+                .collect(),
+            apps: desired
+                .apps
+                .iter()
+                .map(|a| ((a.developer.as_str(), a.name.as_str()), a))
+                .collect(),
+        }
+    }
+}
+
+/// The stamped update that records a status change's result, for a status change.
+fn restamp(op: &Op, declared: &Declared<'_>) -> Option<Op> {
+    match op {
+        Op::SetDeveloperStatus { email, .. } => {
+            let mut developer = (*declared.developers.get(email.as_str())?).clone();
             stamp::stamp_developer(&mut developer);
             Some(Op::UpdateDeveloper { developer })
         }
         Op::SetAppStatus { developer, app, .. } => {
-            let mut app = desired
-                .apps
-                .iter()
-                .find(|a| a.developer == *developer && a.name == *app)?
-                .clone();
+            let mut app = (*declared.apps.get(&(developer.as_str(), app.as_str()))?).clone();
             stamp::stamp_app(&mut app);
             Some(Op::UpdateApp { app })
         }

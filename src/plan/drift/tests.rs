@@ -125,7 +125,7 @@ fn creates_and_updates_carry_the_stamp_of_what_they_write() {
     let mut c = d.clone();
     c.apps[0].callback_url = Some("https://x.com/new".into());
     let p = plan_of(&c, &applied(&d), false);
-    let Op::UpdateApp { app } = &p.changes[0].op else {
+    let Op::UpdateApp { app } = &*p.changes[0].op else {
         panic!("{:?}", p.changes[0].op)
     };
     let mut want = c.apps[0].clone();
@@ -325,7 +325,7 @@ fn a_status_change_alone_records_itself_in_the_stamp() {
     c.apps[0].status = Status::Revoked;
     let p = plan_of(&c, &applied(&d), false);
     assert_eq!(p.changes.len(), 1);
-    let Some(Op::UpdateApp { app }) = &p.changes[0].restamp else {
+    let Some(Op::UpdateApp { app }) = p.changes[0].restamp.as_deref() else {
         panic!("{:?}", p.changes[0])
     };
     // Applied: revoked, and the stamp says so. The portal re-approves it: platform drift.
@@ -344,7 +344,7 @@ fn a_status_change_alone_records_itself_in_the_stamp() {
     let update = p
         .changes
         .iter()
-        .find_map(|ch| match &ch.op {
+        .find_map(|ch| match &*ch.op {
             Op::UpdateApp { app } => Some(app.clone()),
             _ => None,
         })
@@ -352,7 +352,7 @@ fn a_status_change_alone_records_itself_in_the_stamp() {
     assert!(
         p.changes
             .iter()
-            .any(|ch| matches!(ch.op, Op::SetAppStatus { .. }) && ch.restamp.is_some()),
+            .any(|ch| matches!(*ch.op, Op::SetAppStatus { .. }) && ch.restamp.is_some()),
         "{p:?}"
     );
     let mut after = applied(&d);
