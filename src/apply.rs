@@ -30,6 +30,10 @@ pub struct Options {
     pub progress_bar: bool,
     /// Set from outside to stop scheduling changes (see [`Interrupt`]).
     pub interrupt: Interrupt,
+    /// Notified once the last change has started (its result still to come): the run lock
+    /// checks it is still held then, so that releasing it at the end takes one request
+    /// (`Lock::check_soon`).
+    pub last_started: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// A request to stop, shared with whoever watches for signals: once set, no change
@@ -182,6 +186,9 @@ struct Shared<B> {
     minted: Mutex<usize>,
     minted_keys: Mutex<Vec<(Address, String)>>,
     interrupt: Interrupt,
+    /// Groups of changes not yet taken by a worker, over every level.
+    unstarted: AtomicUsize,
+    last_started: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Executes `plan`. `keys` maps key addresses to the keys read before apply.
@@ -208,6 +215,8 @@ pub async fn execute<B: Backend>(
         minted: Mutex::new(0),
         minted_keys: Mutex::new(Vec::new()),
         interrupt: opts.interrupt.clone(),
+        unstarted: AtomicUsize::new(0),
+        last_started: opts.last_started.clone(),
     });
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
     let mut stats: Vec<ChangeStats> = vec![ChangeStats::default(); plan.changes.len()];
@@ -220,6 +229,9 @@ pub async fn execute<B: Backend>(
             .or_default()
             .push(i);
     }
+    shared
+        .unstarted
+        .store(levels.values().map(BTreeMap::len).sum(), Ordering::SeqCst);
     // A bounded work queue per level: `parallelism` workers take one group at a time, so at
     // most `parallelism` groups (and their cloned changes) are alive at once, whatever the
     // size of the plan.
@@ -238,6 +250,11 @@ pub async fn execute<B: Backend>(
                     // The lock is held only while waiting for the next group.
                     let next = rx.lock().await.recv().await;
                     let Some(group) = next else { break };
+                    if shared.unstarted.fetch_sub(1, Ordering::SeqCst) == 1
+                        && let Some(last) = &shared.last_started
+                    {
+                        last.notify_one();
+                    }
                     results.extend(run_group(&shared, group).await);
                 }
                 results
@@ -340,7 +357,7 @@ async fn run_group<B: Backend>(
 }
 
 async fn run_change<B: Backend>(shared: &Shared<B>, change: &Change) -> Outcome {
-    let op = &change.op;
+    let op: &Op = &change.op;
     // The key a key operation is about rides beside it, as read; it is never in the plan.
     let key = match op.key() {
         Some(r) => {

@@ -366,3 +366,145 @@ fn local_force_unlock_refuses() {
     assert!(text(&out).contains("no lock is held"), "{}", text(&out));
     assert!(Path::new(&w.dir.path().join(".registrar/registry.db.lock")).exists());
 }
+
+/// The lock of owner `lock-test` on `server`, taken through the library as apply takes it.
+async fn take_lock(
+    server: &Server,
+) -> (
+    registrar::backend::apigee::ApigeeBackend,
+    registrar::backend::Lock,
+) {
+    use registrar::backend::Backend as _;
+    use registrar::backend::apigee::{ApigeeBackend, ApigeeConfig, Auth, Flavor};
+    let config = ApigeeConfig::new(
+        Flavor::X,
+        "local",
+        Auth::Bearer(registrar::model::Secret::new("x")),
+    )
+    .with_base_url(Some(&server.url));
+    let backend = ApigeeBackend::new(config).expect("backend");
+    let req = registrar::backend::LockRequest {
+        owner: "lock-test".into(),
+        holder: registrar::lock::Holder {
+            id: "4f0a9a52-5d0e-4c64-9d55-000000000001".into(),
+            who: "test@host".into(),
+            place: "lock_e2e".into(),
+            since_ms: 0,
+            expires_ms: None,
+        },
+        timeout: Duration::ZERO,
+        ttl: Duration::from_secs(300),
+    };
+    let lock = backend.lock(&req).await.expect("lock");
+    (backend, lock)
+}
+
+/// How many times the server has answered a GET of the lock product.
+fn lock_reads(server: &Server) -> usize {
+    server
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("GET /v1/organizations/local/apiproducts/registrar-lock-lock-test "))
+        .count()
+}
+
+/// Waits until the server has answered `n` GETs of the lock product.
+async fn until_lock_reads(server: &Server, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lock_reads(server) < n {
+        assert!(
+            Instant::now() < deadline,
+            "no lock check after 10 s:\n{}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_checked_ahead_is_released_with_one_request_and_only_if_still_ours() {
+    use registrar::backend::Backend as _;
+    let server = Server::start("x", &[]);
+    let name = "apiproducts/registrar-lock-lock-test";
+
+    // Checked ahead (as apply asks once its last change has started): release deletes it
+    // without reading it again.
+    let (backend, lock) = take_lock(&server).await;
+    lock.check_soon().expect("a remote lock").notify_one();
+    until_lock_reads(&server, 1).await;
+    backend.unlock(lock).await.expect("release");
+    assert_eq!(
+        lock_reads(&server),
+        1,
+        "one check, ahead of release:\n{}",
+        server.stderr()
+    );
+    assert_eq!(server.get(name).await.status, 404);
+
+    // Taken over between the lock and the check: the check finds it another run's, and
+    // release leaves that run's lock in place.
+    let (backend, lock) = take_lock(&server).await;
+    let theirs = lock_product(
+        "7d1c2b3a-0000-4000-8000-000000000002",
+        "2999-01-01T00:00:00Z",
+    );
+    assert!(server.delete(name).await.status.is_success());
+    assert_eq!(server.post("apiproducts", theirs).await.status, 201);
+    let before = lock_reads(&server);
+    lock.check_soon().expect("a remote lock").notify_one();
+    until_lock_reads(&server, before + 1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lock.lost() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(lock.lost(), "the check ahead found the lock taken over");
+    backend.unlock(lock).await.expect("release");
+    let still = server.get(name).await;
+    assert_eq!(still.status, 200, "{}", still.text);
+    assert!(still.text.contains("7d1c2b3a"), "{}", still.text);
+}
+
+/// A request the server logged: method, path, when it started and ended.
+fn logged(line: &str) -> Option<(String, String, std::time::SystemTime, std::time::SystemTime)> {
+    // `2026-12-01T11:13:36.785150Z DEBUG POST /v1/... 201 202ms`
+    let mut words = line.split_whitespace();
+    let ended = humantime::parse_rfc3339(words.next()?).ok()?;
+    let (_, method, path, _) = (words.next()?, words.next()?, words.next()?, words.next()?);
+    let took: u64 = words.next()?.strip_suffix("ms")?.parse().ok()?;
+    Some((
+        method.into(),
+        path.into(),
+        ended - Duration::from_millis(took),
+        ended,
+    ))
+}
+
+#[test]
+fn apply_checks_its_lock_while_the_last_change_runs() {
+    // At 500 ms per request, the release check starts with the last change (not after it),
+    // and release is then the DELETE alone.
+    let server = Server::start("x", &["--latency", "500ms"]);
+    let w = Work::x(1, &server);
+    w.ok(&["apply", "--auto-approve"]);
+    let log = server.stderr();
+    let requests: Vec<_> = log.lines().filter_map(logged).collect();
+    let lock = "/v1/organizations/local/apiproducts/registrar-lock-lock-test";
+    let checks: Vec<_> = requests
+        .iter()
+        .filter(|(m, p, ..)| m == "GET" && p == lock)
+        .collect();
+    assert_eq!(checks.len(), 1, "one check of the lock:\n{log}");
+    let app = requests
+        .iter()
+        .find(|(m, p, ..)| m == "POST" && p.ends_with("/apps"))
+        .unwrap_or_else(|| panic!("the app's create:\n{log}"));
+    assert!(
+        checks[0].2 < app.3,
+        "the check started before the app's create ended:\n{log}"
+    );
+    let delete = requests
+        .iter()
+        .find(|(m, p, ..)| m == "DELETE" && p == lock)
+        .unwrap_or_else(|| panic!("the release:\n{log}"));
+    assert!(delete.2 >= checks[0].3, "released after the check:\n{log}");
+}

@@ -133,6 +133,10 @@ pub(crate) enum LockInner {
         name: String,
         renewer: tokio::task::JoinHandle<()>,
         lost: Arc<AtomicBool>,
+        /// Asks the renewer to check the lock is still this run's now ([`Lock::check_soon`]).
+        check_now: Arc<tokio::sync::Notify>,
+        /// When such a check last found the lock this run's.
+        confirmed: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     },
 }
 
@@ -142,6 +146,16 @@ impl Lock {
         Lock {
             holder,
             inner: LockInner::None,
+        }
+    }
+
+    /// A handle that asks for the lock's release check ahead of time: apply notifies it once
+    /// its last changes are in flight, so that the check runs while they do and release is
+    /// one request instead of two at the end (`None` for locks released without a request).
+    pub fn check_soon(&self) -> Option<Arc<tokio::sync::Notify>> {
+        match &self.inner {
+            LockInner::Remote { check_now, .. } => Some(check_now.clone()),
+            _ => None,
         }
     }
 

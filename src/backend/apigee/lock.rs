@@ -8,7 +8,9 @@
 //!   only if it is still the stale one, then competes with a create like everyone else.
 //! - While held, a task renews the expiry every third of its lifetime (after checking the
 //!   lock is still this run's).
-//! - Release deletes the product if it is still this run's.
+//! - Release deletes the product if it is still this run's: it reads the lock first, unless
+//!   a check asked for ahead of release ([`crate::backend::Lock::check_soon`]) found it this
+//!   run's within the last [`CONFIRMED_FRESH`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +28,11 @@ use super::client::{Client, Request};
 use super::decode;
 use super::encode::Path;
 use super::wire::WireProduct;
+
+/// How recent a check that found the lock this run's must be for release to delete it
+/// without reading it again. Apply asks for that check when its last changes start, so at a
+/// platform's usual latency it is well under a second old at release.
+const CONFIRMED_FRESH: Duration = Duration::from_secs(2);
 
 /// How often a waiting run asks again.
 const POLL: Duration = Duration::from_secs(1);
@@ -192,46 +199,83 @@ async fn take_over(
 }
 
 fn held(client: Arc<Client>, name: String, me: Holder, ttl: Duration) -> Lock {
-    let lost = Arc::new(AtomicBool::new(false));
+    let watch = Watch {
+        lost: Arc::new(AtomicBool::new(false)),
+        check_now: Arc::new(tokio::sync::Notify::new()),
+        confirmed: Arc::new(std::sync::Mutex::new(None)),
+    };
     let renewer = tokio::spawn(renew(
         client,
         name.clone(),
         me.id.clone(),
         ttl,
-        lost.clone(),
+        watch.clone(),
     ));
     Lock {
         holder: me,
         inner: LockInner::Remote {
             name,
             renewer,
-            lost,
+            lost: watch.lost,
+            check_now: watch.check_now,
+            confirmed: watch.confirmed,
         },
     }
 }
 
-/// Pushes the expiry forward every `ttl / 3` while the lock is this run's.
-async fn renew(
-    client: Arc<Client>,
-    name: String,
-    id: String,
-    ttl: Duration,
+/// What the renewer shares with the [`Lock`] it keeps.
+#[derive(Clone)]
+struct Watch {
+    /// Set when the lock was found removed or taken over.
     lost: Arc<AtomicBool>,
-) {
-    let every = (ttl / 3).max(Duration::from_millis(100));
-    loop {
-        tokio::time::sleep(every).await;
-        match holder(&client, &name).await {
-            Ok(Some(h)) if h.id == id => {}
+    /// Asks for a check now (no renewal).
+    check_now: Arc<tokio::sync::Notify>,
+    /// When a check last found the lock this run's.
+    confirmed: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+impl Watch {
+    /// Whether the lock is still `id`'s; records the answer. `None`: the check failed.
+    async fn check(&self, client: &Client, name: &str, id: &str) -> Option<bool> {
+        let at = std::time::Instant::now();
+        match holder(client, name).await {
+            Ok(Some(h)) if h.id == id => {
+                *self.confirmed.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
+                Some(true)
+            }
             Ok(_) => {
                 tracing::warn!(lock = %id, "the apply lock was removed or taken over while held");
-                lost.store(true, Ordering::Relaxed);
-                return;
+                self.lost.store(true, Ordering::Relaxed);
+                Some(false)
             }
             Err(e) => {
-                tracing::warn!("cannot renew the apply lock: {e}");
+                tracing::warn!("cannot check the apply lock: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// Pushes the expiry forward every `ttl / 3` while the lock is this run's.
+async fn renew(client: Arc<Client>, name: String, id: String, ttl: Duration, watch: Watch) {
+    let every = (ttl / 3).max(Duration::from_millis(100));
+    let mut due = tokio::time::Instant::now() + every;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(due) => {}
+            () = watch.check_now.notified() => {
+                // A check ahead of release: no renewal.
+                if watch.check(&client, &name, &id).await == Some(false) {
+                    return;
+                }
                 continue;
             }
+        }
+        due = tokio::time::Instant::now() + every;
+        match watch.check(&client, &name, &id).await {
+            Some(true) => {}
+            Some(false) => return,
+            None => continue,
         }
         let expires = lock::rfc3339(now_ms() + ttl.as_millis() as i64);
         let req = Request::post(
@@ -251,10 +295,25 @@ async fn renew(
 
 /// Releases a lock: deletes its product if it is still this run's.
 pub(crate) async fn release(client: &Client, lock: Lock) -> Result<(), BackendError> {
-    let LockInner::Remote { name, renewer, .. } = &lock.inner else {
+    let LockInner::Remote {
+        name,
+        renewer,
+        lost,
+        confirmed,
+        ..
+    } = &lock.inner
+    else {
         return Ok(());
     };
     renewer.abort();
+    let fresh = confirmed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_some_and(|at| at.elapsed() < CONFIRMED_FRESH);
+    if fresh && !lost.load(Ordering::Relaxed) {
+        tracing::debug!(lock = %lock.holder.id, "releasing the apply lock, checked ahead");
+        return delete(client, name).await;
+    }
     match holder(client, name).await? {
         Some(h) if h.id == lock.holder.id => delete(client, name).await,
         Some(h) => {
