@@ -475,8 +475,10 @@ fn scale(root: &Path, apps: usize) -> ScaleRow {
     let plan_http = run(&http_dir, &plan_args(hc, &http));
     plan_outcome(&plan_http);
     drop(server);
-    // Each size's files go once measured (50k apps are ~1 GB of key files and databases).
-    let _ = std::fs::remove_dir_all(&dir);
+    // The files stay until the bench ends (50k apps are ~1 GB of key files and databases):
+    // on ext4 without a journal, as here, creating files within minutes of deleting many
+    // skips every recently freed inode (`recently_deleted`), which made the 50k apply after
+    // deleting the 10k files 20-40% slower here; that measured the file system, not registrar.
     ScaleRow {
         apps,
         apply_local,
