@@ -204,6 +204,9 @@ impl Registry {
     }
 
     /// How many apps of `types` the organization holds (of `status` when given).
+    ///
+    /// Every page of an X listing carries this count (`totalSize`), so it is kept until the
+    /// database changes: counted afresh per page, it made listing 50,000 apps quadratic.
     pub fn count_org_apps(
         &self,
         org: &str,
@@ -211,6 +214,33 @@ impl Registry {
         status: Option<Status>,
     ) -> Result<usize> {
         let org_id = self.org_id(org)?;
+        let version = self.version()?;
+        let key = (org_id, types, status);
+        if let Some(&(at, n)) = self.app_counts.borrow().get(&key)
+            && at == version
+        {
+            return Ok(n);
+        }
+        let n = self.count_org_apps_now(org_id, types, status)?;
+        self.app_counts.borrow_mut().insert(key, (version, n));
+        Ok(n)
+    }
+
+    /// The version of the database this connection sees: another connection's commit
+    /// (`PRAGMA data_version`) or a change of its own (`total_changes`) moves it.
+    fn version(&self) -> Result<(i64, u64)> {
+        let data: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok((data, self.conn.total_changes()))
+    }
+
+    fn count_org_apps_now(
+        &self,
+        org_id: i64,
+        types: AppTypes,
+        status: Option<Status>,
+    ) -> Result<usize> {
         let n: i64 = self
             .conn
             .prepare_cached(&format!(
@@ -386,6 +416,11 @@ impl Registry {
 }
 
 /// SQL over `developers d` for the app types of a listing (constant text, no input).
+/// Cached org-wide app counts by org id, app types and status: the database version they
+/// were counted at, and the count.
+pub(super) type Counts =
+    std::collections::HashMap<(i64, AppTypes, Option<Status>), ((i64, u64), usize)>;
+
 fn types_sql(types: AppTypes) -> &'static str {
     match types {
         AppTypes::All => "1 = 1",

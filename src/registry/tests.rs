@@ -587,3 +587,34 @@ fn app_groups_own_apps_that_developers_never_show() {
         })
     ));
 }
+
+#[test]
+fn app_counts_follow_changes_of_this_connection_and_of_others() {
+    // `count_org_apps` is kept per connection until the database changes (every page of an
+    // X listing carries it): a create here or through another connection must show.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let mut a = Registry::open(&path).unwrap();
+    a.ensure_org("local").unwrap();
+    a.create_developer("local", &dev("alice@example.com"))
+        .unwrap();
+    a.create_product("local", &product("auto", ApprovalType::Auto, &[]))
+        .unwrap();
+    let mut b = Registry::open(&path).unwrap();
+    let count = |r: &Registry, status| {
+        r.count_org_apps("local", super::AppTypes::All, status)
+            .unwrap()
+    };
+    assert_eq!(count(&a, None), 0);
+    a.create_app("local", "alice@example.com", &app("one", &["auto"]))
+        .unwrap();
+    assert_eq!(count(&a, None), 1, "a change of this connection");
+    assert_eq!(count(&b, None), 1);
+    b.create_app("local", "alice@example.com", &app("two", &["auto"]))
+        .unwrap();
+    assert_eq!(count(&a, None), 2, "a commit of another connection");
+    assert_eq!(count(&a, None), 2, "and again, from what was kept");
+    assert_eq!(count(&a, Some(Status::Revoked)), 0);
+    b.delete_app("local", "alice@example.com", "one").unwrap();
+    assert_eq!(count(&a, None), 1);
+}

@@ -175,7 +175,7 @@ pub struct AppGroupRecord {
 }
 
 /// Which apps an org-wide listing holds (`filter=appType=…` on X).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum AppTypes {
     /// Developer apps and AppGroup apps.
     #[default]

@@ -739,7 +739,9 @@ fn verify_names_each_credential_with_two_active_keys_once() {
     let f = Fixture::new();
     let store = f.open();
     store.store("a@x.com", "app", "default", &cred(1)).unwrap();
-    store.store("a@x.com", "other", "default", &cred(2)).unwrap();
+    store
+        .store("a@x.com", "other", "default", &cred(2))
+        .unwrap();
     let mut index = index::Index::load(&f.dir()).unwrap();
     let first = index.keys[0].clone();
     for n in 2..4 {

@@ -38,6 +38,9 @@ pub const X_CREATE_STATUS: axum::http::StatusCode = axum::http::StatusCode::CREA
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 1 << 20;
 
+/// How much of the database file `serve` reads through a memory map (`Registry::with_mmap`).
+const SERVE_MMAP: i64 = 1 << 30;
+
 /// Connections to the database the server keeps.
 const POOL_SIZE: usize = 4;
 
@@ -154,7 +157,9 @@ fn state(s: Settings) -> anyhow::Result<ServerState> {
         let store = Registry::open(&s.db)
             .with_context(|| format!("cannot open the registry `{}`", s.db.display()))
             .hint("check the --db path and its permissions")?
-            .with_options(opts);
+            .with_options(opts)
+            .with_mmap(SERVE_MMAP)
+            .context("cannot set up the registry's memory map")?;
         pool.push(Mutex::new(store));
     }
     for org in &s.orgs {
