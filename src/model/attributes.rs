@@ -12,8 +12,15 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// platform allows 18), and a `BTreeMap`'s first node costs about 550 bytes whatever it holds.
 /// At 50,000 apps that was 27 MB for each copy of the state a plan holds (declared, read, and
 /// each operation's). Lookups are binary searches.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Attributes(Vec<(String, String)>);
+
+impl std::fmt::Debug for Attributes {
+    /// As a map's: `{"name": "value"}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
 
 impl Attributes {
     /// No attributes.
@@ -200,6 +207,7 @@ mod tests {
     fn stays_sorted_and_keeps_the_last_value_of_a_name() {
         let mut a = attrs(&[("b", "1"), ("a", "2"), ("b", "3")]);
         assert_eq!(a.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(format!("{a:?}"), r#"{"a": "2", "b": "3"}"#);
         assert_eq!(a.get("b").map(String::as_str), Some("3"));
         assert_eq!(a.insert("c".into(), "4".into()), None);
         assert_eq!(a.insert("a".into(), "5".into()).as_deref(), Some("2"));
