@@ -132,12 +132,19 @@ pub(crate) enum LockInner {
     Remote {
         name: String,
         renewer: tokio::task::JoinHandle<()>,
-        lost: Arc<AtomicBool>,
-        /// Asks the renewer to check the lock is still this run's now ([`Lock::check_soon`]).
-        check_now: Arc<tokio::sync::Notify>,
-        /// When such a check last found the lock this run's.
-        confirmed: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+        watch: LockWatch,
     },
+}
+
+/// What a remote lock's renewer shares with the [`Lock`] it keeps.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LockWatch {
+    /// Set when the lock was found removed or taken over.
+    pub(crate) lost: Arc<AtomicBool>,
+    /// Asks the renewer to check the lock is still this run's now ([`Lock::check_soon`]).
+    pub(crate) check_now: Arc<tokio::sync::Notify>,
+    /// When a check last found the lock this run's.
+    pub(crate) confirmed: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl Lock {
@@ -154,7 +161,7 @@ impl Lock {
     /// one request instead of two at the end (`None` for locks released without a request).
     pub fn check_soon(&self) -> Option<Arc<tokio::sync::Notify>> {
         match &self.inner {
-            LockInner::Remote { check_now, .. } => Some(check_now.clone()),
+            LockInner::Remote { watch, .. } => Some(watch.check_now.clone()),
             _ => None,
         }
     }
@@ -162,7 +169,7 @@ impl Lock {
     /// Whether a remote lock was found taken over or removed while held.
     pub fn lost(&self) -> bool {
         match &self.inner {
-            LockInner::Remote { lost, .. } => lost.load(Ordering::Relaxed),
+            LockInner::Remote { watch, .. } => watch.lost.load(Ordering::Relaxed),
             _ => false,
         }
     }

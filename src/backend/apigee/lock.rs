@@ -13,12 +13,12 @@
 //!   run's within the last [`CONFIRMED_FRESH`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::backend::{BackendError, Lock, LockInner, LockRequest};
+use crate::backend::{BackendError, Lock, LockInner, LockRequest, LockWatch};
 use crate::error::Hinted;
 use crate::lock::{self, Holder, LOCK_ATTRIBUTE, LOCK_EXPIRES_ATTRIBUTE};
 use crate::names::{lock_product_name, lock_takeover_name};
@@ -199,11 +199,7 @@ async fn take_over(
 }
 
 fn held(client: Arc<Client>, name: String, me: Holder, ttl: Duration) -> Lock {
-    let watch = Watch {
-        lost: Arc::new(AtomicBool::new(false)),
-        check_now: Arc::new(tokio::sync::Notify::new()),
-        confirmed: Arc::new(std::sync::Mutex::new(None)),
-    };
+    let watch = LockWatch::default();
     let renewer = tokio::spawn(renew(
         client,
         name.clone(),
@@ -216,25 +212,12 @@ fn held(client: Arc<Client>, name: String, me: Holder, ttl: Duration) -> Lock {
         inner: LockInner::Remote {
             name,
             renewer,
-            lost: watch.lost,
-            check_now: watch.check_now,
-            confirmed: watch.confirmed,
+            watch,
         },
     }
 }
 
-/// What the renewer shares with the [`Lock`] it keeps.
-#[derive(Clone)]
-struct Watch {
-    /// Set when the lock was found removed or taken over.
-    lost: Arc<AtomicBool>,
-    /// Asks for a check now (no renewal).
-    check_now: Arc<tokio::sync::Notify>,
-    /// When a check last found the lock this run's.
-    confirmed: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
-}
-
-impl Watch {
+impl LockWatch {
     /// Whether the lock is still `id`'s; records the answer. `None`: the check failed.
     async fn check(&self, client: &Client, name: &str, id: &str) -> Option<bool> {
         let at = std::time::Instant::now();
@@ -257,7 +240,7 @@ impl Watch {
 }
 
 /// Pushes the expiry forward every `ttl / 3` while the lock is this run's.
-async fn renew(client: Arc<Client>, name: String, id: String, ttl: Duration, watch: Watch) {
+async fn renew(client: Arc<Client>, name: String, id: String, ttl: Duration, watch: LockWatch) {
     let every = (ttl / 3).max(Duration::from_millis(100));
     let mut due = tokio::time::Instant::now() + every;
     loop {
@@ -298,19 +281,18 @@ pub(crate) async fn release(client: &Client, lock: Lock) -> Result<(), BackendEr
     let LockInner::Remote {
         name,
         renewer,
-        lost,
-        confirmed,
-        ..
+        watch,
     } = &lock.inner
     else {
         return Ok(());
     };
     renewer.abort();
-    let fresh = confirmed
+    let fresh = watch
+        .confirmed
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .is_some_and(|at| at.elapsed() < CONFIRMED_FRESH);
-    if fresh && !lost.load(Ordering::Relaxed) {
+    if fresh && !lock.lost() {
         tracing::debug!(lock = %lock.holder.id, "releasing the apply lock, checked ahead");
         return delete(client, name).await;
     }
